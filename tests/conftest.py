@@ -1,0 +1,63 @@
+"""Tiny BERT models and corpora built in tmp_path: the tests never touch the network or the repo."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+# Offline and quiet for every test, also for the subprocesses they start.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+# Tokens a fill-mask model can rank high that are no part of a name: the filter must drop them.
+NOT_NAMES = ["，", "。", "！", "？", "0", "1", "2", "a", "b", "##a", "##涛"]
+
+
+def read_corpus(path=REPO / "train.json"):
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def make_tiny_model(folder: Path, texts, extra_tokens=(), layers=2, hidden=64, seed=0) -> Path:
+    """A randomly initialised BertForMaskedLM whose vocab.txt is the corpus characters + specials."""
+    import torch
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
+
+    chars = sorted({c for t in texts for c in t} | set("小孩的名字叫张男女李欧阳"))
+    vocab = SPECIAL + NOT_NAMES + [t for t in extra_tokens if t not in chars] + chars
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
+    # transformers 5 ignores BertTokenizerFast(vocab_file=...): load the folder instead.
+    tokenizer = BertTokenizerFast.from_pretrained(folder)
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
+                        num_attention_heads=2, intermediate_size=hidden * 2, max_position_embeddings=128)
+    BertForMaskedLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def corpus():
+    return read_corpus()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, corpus):
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model", [r["text"] for r in corpus])
+
+
+@pytest.fixture
+def small_corpus(tmp_path, corpus):
+    """60 rows of the real corpus: enough to split, quick to train."""
+    return write_jsonl(tmp_path / "small.json", corpus[:60])
