@@ -372,14 +372,14 @@ def load_corpus(path: str):
     problem = None
     if "text" not in ds.column_names:
         problem = 'no row has a "text" field'
-    elif ds.features["text"].dtype != "string":
+    elif getattr(ds.features["text"], "dtype", None) != "string":  # datasets 5 reads mixed types as Json
         problem = _first_bad_row(path) or '"text" is not a string'
     elif ds.data.column("text").null_count or pc.any(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(
             ds.data.column("text"))), 0)).as_py():
         problem = _first_bad_row(path)
     if problem:
         raise UserError(f'train file \'{path}\': {problem}; every row needs a non-empty "text" string')
-    if "label" in ds.column_names and ds.features["label"].dtype != "string":
+    if "label" in ds.column_names and getattr(ds.features["label"], "dtype", None) != "string":
         raise UserError(f"train file '{path}': \"label\" must be the full name as a string (\"张涛\")")
     return ds
 
@@ -630,6 +630,24 @@ def build_trainer(model, tokenizer, args, data_args, train, test_masked, report:
     return trainer
 
 
+def resolve_checkpoint(args) -> str | None:
+    """--resume_from_checkpoint: a checkpoint folder, or True/last for the newest one in --output_dir."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    wanted = args.resume_from_checkpoint
+    if wanted is None or str(wanted).lower() in ("false", "none", ""):
+        return None
+    if str(wanted).lower() in ("true", "last"):
+        found = get_last_checkpoint(args.output_dir) if os.path.isdir(args.output_dir) else None
+        if found is None:
+            raise UserError(f"--resume_from_checkpoint {wanted}: no checkpoint-* folder in {args.output_dir}; "
+                            "start without it, or save checkpoints with --save_strategy epoch")
+        return found
+    if not os.path.isdir(wanted):
+        raise UserError(f"--resume_from_checkpoint '{wanted}' is not a folder: pass a checkpoint-N folder or True")
+    return wanted
+
+
 def evaluate(trainer, model, tokenizer, test) -> dict:
     """Eval loss on the once-masked test split (all processes) and the name score (main process)."""
     metrics = {"eval_loss": trainer.evaluate()["eval_loss"]}
@@ -837,7 +855,7 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
         report_suggestions(report, model, tokenizer, suggest_args, "pretrained")
     report.say()
     report.say("== training")
-    trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
+    trainer.train(resume_from_checkpoint=resolve_checkpoint(args))
     after = last_epoch_eval(trainer) or {"eval_loss": trainer.evaluate()["eval_loss"]}
     if trainer.is_world_process_zero():
         model.eval()
@@ -847,7 +865,8 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
         return
     metrics = {f"{k}_before": v for k, v in before.items()} | after
     metrics |= {"perplexity_before": perplexity(before["eval_loss"]), "perplexity": perplexity(after["eval_loss"]),
-                "train_rows": len(train), "test_rows": len(test), "train_runtime": trainer.state.log_history[-1].get("train_runtime")}
+                "train_rows": len(train), "test_rows": len(test), "train_steps": trainer.state.global_step,
+                "world_size": args.world_size, "train_runtime": trainer.state.log_history[-1].get("train_runtime")}
     save_outputs(model, tokenizer, trainer, model_args, data_args, args, metrics, len(corpus))
     report.say(f"saved model, tokenizer, metrics.json, loss.png and README.md to {args.output_dir}")
     reloaded, tokenizer = load_model_and_tokenizer(args.output_dir, for_training=False)

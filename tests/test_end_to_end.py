@@ -1,0 +1,148 @@
+"""app.py run for real, as a user runs it, on tiny models trained in tmp_path."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO, make_tiny_model, read_corpus
+
+import app
+
+ROW = re.compile(r"^\s*(\d+)\s+(\S+)\s+(\d\.\d{6})$")
+
+
+def tables(text: str) -> list[list[tuple[str, float]]]:
+    """The suggestion tables of a report: one list of (candidate, probability) per table."""
+    found = []
+    for line in text.splitlines():
+        if line.startswith("top "):
+            found.append([])
+        elif (m := ROW.match(line)) and found:
+            found[-1].append((m.group(2), float(m.group(3))))
+    return found
+
+
+def run_script(*argv, cwd):
+    return subprocess.run([sys.executable, str(REPO / "app.py"), *map(str, argv)], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_model):
+    """One real run of the script: tiny model, 60-sentence corpus, 2 epochs."""
+    work = tmp_path_factory.mktemp("e2e")
+    corpus = work / "corpus.json"
+    corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in read_corpus()[:60]), encoding="utf-8")
+    proc = run_script("--model_name_or_path", tiny_model, "--train_file", corpus, "--output_dir", work / "out",
+                      "--num_train_epochs", 2, "--per_device_train_batch_size", 8, cwd=work)
+    return work, proc
+
+
+def test_script_runs_the_whole_flow(trained):
+    work, proc = trained
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    m_before = re.search(r"^before training: eval_loss (\d+\.\d{4})  perplexity (\d+\.\d{2})", out, re.M)
+    m_after = re.search(r"^after training: eval_loss (\d+\.\d{4})  perplexity (\d+\.\d{2})", out, re.M)
+    assert m_before and m_after
+    for m in (m_before, m_after):  # perplexity is exp(loss), each labelled as what it is
+        assert float(m.group(2)) == pytest.approx(2.718281828 ** float(m.group(1)), rel=1e-3)
+    assert len(re.findall(r"^epoch \d/2: train_loss \d+\.\d{4}  eval_loss \d+\.\d{4}", out, re.M)) == 2
+    assert "masked example 0:" in out and "masked example 1:" in out and "[MASK]" in out
+    assert "word_ids" in out  # the processed dataset is shown
+    before, after = tables(out)
+    assert len(before) == len(after) == 20
+    assert all(re.fullmatch(r"张[\u4e00-\u9fff]", c) for c, _ in before + after)
+    assert [p for _, p in before] == sorted((p for _, p in before), reverse=True)
+    # Nothing a user can do nothing about: no library warnings, no tracebacks.
+    assert not re.search(r"warn|Traceback|Some weights", proc.stderr, re.I), proc.stderr[-3000:]
+
+
+def test_report_and_saved_outputs(trained):
+    work, proc = trained
+    report = (work / "result.txt").read_text(encoding="utf-8")
+    assert "== configuration" in report and "before training: eval_loss" in report and "after training: eval_loss" in report
+    assert [len(t) for t in tables(report)] == [20, 20]
+    metrics = json.loads((work / "out" / "metrics.json").read_text())
+    assert metrics["train_rows"] + metrics["test_rows"] == 60
+    assert metrics["train_steps"] == 2 * -(-metrics["train_rows"] // 8)
+    assert f"after training: eval_loss {metrics['eval_loss']:.4f}" in proc.stdout
+    assert f"before training: eval_loss {metrics['eval_loss_before']:.4f}" in proc.stdout
+    assert metrics["perplexity"] == pytest.approx(2.718281828 ** metrics["eval_loss"], rel=1e-6)
+    assert 0 <= metrics["name_top1"] <= metrics["name_top5"] <= metrics["name_top20"] <= 1
+    card = (work / "out" / "README.md").read_text(encoding="utf-8")
+    assert "base_model:" in card and "corpus.json" in card and f"{metrics['eval_loss']:.4f}" in card
+    assert (work / "out" / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [p for p in work.iterdir() if p.name.startswith(".")]  # no staging folders left
+
+
+def test_saved_model_works_with_the_fill_mask_pipeline(trained):
+    from transformers import pipeline
+
+    work, _ = trained
+    fill = pipeline("fill-mask", model=str(work / "out"), device="cpu")
+    out = fill("小孩的名字叫张[MASK]", top_k=5)
+    assert len(out) == 5 and all(0 <= r["score"] <= 1 for r in out)
+    # The reloaded model's own top Han candidate is the one the script printed last.
+    last_table = tables((work / "result.txt").read_text(encoding="utf-8"))[-1]
+    han = [r for r in fill("小孩的名字叫张[MASK]", top_k=100) if app.HAN_CHAR.fullmatch(r["token_str"])]
+    assert "张" + han[0]["token_str"] == last_table[0][0]
+    assert han[0]["score"] == pytest.approx(last_table[0][1], abs=2e-6)
+
+
+def test_suggest_two_character_names_from_the_saved_model_without_training(trained):
+    work, _ = trained
+    proc = run_script("--do_train", "False", "--model_name_or_path", work / "out", "--surname", "李",
+                      "--gender", "girl", "--name_length", "2", "--top_k", 10, "--result_file", "suggest.txt",
+                      "--train_file", "no-such-file.json", cwd=work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "女孩的名字叫李[MASK][MASK]" in proc.stdout
+    (table,) = tables(proc.stdout)
+    assert len(table) == 10 and len({c for c, _ in table}) == 10
+    assert all(re.fullmatch(r"李[\u4e00-\u9fff]{2}", c) for c, _ in table)
+    assert [p for _, p in table] == sorted((p for _, p in table), reverse=True)
+    assert "before training" not in proc.stdout  # no corpus, no training
+    assert (work / "suggest.txt").exists()
+
+
+def _run_in_process(tmp_path, model, *extra):
+    out = tmp_path / "out"
+    status = app.main(["--model_name_or_path", str(model), "--output_dir", str(out),
+                       "--result_file", str(tmp_path / "result.txt"), *map(str, extra)])
+    assert status == 0
+    return json.loads((out / "metrics.json").read_text()), (tmp_path / "result.txt").read_text(encoding="utf-8")
+
+
+def test_same_seed_same_losses_and_predictions(tmp_path, tiny_model, small_corpus):
+    args = ("--train_file", small_corpus, "--num_train_epochs", 2, "--per_device_train_batch_size", 8, "--seed", 5)
+    m1, r1 = _run_in_process(tmp_path / "a", tiny_model, *args)
+    m2, r2 = _run_in_process(tmp_path / "b", tiny_model, *args)
+    m3, _ = _run_in_process(tmp_path / "c", tiny_model, *args[:-1], 6)
+    for key in ("eval_loss_before", "eval_loss", "name_top20"):
+        assert m1[key] == m2[key]
+    assert tables(r1) == tables(r2)
+    assert m1["eval_loss"] != m3["eval_loss"]  # the seed does matter
+
+
+def test_it_learns_names(tmp_path, corpus):
+    """A tiny model trained from scratch ends with mostly corpus given-name characters in its top 20.
+
+    Its vocabulary also holds 1000 Han characters the corpus never uses, so that an untrained model,
+    ranking almost at random, has few name characters in its top 20 (about 20 * 107 / 1130 = 2).
+    """
+    texts = [r["text"] for r in corpus]
+    used = set("".join(texts))
+    filler = [chr(c) for c in range(0x4E00, 0x9FFF) if chr(c) not in used][:1000]
+    model = make_tiny_model(tmp_path / "scratch", texts, extra_tokens=filler)
+    metrics, report = _run_in_process(tmp_path, model, "--num_train_epochs", 30, "--learning_rate", 2e-3,
+                                      "--per_device_train_batch_size", 32)
+    name_chars = {c for r in corpus for c in app.split_name(r["label"])[1]}
+    before, after = tables(report)
+    n_before = sum(c[1:] in name_chars for c, _ in before)
+    n_after = sum(c[1:] in name_chars for c, _ in after)
+    print(f"name characters in the top 20: before {n_before}, after {n_after}")
+    assert n_before <= 6 and n_after >= 15
+    assert metrics["eval_loss"] < metrics["eval_loss_before"] - 2
+    assert metrics["name_top20"] > metrics["name_top20_before"] + 0.2
