@@ -855,7 +855,10 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
         report_suggestions(report, model, tokenizer, suggest_args, "pretrained")
     report.say()
     report.say("== training")
-    trainer.train(resume_from_checkpoint=resolve_checkpoint(args))
+    checkpoint = resolve_checkpoint(args)
+    if checkpoint:
+        report.say(f"resuming from {checkpoint}")
+    trainer.train(resume_from_checkpoint=checkpoint)
     after = last_epoch_eval(trainer) or {"eval_loss": trainer.evaluate()["eval_loss"]}
     if trainer.is_world_process_zero():
         model.eval()

@@ -1,0 +1,63 @@
+"""Data-parallel training with torchrun (2 CPU processes, gloo) and resuming a killed run."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import REPO
+
+
+def _common(tiny_model, small_corpus, out, result):
+    return ["--model_name_or_path", str(tiny_model), "--train_file", str(small_corpus),
+            "--output_dir", str(out), "--result_file", str(result)]
+
+
+def test_torchrun_two_processes_train_one_model(tmp_path, tiny_model, small_corpus):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+           str(REPO / "app.py"), *_common(tiny_model, small_corpus, tmp_path / "out", tmp_path / "result.txt"),
+           "--num_train_epochs", "2", "--per_device_train_batch_size", "4"]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    # Two processes in one gloo group: each step sees 2 x 4 rows, so an epoch has half the steps.
+    assert metrics["world_size"] == 2
+    assert metrics["train_steps"] == 2 * math.ceil(metrics["train_rows"] / 8)
+    # Only the main process reports and writes.
+    assert proc.stdout.count("== configuration") == 1
+    assert proc.stdout.count("report written to") == 1
+    assert proc.stdout.count("top 20 names for") == 2
+    assert "x 2" in next(l for l in proc.stdout.splitlines() if l.startswith("device"))
+    assert (tmp_path / "out" / "model.safetensors").exists()
+
+
+def test_killed_run_resumes_from_its_checkpoint_with_the_same_steps(tmp_path, tiny_model, small_corpus):
+    out = tmp_path / "out"
+    args = [sys.executable, str(REPO / "app.py"), *_common(tiny_model, small_corpus, out, tmp_path / "result.txt"),
+            "--num_train_epochs", "3", "--per_device_train_batch_size", "1", "--save_strategy", "epoch"]
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not list(out.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    (first,) = [p.name for p in out.glob("checkpoint-*")]
+    assert not (out / "model.safetensors").exists()  # killed before the final save
+
+    resumed = subprocess.run(args + ["--resume_from_checkpoint", "True"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming from {out / first}" in resumed.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    steps_per_epoch = metrics["train_rows"]  # batch size 1
+    assert first == f"checkpoint-{steps_per_epoch}"
+    assert metrics["train_steps"] == 3 * steps_per_epoch
+    # The resumed run logged only epochs 2 and 3: epoch 1 came from the checkpoint.
+    assert "epoch 1/3:" not in resumed.stdout and "epoch 3/3:" in resumed.stdout
+    steps = sorted(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*"))
+    assert steps == [steps_per_epoch, 2 * steps_per_epoch, 3 * steps_per_epoch]  # kept beside the final model
