@@ -13,7 +13,7 @@ suggest names, train with transformers.Trainer, evaluate again on the same maske
 model + tokenizer + metrics.json + loss.png + a model card atomically to --output_dir, reload the
 saved model and suggest names again, and write the whole report to --result_file.
 
-Cost: the default run (350 sentences, 3 epochs) takes about 2 minutes on 2 laptop CPU cores with a
+Cost: the default run (350 sentences, 3 epochs) takes about 40 seconds on 2 CPU cores with a
 model of bert-base-chinese's shape. It writes --output_dir (about 400 MB) and result.txt.
 
 It does not download anything but the model (once, into the Hugging Face cache); with

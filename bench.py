@@ -63,7 +63,7 @@ def build_base_model(folder: Path, corpus: Path, vocab: Path | None) -> Path:
     if vocab:
         tokens = vocab.read_text(encoding="utf-8").splitlines()
     else:
-        han = [chr(c) for c in range(0x4E00, 0x9FA6)]
+        han = [chr(c) for c in [*range(0x4E00, 0x9FA6), *range(0x3400, 0x4DB6)]]  # CJK, then Extension A
         tokens = list(dict.fromkeys(SPECIAL + corpus_chars(corpus) + han))[:BASE_VOCAB_SIZE]
     assert len(tokens) == BASE_VOCAB_SIZE, f"a bert-base-chinese vocab has {BASE_VOCAB_SIZE} tokens, not {len(tokens)}"
     return build_model(folder, tokens)
@@ -115,7 +115,7 @@ def timed(cmd: list[str], env: dict) -> tuple[float, float]:
 
 def speed(opts):
     work = Path(opts.work or tempfile.mkdtemp(prefix="bench-"))
-    model = build_base_model(work / "base-model", Path(opts.train_file), opts.vocab)
+    model = opts.model or build_base_model(work / "base-model", Path(opts.train_file), opts.vocab)
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_CACHE=str(work / "datasets-cache"))
     common = dict(epochs=opts.epochs, batch=opts.batch_size, lr=opts.learning_rate, seed=opts.seed)
     commands = {
@@ -249,6 +249,7 @@ def main(argv=None):
         p.add_argument("--vocab", type=Path, help="a real vocab.txt of 21128 tokens (default: synthetic)")
     sp = sub.choices["speed"]
     sp.add_argument("--repeats", type=int, default=3)
+    sp.add_argument("--model", type=Path, help="benchmark this model folder instead of the base-shaped stand-in")
     sp.add_argument("--train_file", default=str(HERE / "train.json"))
     sp.add_argument("--epochs", type=float, default=3.0)  # app.py's defaults
     sp.add_argument("--batch_size", type=int, default=16)
