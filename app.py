@@ -353,33 +353,33 @@ def load_model_and_tokenizer(name: str, for_training: bool):
     return model, tokenizer
 
 
-def _find_bad_json_line(path: str) -> str | None:
-    """Where a JSON corpus is broken, as 'line N: problem', or None if it parses."""
+def describe_corpus_problem(path: str) -> str | None:
+    """The first problem of a corpus file, as 'line N: ...' (JSON Lines) or 'row N: ...' (a JSON array).
+
+    Only called once datasets has refused the file or found a bad column: it reads the whole file.
+    """
     text = Path(path).read_text(encoding="utf-8", errors="replace")
     if text.lstrip().startswith("["):
         try:
-            json.loads(text)
+            rows = list(enumerate(json.loads(text), start=1))
         except json.JSONDecodeError as e:
-            return f"line {e.lineno}: {e.msg}"
-        return None
-    for n, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                json.loads(line)
-            except json.JSONDecodeError as e:
-                return f"line {n}: {e.msg}"
-    return None
-
-
-def _first_bad_row(path: str) -> str | None:
-    """The first row (1-based) whose 'text' is missing, empty or not a string."""
-    text = Path(path).read_text(encoding="utf-8")
-    rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(l) for l in text.splitlines() if l.strip()]
-    for n, row in enumerate(rows, start=1):
+            return f"line {e.lineno}: not valid JSON ({e.msg}); fix that line"
+        where = "row"
+    else:
+        rows, where = [], "line"
+        for n, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    rows.append((n, json.loads(line)))
+                except json.JSONDecodeError as e:
+                    return f"line {n}: not valid JSON ({e.msg}); fix that line"
+    for n, row in rows:
         value = row.get("text") if isinstance(row, dict) else None
         if not isinstance(value, str) or not value.strip():
-            shown = "missing" if not isinstance(row, dict) or "text" not in row else f"{value!r}"
-            return f'row {n}: "text" is {shown}'
+            shown = "missing" if not isinstance(row, dict) or "text" not in row else repr(value)
+            return f'{where} {n}: "text" is {shown}; every row needs a non-empty "text" string'
+        if "label" in row and not isinstance(row["label"], str):
+            return f'{where} {n}: "label" is {row["label"]!r}; it must be the full name as a string ("张涛")'
     return None
 
 
@@ -392,21 +392,22 @@ def load_corpus(path: str):
     try:
         ds = datasets.load_dataset("json", data_files=path, split="train")
     except Exception:  # datasets' own messages do not say where; find the line ourselves
-        where = _find_bad_json_line(path) or _first_bad_row(path) or "rows of mixed types"
-        raise UserError(f"train file '{path}' is not valid JSON Lines ({where}): fix that line") from None
-    problem = None
-    if "text" not in ds.column_names:
-        problem = 'no row has a "text" field'
-    elif getattr(ds.features["text"], "dtype", None) != "string":  # datasets 5 reads mixed types as Json
-        problem = _first_bad_row(path) or '"text" is not a string'
-    elif ds.data.column("text").null_count or pc.any(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(
-            ds.data.column("text"))), 0)).as_py():
-        problem = _first_bad_row(path)
-    if problem:
-        raise UserError(f'train file \'{path}\': {problem}; every row needs a non-empty "text" string')
-    if "label" in ds.column_names and getattr(ds.features["label"], "dtype", None) != "string":
-        raise UserError(f"train file '{path}': \"label\" must be the full name as a string (\"张涛\")")
+        ds = None
+    if ds is None or "text" not in ds.column_names or not _is_string_column(ds, "text") or (
+            "label" in ds.column_names and not _is_string_column(ds, "label")) or _has_blank(ds, "text"):
+        problem = describe_corpus_problem(path) or 'it needs one JSON object per line with a "text" string'
+        raise UserError(f"train file '{path}': {problem}")
     return ds
+
+
+def _is_string_column(ds, column: str) -> bool:
+    return getattr(ds.features[column], "dtype", None) == "string"  # datasets 5 reads mixed types as Json
+
+
+def _has_blank(ds, column: str) -> bool:
+    """Any null or whitespace-only value, checked on the Arrow column (no copy into Python)."""
+    values = ds.data.column(column)
+    return bool(values.null_count) or bool(pc.any(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0)).as_py())
 
 
 def split_name(full_name: str) -> tuple[str, str]:

@@ -46,17 +46,30 @@ def test_invalid_json_names_the_line(run_app, tmp_path):
 def test_invalid_json_array_names_the_line(run_app, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('[\n{"text": "小孩取名叫张涛"},\n{"text": 小孩}\n]\n', encoding="utf-8")
-    assert_one_line_error(*run_app(train_file=bad), "line 3")
+    assert_one_line_error(*run_app(train_file=bad), "line 3", "not valid JSON")
+
+
+def test_json_array_row_without_text(run_app, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"text": "小孩取名叫张涛"}, {"txt": "小孩取名叫张伟"}]', encoding="utf-8")
+    assert_one_line_error(*run_app(train_file=bad), "row 2", "missing")
+
+
+def test_trailing_comma_is_caught_even_where_the_reader_tolerates_it(run_app, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"text": "小孩取名叫张涛"}\n{"text": 1, }\n', encoding="utf-8")
+    assert_one_line_error(*run_app(train_file=bad), "line 2")
 
 
 @pytest.mark.parametrize("row, words", [
-    ({"label": "张涛"}, ["row 3", "missing"]),
-    ({"text": "  "}, ["row 3", "'  '"]),
-    ({"text": 42}, ["row 3"]),
+    ({"label": "张涛"}, ["line 3", "missing"]),
+    ({"text": "  "}, ["line 3", "'  '"]),
+    ({"text": 42}, ["line 3", "42"]),
+    ({"text": "小孩取名叫张涛", "label": 7}, ["line 3", '"label" is 7']),
 ])
 def test_rows_without_usable_text(run_app, tmp_path, row, words):
     rows = [{"text": "小孩取名叫张涛"}, {"text": "小孩取名叫张伟"}, row] + [{"text": "小孩取名叫张婷"}] * 5
-    assert_one_line_error(*run_app(train_file=write_jsonl(tmp_path / "rows.json", rows)), *words, '"text"')
+    assert_one_line_error(*run_app(train_file=write_jsonl(tmp_path / "rows.json", rows)), *words)
 
 
 def test_no_text_field_at_all(run_app, tmp_path):
