@@ -4,7 +4,7 @@
     python app.py --num_train_epochs 5 --seed 7      # every transformers.TrainingArguments flag works
     python app.py --do_train False --model_name_or_path outputs/bert-base-chinese-names \
         --surname 李 --gender girl --name_length 2   # suggest names from a saved model, no training
-    torchrun --nproc_per_node 2 app.py               # data-parallel (accelerate launch app.py works too)
+    torchrun --nproc_per_node 2 app.py               # data-parallel; or accelerate launch --multi_gpu ...
 
 What it does, in order (main() reads the same way): load the model and tokenizer, load the corpus
 (JSON Lines or a JSON array of {"text": ..., "label": "张涛"}), tokenize it keeping `word_ids`,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from conftest import REPO
 
 
@@ -16,10 +17,18 @@ def _common(tiny_model, small_corpus, out, result):
             "--output_dir", str(out), "--result_file", str(result)]
 
 
-def test_torchrun_two_processes_train_one_model(tmp_path, tiny_model, small_corpus):
+LAUNCHERS = {
+    "torchrun": [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531"],
+    # --multi_gpu is accelerate's torchrun path; on a CPU machine app.py sets use_cpu, so the group is gloo.
+    "accelerate": [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                   "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29532"],
+}
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_two_processes_train_one_model(launcher, tmp_path, tiny_model, small_corpus):
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
-           str(REPO / "app.py"), *_common(tiny_model, small_corpus, tmp_path / "out", tmp_path / "result.txt"),
+    cmd = [*LAUNCHERS[launcher], str(REPO / "app.py"), *_common(tiny_model, small_corpus, tmp_path / "out", tmp_path / "result.txt"),
            "--num_train_epochs", "2", "--per_device_train_batch_size", "4"]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
