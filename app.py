@@ -699,21 +699,25 @@ def resolve_checkpoint(args) -> str | None:
     return wanted
 
 
-def evaluate(trainer, model, tokenizer, test) -> dict:
-    """Eval loss on the once-masked test split (all processes) and the name score (main process)."""
-    metrics = {"eval_loss": trainer.evaluate()["eval_loss"]}
+def evaluate(trainer, model, tokenizer, test, after_training: bool = False) -> dict:
+    """Eval loss on the once-masked test split (all processes) and the name score (main process).
+
+    After training, the evaluation at the end of the last epoch is reused: it scored this very model
+    on the very same masked tokens.
+    """
+    loss = _last_epoch_eval_loss(trainer) if after_training else None
+    metrics = {"eval_loss": loss if loss is not None else trainer.evaluate()["eval_loss"]}
     if trainer.is_world_process_zero():
         model.eval()
         metrics.update(name_score(model, tokenizer, test))
     return metrics
 
 
-def last_epoch_eval(trainer) -> dict | None:
-    """The eval run at the end of the last epoch, if there was one: evaluating again would repeat it."""
+def _last_epoch_eval_loss(trainer) -> float | None:
     state = trainer.state
     for entry in reversed(state.log_history):
         if "eval_loss" in entry:
-            return {"eval_loss": entry["eval_loss"]} if entry.get("step") == state.global_step else None
+            return entry["eval_loss"] if entry.get("step") == state.global_step else None
     return None
 
 
@@ -882,45 +886,58 @@ def suggest_only(report, model_args, suggest_args, args):
     report_suggestions(report, model, tokenizer, suggest_args, "saved model")
 
 
-def train_and_suggest(report, model_args, data_args, suggest_args, args):
-    check_output_dir(args.output_dir)
-    corpus = load_corpus(data_args.train_file)
-    set_seed(args.seed)
-    model, tokenizer = load_model_and_tokenizer(model_args.model_name_or_path, for_training=True)
+def prepare_data(report, corpus, tokenizer, data_args, args):
+    """(train, test, test masked once): tokenized and split, with the processed data shown."""
     with args.main_process_first(desc="tokenize"):
         processed = tokenize_corpus(corpus, tokenizer, data_args.max_seq_length)
     splits = split_corpus(processed, data_args.test_size, args.seed)
     train, test = splits["train"], splits["test"]
     test_masked = mask_test_split_once(test, tokenizer, data_args.mlm_probability, args.seed)
     report.say(f"== data: {len(corpus)} rows, {len(train)} train / {len(test)} test")
-    show_examples(report, tokenizer, processed, NameMaskingCollator(
-        tokenizer, mlm_probability=data_args.mlm_probability, name_mask_probability=data_args.name_mask_probability,
-        seed=args.seed)(
-        [{k: train[i][k] for k in MODEL_INPUTS} for i in range(min(2, len(train)))]))
+    training_collator = NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability,
+                                            name_mask_probability=data_args.name_mask_probability, seed=args.seed)
+    two_masked = training_collator([{k: train[i][k] for k in (*MODEL_INPUTS, "name_mask")} for i in range(min(2, len(train)))])
+    show_examples(report, tokenizer, processed, two_masked)
+    return train, test, test_masked
 
+
+def train_model(report, trainer, checkpoint: str | None):
+    report.say()
+    report.say("== training")
+    if checkpoint:
+        report.say(f"resuming from {checkpoint}")
+    trainer.train(resume_from_checkpoint=checkpoint)
+
+
+def collect_metrics(before: dict, after: dict, trainer, train, test) -> dict:
+    """What metrics.json holds: before/after losses, perplexities and name scores, sizes and speed."""
+    return ({f"{k}_before": v for k, v in before.items()} | after
+            | {"perplexity_before": perplexity(before["eval_loss"]), "perplexity": perplexity(after["eval_loss"]),
+               "train_rows": len(train), "test_rows": len(test), "train_steps": trainer.state.global_step,
+               "world_size": trainer.args.world_size, **step_timer(trainer).metrics(trainer.state)})
+
+
+def train_and_suggest(report, model_args, data_args, suggest_args, args):
+    check_output_dir(args.output_dir)
+    checkpoint = resolve_checkpoint(args)
+    corpus = load_corpus(data_args.train_file)
+    set_seed(args.seed)
+    model, tokenizer = load_model_and_tokenizer(model_args.model_name_or_path, for_training=True)
+    train, test, test_masked = prepare_data(report, corpus, tokenizer, data_args, args)
     trainer = build_trainer(model, tokenizer, args, data_args, train, test_masked, report)
+
     before = evaluate(trainer, model, tokenizer, test)
     report.say()
     report.say(format_eval("before training", before))
     if trainer.is_world_process_zero():
         report_suggestions(report, model, tokenizer, suggest_args, "pretrained")
-    report.say()
-    report.say("== training")
-    checkpoint = resolve_checkpoint(args)
-    if checkpoint:
-        report.say(f"resuming from {checkpoint}")
-    trainer.train(resume_from_checkpoint=checkpoint)
-    after = last_epoch_eval(trainer) or {"eval_loss": trainer.evaluate()["eval_loss"]}
-    if trainer.is_world_process_zero():
-        model.eval()
-        after.update(name_score(model, tokenizer, test))
+    train_model(report, trainer, checkpoint)
+    after = evaluate(trainer, model, tokenizer, test, after_training=True)
     report.say(format_eval("after training", after))
     if not trainer.is_world_process_zero():
-        return
-    metrics = {f"{k}_before": v for k, v in before.items()} | after
-    metrics |= {"perplexity_before": perplexity(before["eval_loss"]), "perplexity": perplexity(after["eval_loss"]),
-                "train_rows": len(train), "test_rows": len(test), "train_steps": trainer.state.global_step,
-                "world_size": args.world_size, **step_timer(trainer).metrics(trainer.state)}
+        return  # the other processes only train and evaluate
+
+    metrics = collect_metrics(before, after, trainer, train, test)
     save_outputs(model, tokenizer, trainer, model_args, data_args, args, metrics, len(corpus))
     report.say(f"saved model, tokenizer, metrics.json, loss.png and README.md to {args.output_dir}")
     reloaded, tokenizer = load_model_and_tokenizer(args.output_dir, for_training=False)
