@@ -754,8 +754,8 @@ def save_atomically(output_dir: str, write) -> None:
             path.rename(old)
         try:
             staging.rename(path)
-        except OSError:
-            if old.exists():
+        except BaseException:  # also Ctrl-C between the two renames: put the old model back
+            if old.exists() and not path.exists():
                 old.rename(path)
             raise
         shutil.rmtree(old, ignore_errors=True)
