@@ -37,28 +37,17 @@ def test_train_file_missing(run_app, tmp_path):
     assert_one_line_error(*run_app(train_file=tmp_path / "nope.json"), "nope.json", "not found", "--train_file")
 
 
-def test_invalid_json_names_the_line(run_app, tmp_path):
+@pytest.mark.parametrize("content, words", [
+    ('{"text": "小孩取名叫张涛"}\n{"text": "小孩取名叫张伟"}\n{"text": "小孩取名叫张\n', ["bad.json", "line 3", "not valid JSON"]),
+    ('[\n{"text": "小孩取名叫张涛"},\n{"text": 小孩}\n]\n', ["line 3", "not valid JSON"]),  # a JSON array
+    ('[{"text": "小孩取名叫张涛"}, {"txt": "小孩取名叫张伟"}]', ["row 2", '"text" is missing']),
+    # pyarrow's reader accepts the trailing comma; the check that names the line must not.
+    ('{"text": "小孩取名叫张涛"}\n{"text": 1, }\n', ["line 2", "not valid JSON"]),
+], ids=["json-lines", "json-array", "array-row-without-text", "trailing-comma"])
+def test_broken_file_names_the_line(run_app, tmp_path, content, words):
     bad = tmp_path / "bad.json"
-    bad.write_text('{"text": "小孩取名叫张涛"}\n{"text": "小孩取名叫张伟"}\n{"text": "小孩取名叫张\n', encoding="utf-8")
-    assert_one_line_error(*run_app(train_file=bad), "bad.json", "line 3")
-
-
-def test_invalid_json_array_names_the_line(run_app, tmp_path):
-    bad = tmp_path / "bad.json"
-    bad.write_text('[\n{"text": "小孩取名叫张涛"},\n{"text": 小孩}\n]\n', encoding="utf-8")
-    assert_one_line_error(*run_app(train_file=bad), "line 3", "not valid JSON")
-
-
-def test_json_array_row_without_text(run_app, tmp_path):
-    bad = tmp_path / "bad.json"
-    bad.write_text('[{"text": "小孩取名叫张涛"}, {"txt": "小孩取名叫张伟"}]', encoding="utf-8")
-    assert_one_line_error(*run_app(train_file=bad), "row 2", "missing")
-
-
-def test_trailing_comma_is_caught_even_where_the_reader_tolerates_it(run_app, tmp_path):
-    bad = tmp_path / "bad.json"
-    bad.write_text('{"text": "小孩取名叫张涛"}\n{"text": 1, }\n', encoding="utf-8")
-    assert_one_line_error(*run_app(train_file=bad), "line 2")
+    bad.write_text(content, encoding="utf-8")
+    assert_one_line_error(*run_app(train_file=bad), *words)
 
 
 @pytest.mark.parametrize("row, words", [
