@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,7 +43,7 @@ def corpus_chars(corpus: Path) -> list[str]:
                    for c in json.loads(line)["text"]})
 
 
-def build_model(folder: Path, tokens: list[str], **config) -> Path:
+def build_model(folder: Path, tokens: list[str], seed: int = 0, **config) -> Path:
     """A random-weight BertForMaskedLM with this vocabulary (BertConfig's defaults are bert-base's shape)."""
     import torch
     from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
@@ -50,7 +51,7 @@ def build_model(folder: Path, tokens: list[str], **config) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.txt").write_text("\n".join(tokens) + "\n", encoding="utf-8")
     tokenizer = BertTokenizerFast.from_pretrained(folder)  # transformers 5 ignores vocab_file=
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     BertForMaskedLM(BertConfig(vocab_size=len(tokens), **config)).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -184,7 +185,7 @@ def scaling(opts):
                  f"app.tokenize_corpus(ds, tok, 64); print(time.perf_counter() - t)")
         tok_seconds = float(subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
                                            check=True).stdout.split()[-1])
-        shutil_rm(cache)
+        shutil.rmtree(cache, ignore_errors=True)
         cmd = [sys.executable, str(HERE / "app.py"), "--model_name_or_path", str(model), "--train_file", str(corpus),
                "--output_dir", str(work / f"out-{n}"), "--result_file", str(work / f"result-{n}.txt"),
                "--max_steps", str(opts.steps), "--test_size", "64", "--eval_strategy", "no", "--disable_tqdm", "True"]
@@ -228,12 +229,6 @@ def names(opts):
         mean = {k: statistics.mean(m[k] for m in ms) for k in ("name_top1", "name_top5", "name_top20", "eval_loss")}
         print(f"| {p} | {mean['name_top1']:.3f} | {mean['name_top5']:.3f} | {mean['name_top20']:.3f} | "
               f"{mean['eval_loss']:.4f} |")
-
-
-def shutil_rm(path: Path):
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def main(argv=None):

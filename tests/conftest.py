@@ -25,21 +25,12 @@ def read_corpus(path=REPO / "train.json"):
 
 def make_tiny_model(folder: Path, texts, extra_tokens=(), layers=2, hidden=64, seed=0) -> Path:
     """A randomly initialised BertForMaskedLM whose vocab.txt is the corpus characters + specials."""
-    import torch
-    from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
+    from bench import build_model
 
     chars = sorted({c for t in texts for c in t} | set("小孩的名字叫张男女李欧阳"))
     vocab = SPECIAL + NOT_NAMES + [t for t in extra_tokens if t not in chars] + chars
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
-    # transformers 5 ignores BertTokenizerFast(vocab_file=...): load the folder instead.
-    tokenizer = BertTokenizerFast.from_pretrained(folder)
-    torch.manual_seed(seed)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
-                        num_attention_heads=2, intermediate_size=hidden * 2, max_position_embeddings=128)
-    BertForMaskedLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return build_model(folder, list(dict.fromkeys(vocab)), seed=seed, hidden_size=hidden, num_hidden_layers=layers,
+                       num_attention_heads=2, intermediate_size=hidden * 2, max_position_embeddings=128)
 
 
 def write_jsonl(path: Path, rows) -> Path:
