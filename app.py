@@ -23,6 +23,7 @@ HF_HUB_OFFLINE=1 it only uses the cache or a local folder.
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import logging
 import math
@@ -946,6 +947,10 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
 
 def run(argv: list[str] | None = None):
     keep_freed_memory()
+    # The ~400k objects that torch, transformers and datasets create at import live until exit: exempt
+    # them from the collector, which otherwise walks them all in each full collection and once more
+    # at exit (~1.3 s a run, measured).
+    gc.freeze()
     model_args, data_args, suggest_args, args = parse_args(argv)
     is_main = args.process_index == 0
     setup_logging(is_main)

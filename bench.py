@@ -12,8 +12,9 @@ corpus's own first, so every corpus character is one token, as with the real voc
 
 speed: both runs use the same corpus, split, once-masked test set, epochs, batch size, learning rate and
 so the same number of optimizer steps; each is a separate process, timed whole (start-up included).
-- plain: the straightforward recipe: fp32, the model's own full-vocabulary MLM loss, a Trainer with no
-  per-epoch evaluation, predictions through pipeline("fill-mask"), which loads the model again from disk.
+- plain: the straightforward recipe, as the original script did it: fp32, the model's own full-vocabulary
+  MLM loss, an evaluation every epoch (ours has one too: the loss curve), predictions before and after
+  training through pipeline("fill-mask"), which loads the model again from disk each time.
 - ours: `python app.py` with its defaults (bf16 where the CPU does it natively, the output layer only
   at masked positions, a loss curve evaluated every epoch), --name_mask_probability 0 so that both
   train on the very same objective and their eval losses compare.
@@ -47,7 +48,9 @@ def build_model(folder: Path, tokens: list[str], seed: int = 0, **config) -> Pat
     """A random-weight BertForMaskedLM with this vocabulary (BertConfig's defaults are bert-base's shape)."""
     import torch
     from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # a "Writing model shards" bar for each model built
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.txt").write_text("\n".join(tokens) + "\n", encoding="utf-8")
     tokenizer = BertTokenizerFast.from_pretrained(folder)  # transformers 5 ignores vocab_file=
@@ -83,7 +86,7 @@ def run_plain(model_dir: str, train_file: str, output_dir: str, epochs: float, b
     data = app.split_corpus(app.tokenize_corpus(app.load_corpus(train_file), tokenizer, 64), 0.15, seed)
     test_masked = app.mask_test_split_once(data["test"], tokenizer, 0.15, seed)
     args = TrainingArguments(output_dir=output_dir, num_train_epochs=epochs, per_device_train_batch_size=batch_size,
-                             per_device_eval_batch_size=32, learning_rate=lr, seed=seed, eval_strategy="no",
+                             per_device_eval_batch_size=32, learning_rate=lr, seed=seed, eval_strategy="epoch",
                              save_strategy="no", logging_strategy="epoch", report_to="none", use_cpu=True,
                              remove_unused_columns=False, prediction_loss_only=True,
                              include_num_input_tokens_seen="non_padding", disable_tqdm=True)
@@ -91,7 +94,7 @@ def run_plain(model_dir: str, train_file: str, output_dir: str, epochs: float, b
     trainer = Trainer(model=model, args=args, data_collator=collator, train_dataset=data["train"],
                       eval_dataset=test_masked, processing_class=tokenizer, callbacks=[app.StepTimer()])
     before = trainer.evaluate()["eval_loss"]
-    pipeline("fill-mask", model=model, tokenizer=tokenizer, device="cpu")("小孩的名字叫张[MASK]", top_k=20)
+    pipeline("fill-mask", model=model_dir, device="cpu")("小孩的名字叫张[MASK]", top_k=20)
     trainer.train()
     after = trainer.evaluate()["eval_loss"]
     trainer.save_model(output_dir)
