@@ -60,6 +60,9 @@ from transformers.modeling_outputs import MaskedLMOutput
 from transformers.utils import logging as hf_logging
 from tqdm.auto import tqdm
 
+import names
+from names import HAN_CHAR
+
 logger = logging.getLogger("app")
 
 # Double surnames, so that 欧阳娜 splits into 欧阳 + 娜 and not 欧 + 阳娜.
@@ -69,8 +72,6 @@ DOUBLE_SURNAMES = frozenset(
 # Prompt templates per --gender: the same sentence patterns as train.json, so a trained model has seen them.
 PROMPT_TEMPLATES = {"any": "小孩的名字叫{surname}{masks}", "boy": "男孩的名字叫{surname}{masks}", "girl": "女孩的名字叫{surname}{masks}"}
 MASK = "[MASK]"
-# One Han character: the only tokens that can be part of a Chinese given name.
-HAN_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 class UserError(Exception):
@@ -135,8 +136,19 @@ class SuggestArguments:
         metadata={"help": "Explicit prompt with [MASK] (wins over --surname/--gender). Default: 小孩的名字叫张[MASK]."},
     )
     top_k: int = field(default=20, metadata={"help": "How many suggestions to print."})
+    gender_weight: float = field(
+        default=names.GENDER_WEIGHT,  # measured: README「名字表」
+        metadata={"help": "With --gender boy|girl: weight of log P(gender | name) from real naming statistics "
+                          "beside the model's log-probability (0: the model alone)."},
+    )
+    max_per_character: int = field(
+        default=names.MAX_PER_CHARACTER,  # 20 rows then use at least 10 characters in each position
+        metadata={"help": "Two-character names: at most this many rows share a character in one position (0: no limit)."},
+    )
     raw_predictions: bool = field(
-        default=False, metadata={"help": "List the raw top-k tokens (punctuation, digits, ...) instead of names only."}
+        default=False,
+        metadata={"help": "List the model's raw top-k tokens (punctuation, rare characters, ...): no name filter, "
+                          "no gender, no variety rule."},
     )
     result_file: str = field(default="result.txt", metadata={"help": "Where the run's report is written."})
 
@@ -149,6 +161,10 @@ class SuggestArguments:
             raise UserError(f"--surname must be one or two Chinese characters (张, 欧阳), got {self.surname!r}")
         if self.top_k < 1:
             raise UserError(f"--top_k must be at least 1, got {self.top_k}")
+        if not self.gender_weight >= 0:
+            raise UserError(f"--gender_weight must be 0 or more, got {self.gender_weight}")
+        if self.max_per_character < 0:
+            raise UserError(f"--max_per_character must be 0 (no limit) or more, got {self.max_per_character}")
         if self.prompt is not None and self.prompt.count(MASK) not in (1, 2):
             raise UserError(f"--prompt must contain {MASK} once (or twice for a two-character name), got {self.prompt!r}")
 
@@ -269,14 +285,26 @@ def ljust(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
-def format_suggestions(title: str, suggestions: list[tuple[str, float]], prefix: str = "") -> list[str]:
-    """Lines of a suggestion table: rank, candidate (prefix + given name), probability."""
-    cands = [prefix + given for given, _ in suggestions]
-    width = max([display_width(c) for c in cands] + [len("candidate")])
-    lines = [title, f"rank  {ljust('candidate', width)}  probability"]
-    for rank, (cand, (_, logp)) in enumerate(zip(cands, suggestions), start=1):
-        lines.append(f"{rank:>4}  {ljust(cand, width)}  {math.exp(logp):.6f}")
-    return lines
+def format_suggestions(title: str, suggestions: list[tuple[str, float]], surname: str = "") -> list[str]:
+    """Lines of a suggestion table: rank, name (surname + given name), pinyin, lean, probability.
+
+    The lean is the statistics' ('男 94%': 94% of people with these name characters are boys).
+    """
+    columns = [(surname + given, names.name_pinyin(surname, given), names.lean(given), f"{math.exp(logp):.6f}")
+               for given, logp in suggestions]
+    header = ("name", "pinyin", "lean", "probability")
+    widths = [max(display_width(row[i]) for row in [header, *columns]) for i in range(3)]
+
+    def line(rank, cells):
+        return f"{rank:>4}  " + "  ".join(ljust(c, w) for c, w in zip(cells, widths)) + f"  {cells[3]}"
+
+    return [title, line("rank", header)] + [line(rank, cells) for rank, cells in enumerate(columns, start=1)]
+
+
+def format_quality(scores: dict) -> str:
+    """'名字质量 quality: gender_fit 0.9500  name_realism 1.0000' (gender_fit only for --gender boy|girl)."""
+    shown = "  ".join(f"{k} {scores[k]:.4f}" for k in ("gender_fit", "name_realism") if k in scores)
+    return f"名字质量 quality: {shown}"
 
 
 def perplexity(loss: float) -> float:
@@ -286,9 +314,12 @@ def perplexity(loss: float) -> float:
         return float("inf")
 
 
+WHEN_ZH = {"before training": "训练前", "after training": "训练后"}
+
+
 def format_eval(when: str, metrics: dict) -> str:
-    """One greppable line: 'before training: eval_loss 9.8712  perplexity 19312.40  name_top1 0.0000 ...'."""
-    line = f"{when}: eval_loss {metrics['eval_loss']:.4f}  perplexity {perplexity(metrics['eval_loss']):.2f}"
+    """One greppable line: '训练前 before training: eval_loss 9.8712  perplexity 19312.40  name_top1 0.0000 ...'."""
+    line = f"{WHEN_ZH[when]} {when}: eval_loss {metrics['eval_loss']:.4f}  perplexity {perplexity(metrics['eval_loss']):.2f}"
     for k in ("name_top1", "name_top5", "name_top20"):
         if k in metrics:
             line += f"  {k} {metrics[k]:.4f}"
@@ -539,47 +570,6 @@ def show_examples(report: Report, tokenizer, processed, masked_batch):
 # ----------------------------------------------------------------------------------------------
 # Suggestions and the name score
 # ----------------------------------------------------------------------------------------------
-def han_token_mask(tokenizer, size: int) -> torch.Tensor:
-    """(size,) bool: True for tokens that are one Han character (no '##' pieces, punctuation, digits, Latin)."""
-    allowed = torch.zeros(size, dtype=torch.bool)
-    for token, idx in tokenizer.get_vocab().items():
-        if idx < size and HAN_CHAR.fullmatch(token):
-            allowed[idx] = True
-    return allowed
-
-
-@torch.inference_mode()
-def suggest_names(model, tokenizer, prompt: str, top_k: int, names_only: bool = True,
-                  beam_width: int | None = None) -> list[tuple[str, float]]:
-    """Top-k fillings of the prompt's [MASK]s as (given name, log-probability), best first.
-
-    One mask: the model's distribution at it. Several: a beam search filling the masks left to right,
-    each conditioned on those already filled; a name's score is log p(c1 | prompt) + log p(c2 | prompt, c1).
-    With names_only, only single Han characters are candidates (the raw top-k has punctuation).
-    """
-    enc = tokenizer(prompt, return_tensors="pt")
-    ids = enc["input_ids"][0].to(model.device)
-    positions = (ids == tokenizer.mask_token_id).nonzero().flatten().tolist()
-    blocked = ~han_token_mask(tokenizer, model.config.vocab_size).to(model.device) if names_only else None
-    width = max(beam_width or top_k, top_k)
-    beams = torch.empty(1, 0, dtype=torch.long, device=model.device)  # (n_beams, filled so far)
-    scores = torch.zeros(1, device=model.device)
-    for step, pos in enumerate(positions):
-        batch = ids.repeat(len(beams), 1)
-        batch[:, positions[:step]] = beams
-        logits = model(input_ids=batch, attention_mask=torch.ones_like(batch)).logits[:, pos].float()
-        logp = logits.log_softmax(dim=-1)
-        if blocked is not None:
-            logp[:, blocked] = float("-inf")
-        total = (scores[:, None] + logp).flatten()
-        keep = min(top_k if step == len(positions) - 1 else width, int(torch.isfinite(total).sum()))
-        scores, flat = total.topk(keep)
-        vocab = logp.shape[1]
-        beams = torch.cat([beams[flat // vocab], (flat % vocab)[:, None]], dim=1)
-    tokens = [tokenizer.convert_ids_to_tokens(row) for row in beams.tolist()]
-    return [("".join(t), s) for t, s in zip(tokens, scores.tolist())]
-
-
 @torch.inference_mode()
 def name_score(model, tokenizer, rows, ks=(1, 5, 20), batch_size: int = 64) -> dict:
     """How often the true given-name character is the model's top 1 / in its top 5 / top 20.
@@ -786,7 +776,7 @@ def plot_losses(log_history: list[dict], before: float, out: Path):
     plt.close(fig)
 
 
-def model_card(model_args, data_args, args, metrics: dict, n_rows: int) -> str:
+def model_card(model_args, data_args, suggest_args, args, metrics: dict, n_rows: int) -> str:
     scores = "\n".join(f"| {k} | {v:.4f} |" for k, v in metrics.items() if isinstance(v, float))
     return f"""---
 language: zh
@@ -821,18 +811,21 @@ pipeline("fill-mask", model="{args.output_dir}")("小孩的名字叫张[MASK]")
 
 name_topK: share of held-out given-name characters that the model ranks in its top K when the whole
 given name is masked. Loss and perplexity are measured on the same masked test tokens before and after.
+gender_fit: share of the top-{suggest_args.top_k} names for `{suggest_args.resolved_prompt()}` that lean to the asked
+gender ({suggest_args.gender}) in real naming statistics (ngender's charfreq.csv); name_realism: share of them whose
+characters people really use in given names. Both are absent where they do not apply (gender_fit for --gender any).
 
 ![loss](loss.png)
 """
 
 
-def save_outputs(model, tokenizer, trainer, model_args, data_args, args, metrics: dict, n_rows: int):
+def save_outputs(model, tokenizer, trainer, model_args, data_args, suggest_args, args, metrics: dict, n_rows: int):
     def write(folder: Path):
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
         plot_losses(trainer.state.log_history, metrics["eval_loss_before"], folder / "loss.png")
-        (folder / "README.md").write_text(model_card(model_args, data_args, args, metrics, n_rows), encoding="utf-8")
+        (folder / "README.md").write_text(model_card(model_args, data_args, suggest_args, args, metrics, n_rows), encoding="utf-8")
 
     save_atomically(args.output_dir, write)
 
@@ -849,20 +842,42 @@ def write_result_file(path: str, lines: list[str]):
 # ----------------------------------------------------------------------------------------------
 # The run
 # ----------------------------------------------------------------------------------------------
-def report_suggestions(report, model, tokenizer, suggest_args, when: str):
-    prompt = suggest_args.resolved_prompt()
+SUGGESTIONS_ZH = {"pretrained": "训练前的推荐", "fine-tuned, reloaded from output_dir": "训练后的推荐（从输出目录重新加载）",
+                  "saved model": "保存的模型的推荐"}
+
+
+def suggest(model, tokenizer, suggest_args) -> list[tuple[str, float]]:
+    """The top-k (given name, log-probability) for the options' prompt, gender and variety rule; a given
+    name never repeats the surname (张玲张)."""
     model.eval()
-    found = suggest_names(model, tokenizer, prompt, suggest_args.top_k, names_only=not suggest_args.raw_predictions)
+    return names.suggest_names(model, tokenizer, suggest_args.resolved_prompt(), suggest_args.top_k,
+                               names_only=not suggest_args.raw_predictions, gender=suggest_args.gender,
+                               gender_weight=suggest_args.gender_weight, max_per_character=suggest_args.max_per_character,
+                               exclude=suggest_args.surname if suggest_args.prompt is None else "")
+
+
+def suggestion_quality(found: list[tuple[str, float]], suggest_args) -> dict:
+    return names.quality([given for given, _ in found], suggest_args.gender)
+
+
+def report_suggestions(report, model, tokenizer, suggest_args, when: str) -> dict:
+    """Print the top-k table and its quality line; returns the quality scores (gender_fit, name_realism)."""
+    found = suggest(model, tokenizer, suggest_args)
+    raw = suggest_args.raw_predictions
     # A name is shown whole (张涛) when the prompt is ours, i.e. the surname stands right before the masks.
-    prefix = suggest_args.surname if suggest_args.prompt is None and not suggest_args.raw_predictions else ""
-    kind = "raw tokens" if suggest_args.raw_predictions else "names"
+    surname = suggest_args.surname if suggest_args.prompt is None and not raw else ""
+    kind = "raw tokens" if raw else "names"
     report.say()
-    for line in format_suggestions(f"top {suggest_args.top_k} {kind} for {prompt} ({when})", found, prefix):
+    title = f"{SUGGESTIONS_ZH[when]} top {suggest_args.top_k} {kind} for {suggest_args.resolved_prompt()} ({when})"
+    for line in format_suggestions(title, found, surname):
         report.say(line)
+    scores = suggestion_quality(found, suggest_args)
+    report.say(format_quality(scores))
+    return scores
 
 
 def report_configuration(report, model_args, data_args, suggest_args, args):
-    report.say("== configuration")
+    report.say("== 配置 configuration")
     settings = {
         "model": model_args.model_name_or_path,
         "train_file": data_args.train_file if args.do_train else "-",
@@ -876,6 +891,7 @@ def report_configuration(report, model_args, data_args, suggest_args, args):
         "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
         "device": f"{args.device} x {args.world_size}",
         "prompt": suggest_args.resolved_prompt(),
+        "gender": f"{suggest_args.gender} (weight {suggest_args.gender_weight:g})" if suggest_args.gender != "any" else "any",
     }
     width = max(map(len, settings))
     for key, value in settings.items():
@@ -894,7 +910,7 @@ def prepare_data(report, corpus, tokenizer, data_args, args):
     splits = split_corpus(processed, data_args.test_size, args.seed)
     train, test = splits["train"], splits["test"]
     test_masked = mask_test_split_once(test, tokenizer, data_args.mlm_probability, args.seed)
-    report.say(f"== data: {len(corpus)} rows, {len(train)} train / {len(test)} test")
+    report.say(f"== 数据 data: {len(corpus)} rows, {len(train)} train / {len(test)} test")
     training_collator = NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability,
                                             name_mask_probability=data_args.name_mask_probability, seed=args.seed)
     two_masked = training_collator([{k: train[i][k] for k in (*MODEL_INPUTS, "name_mask")} for i in range(min(2, len(train)))])
@@ -904,7 +920,7 @@ def prepare_data(report, corpus, tokenizer, data_args, args):
 
 def train_model(report, trainer, checkpoint: str | None):
     report.say()
-    report.say("== training")
+    report.say("== 训练 training")
     if checkpoint:
         report.say(f"resuming from {checkpoint}")
     trainer.train(resume_from_checkpoint=checkpoint)
@@ -931,16 +947,18 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     report.say()
     report.say(format_eval("before training", before))
     if trainer.is_world_process_zero():
-        report_suggestions(report, model, tokenizer, suggest_args, "pretrained")
+        before |= report_suggestions(report, model, tokenizer, suggest_args, "pretrained")
     train_model(report, trainer, checkpoint)
     after = evaluate(trainer, model, tokenizer, test, after_training=True)
     report.say(format_eval("after training", after))
     if not trainer.is_world_process_zero():
         return  # the other processes only train and evaluate
 
+    # The list's quality goes into metrics.json and the card; the table itself is printed from the reloaded model.
+    after |= suggestion_quality(suggest(model, tokenizer, suggest_args), suggest_args)
     metrics = collect_metrics(before, after, trainer, train, test)
-    save_outputs(model, tokenizer, trainer, model_args, data_args, args, metrics, len(corpus))
-    report.say(f"saved model, tokenizer, metrics.json, loss.png and README.md to {args.output_dir}")
+    save_outputs(model, tokenizer, trainer, model_args, data_args, suggest_args, args, metrics, len(corpus))
+    report.say(f"已保存 saved model, tokenizer, metrics.json, loss.png and README.md to {args.output_dir}")
     reloaded, tokenizer = load_model_and_tokenizer(args.output_dir, for_training=False)
     report_suggestions(report, reloaded, tokenizer, suggest_args, "fine-tuned, reloaded from output_dir")
 

@@ -65,7 +65,8 @@ def build_base_model(folder: Path, corpus: Path, vocab: Path | None) -> Path:
     if (folder / "model.safetensors").exists():
         return folder
     if vocab:
-        tokens = vocab.read_text(encoding="utf-8").splitlines()
+        # One token a line: split on "\n" only (splitlines() also splits inside tokens such as U+0085).
+        tokens = vocab.read_text(encoding="utf-8").rstrip("\n").split("\n")
     else:
         han = [chr(c) for c in [*range(0x4E00, 0x9FA6), *range(0x3400, 0x4DB6)]]  # CJK, then Extension A
         tokens = list(dict.fromkeys(SPECIAL + corpus_chars(corpus) + han))[:BASE_VOCAB_SIZE]

@@ -10,17 +10,21 @@ from conftest import REPO, make_tiny_model, read_corpus
 
 import app
 
-ROW = re.compile(r"^\s*(\d+)\s+(\S+)\s+(\d\.\d{6})$")
+# rank, name, pinyin (tone-marked syllables), lean, probability
+ROW = re.compile(r"^\s*(\d+)  (\S+)\s+((?:[a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜ]+ ?)+?)\s+(男 \d+%|女 \d+%|-)\s+(\d\.\d{6})$")
+TITLE = re.compile(r"^\S+ top (\d+) (names|raw tokens) for ")
 
 
-def tables(text: str) -> list[list[tuple[str, float]]]:
-    """The suggestion tables of a report: one list of (candidate, probability) per table."""
+def tables(text: str, full: bool = False) -> list[list[tuple]]:
+    """The suggestion tables of a report: one list of (name, probability) per table, or with full=True of
+    (name, pinyin, lean, probability)."""
     found = []
     for line in text.splitlines():
-        if line.startswith("top "):
+        if TITLE.match(line):
             found.append([])
         elif (m := ROW.match(line)) and found:
-            found[-1].append((m.group(2), float(m.group(3))))
+            name, pinyin, lean, p = m.group(2), m.group(3), m.group(4), float(m.group(5))
+            found[-1].append((name, pinyin, lean, p) if full else (name, p))
     return found
 
 
@@ -44,8 +48,8 @@ def test_script_runs_the_whole_flow(trained):
     work, proc = trained
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
-    m_before = re.search(r"^before training: eval_loss (\d+\.\d{4})  perplexity (\d+\.\d{2})", out, re.M)
-    m_after = re.search(r"^after training: eval_loss (\d+\.\d{4})  perplexity (\d+\.\d{2})", out, re.M)
+    m_before = re.search(r"^训练前 before training: eval_loss (\d+\.\d{4})  perplexity (\d+\.\d{2})", out, re.M)
+    m_after = re.search(r"^训练后 after training: eval_loss (\d+\.\d{4})  perplexity (\d+\.\d{2})", out, re.M)
     assert m_before and m_after
     for m in (m_before, m_after):  # perplexity is exp(loss), each labelled as what it is
         assert float(m.group(2)) == pytest.approx(2.718281828 ** float(m.group(1)), rel=1e-3)
@@ -63,16 +67,23 @@ def test_script_runs_the_whole_flow(trained):
 def test_report_and_saved_outputs(trained):
     work, proc = trained
     report = (work / "result.txt").read_text(encoding="utf-8")
-    assert "== configuration" in report and "before training: eval_loss" in report and "after training: eval_loss" in report
+    assert "== 配置 configuration" in report and "训练前 before training: eval_loss" in report
+    assert "训练后 after training: eval_loss" in report
     assert [len(t) for t in tables(report)] == [20, 20]
     metrics = json.loads((work / "out" / "metrics.json").read_text())
     assert metrics["train_rows"] + metrics["test_rows"] == 60
     assert metrics["train_steps"] == 2 * -(-metrics["train_rows"] // 8)
-    assert f"after training: eval_loss {metrics['eval_loss']:.4f}" in proc.stdout
-    assert f"before training: eval_loss {metrics['eval_loss_before']:.4f}" in proc.stdout
+    assert f"训练后 after training: eval_loss {metrics['eval_loss']:.4f}" in proc.stdout
+    assert f"训练前 before training: eval_loss {metrics['eval_loss_before']:.4f}" in proc.stdout
+    # The after-training list's quality, as printed under the reloaded model's table.
+    quality = re.findall(r"^名字质量 quality: name_realism (\d\.\d{4})$", report, re.M)
+    assert len(quality) == 2 and float(quality[1]) == pytest.approx(metrics["name_realism"], abs=1e-4)
+    assert metrics["name_realism"] == metrics["name_realism_before"] == 1.0  # the filter holds by construction
+    assert "gender_fit" not in metrics  # --gender any asks for no gender
     assert metrics["perplexity"] == pytest.approx(2.718281828 ** metrics["eval_loss"], rel=1e-6)
     assert 0 <= metrics["name_top1"] <= metrics["name_top5"] <= metrics["name_top20"] <= 1
     card = (work / "out" / "README.md").read_text(encoding="utf-8")
+    assert "| name_realism | 1.0000 |" in card and "gender_fit:" in card
     assert "base_model:" in card and "corpus.json" in card and f"{metrics['eval_loss']:.4f}" in card
     assert (work / "out" / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [p for p in work.iterdir() if p.name.startswith(".")]  # no staging folders left
@@ -99,10 +110,13 @@ def test_suggest_two_character_names_from_the_saved_model_without_training(train
                       "--train_file", "no-such-file.json", cwd=work)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "女孩的名字叫李[MASK][MASK]" in proc.stdout
-    (table,) = tables(proc.stdout)
-    assert len(table) == 10 and len({c for c, _ in table}) == 10
-    assert all(re.fullmatch(r"李[\u4e00-\u9fff]{2}", c) for c, _ in table)
-    assert [p for _, p in table] == sorted((p for _, p in table), reverse=True)
+    (table,) = tables(proc.stdout, full=True)
+    assert len(table) == 10 and len({name for name, *_ in table}) == 10
+    assert all(re.fullmatch(r"李[\u4e00-\u9fff]{2}", name) for name, *_ in table)
+    assert all(len(pinyin.split()) == 3 and pinyin.startswith("lǐ ") for _, pinyin, _, _ in table)
+    # The quality line counts the rows whose lean is the asked gender's.
+    fit = re.search(r"^名字质量 quality: gender_fit (\d\.\d{4})  name_realism 1\.0000$", proc.stdout, re.M)
+    assert fit and float(fit.group(1)) == sum(lean.startswith("女") for *_, lean, _ in table) / 10
     assert "before training" not in proc.stdout  # no corpus, no training
     assert (work / "suggest.txt").exists()
 

@@ -11,6 +11,7 @@ import torch
 from conftest import REPO, make_tiny_model, write_jsonl
 
 import app
+import names
 
 
 # ---- names and prompts --------------------------------------------------------------------
@@ -208,14 +209,14 @@ def _bias_model(tokenizer, favourite: list[str]):
 
 def test_names_only_drops_punctuation_digits_latin_and_pieces(tokenizer):
     model, logp = _bias_model(tokenizer, ["，", "1", "a", "##涛", "[SEP]", "涛", "伟"])
-    raw = app.suggest_names(model, tokenizer, "小孩的名字叫张[MASK]", top_k=7, names_only=False)
+    raw = names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK]", top_k=7, names_only=False)
     assert [t for t, _ in raw] == ["，", "1", "a", "##涛", "[SEP]", "涛", "伟"]
-    names = app.suggest_names(model, tokenizer, "小孩的名字叫张[MASK]", top_k=3)
-    assert [t for t, _ in names][:2] == ["涛", "伟"]
-    assert all(app.HAN_CHAR.fullmatch(t) for t, _ in names)
+    found = names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK]", top_k=3)
+    assert [t for t, _ in found][:2] == ["涛", "伟"]
+    assert all(app.HAN_CHAR.fullmatch(t) for t, _ in found)
     # Probabilities are the model's own (over the whole vocabulary), not renormalised.
     涛 = tokenizer.convert_tokens_to_ids("涛")
-    assert names[0][1] == pytest.approx(logp[涛].item(), abs=1e-5)
+    assert found[0][1] == pytest.approx(logp[涛].item(), abs=1e-5)
 
 
 def test_beam_search_scores_are_the_chain_rule_and_match_brute_force(tiny_model, tokenizer):
@@ -223,8 +224,8 @@ def test_beam_search_scores_are_the_chain_rule_and_match_brute_force(tiny_model,
 
     model = AutoModelForMaskedLM.from_pretrained(tiny_model).eval()
     prompt = "女孩的名字叫李[MASK][MASK]"
-    found = app.suggest_names(model, tokenizer, prompt, top_k=5, beam_width=len(tokenizer))
-    allowed = app.han_token_mask(tokenizer, len(tokenizer))
+    found = names.suggest_names(model, tokenizer, prompt, top_k=5, beam_width=len(tokenizer), max_per_character=0)
+    allowed, _ = names.vocab_tables(tokenizer, len(tokenizer))
     ids = tokenizer(prompt, return_tensors="pt")["input_ids"][0]
     p1, p2 = (ids == tokenizer.mask_token_id).nonzero().flatten().tolist()
     with torch.no_grad():
@@ -245,12 +246,12 @@ def test_beam_search_scores_are_the_chain_rule_and_match_brute_force(tiny_model,
         assert score == pytest.approx(first[c1].item() + second[c1, c2].item(), abs=1e-4) == pytest.approx(want, abs=1e-4)
     assert len({n for n, _ in found}) == 5 and all(len(n) == 2 for n, _ in found)
     # The default beam (top_k wide) finds the same best name here.
-    assert app.suggest_names(model, tokenizer, prompt, top_k=5)[0][0] == found[0][0]
+    assert names.suggest_names(model, tokenizer, prompt, top_k=5, max_per_character=0)[0][0] == found[0][0]
 
 
 def test_two_masks_under_a_context_free_model_pair_the_two_best_characters(tokenizer):
     model, logp = _bias_model(tokenizer, ["涛", "伟", "，"])
-    found = app.suggest_names(model, tokenizer, "小孩的名字叫张[MASK][MASK]", top_k=3)
+    found = names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK][MASK]", top_k=3, max_per_character=0)
     涛, 伟 = tokenizer.convert_tokens_to_ids(["涛", "伟"])
     assert found[0][0] == "涛涛" and {found[1][0], found[2][0]} == {"涛伟", "伟涛"}  # the last two tie
     assert found[0][1] == pytest.approx(2 * logp[涛].item(), abs=1e-5)
@@ -275,17 +276,28 @@ def test_name_score_on_a_hand_made_case(tokenizer):
 
 # ---- report shapes ------------------------------------------------------------------------
 def test_suggestion_table_is_aligned_for_han_characters():
-    lines = app.format_suggestions("top 2", [("涛", math.log(0.5)), ("子涵", math.log(0.25))], prefix="张")
+    lines = app.format_suggestions("top 2", [("涛", math.log(0.5)), ("子涵", math.log(0.25))], surname="曾")
     assert lines == ["top 2",
-                     "rank  candidate  probability",
-                     "   1  张涛       0.500000",
-                     "   2  张子涵     0.250000"]
-    assert len({app.display_width(l.split("0.")[0]) for l in lines[2:]}) == 1
+                     "rank  name    pinyin       lean    probability",
+                     "   1  曾涛    zēng tāo     男 88%  0.500000",
+                     "   2  曾子涵  zēng zǐ hán  女 67%  0.250000"]
+    # Each column starts at the same terminal column in every row (a Han character is two columns wide).
+    for header, cells in (("pinyin", ["zēng", "zēng"]), ("lean", ["男", "女"]), ("probability", ["0.5", "0.2"])):
+        starts = {app.display_width(line[: line.index(cell)]) for line, cell in zip(lines[2:], cells)}
+        assert starts == {lines[1].index(header)}, header
+
+
+def test_report_lines_are_chinese_first_and_keep_the_english_keys():
+    assert app.format_eval("before training", {"eval_loss": 1.0}).startswith("训练前 before training: eval_loss 1.0000")
+    assert app.format_eval("after training", {"eval_loss": 1.0}).startswith("训练后 after training: eval_loss 1.0000")
+    assert app.format_quality({"gender_fit": 0.95, "name_realism": 1.0}) == \
+        "名字质量 quality: gender_fit 0.9500  name_realism 1.0000"
+    assert app.format_quality({"name_realism": 0.5}) == "名字质量 quality: name_realism 0.5000"
 
 
 def test_eval_line_labels_loss_and_perplexity():
     line = app.format_eval("after training", {"eval_loss": 2.0, "name_top1": 0.5})
-    assert line == f"after training: eval_loss 2.0000  perplexity {math.exp(2):.2f}  name_top1 0.5000"
+    assert line == f"训练后 after training: eval_loss 2.0000  perplexity {math.exp(2):.2f}  name_top1 0.5000"
     assert app.perplexity(1e6) == float("inf")
 
 

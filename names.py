@@ -1,0 +1,242 @@
+"""Naming knowledge for app.py: which characters people really give as names, how a name leans by sex,
+how it reads in pinyin, and the beam search that fills a prompt's [MASK]s with names.
+
+The knowledge is data from installed packages, read once when first needed:
+- ngender's charfreq.csv (MIT licence): for 9,442 characters, how often each occurs in men's and in
+  women's given names, about 32 million characters in all;
+- pypinyin (MIT licence) for readings, plus SURNAME_READINGS below for surnames that it reads as
+  common words.
+It does not judge meaning, tones that clash, or generation names; and a lean is a share of real names
+given to boys or girls, nothing more.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import importlib.resources
+import math
+import os
+import re
+import unicodedata
+
+import torch
+import torch.nn.functional as F
+
+STATS_PACKAGE, STATS_FILE = "ngender", "charfreq.csv"
+# A character is a given-name character when the statistics count it at least this often in their
+# ~32 million given-name characters (about 31 per million): that leaves 1,312 characters covering 98.0%
+# of all given-name characters in the data. Corpus function words fall below it (的 772, 叫 89, 们 31),
+# and so do traditional forms (設 1, 歲 1; 皺 and 閾 are absent): the data is mainland, simplified.
+MIN_NAME_COUNT = 1000
+# Weight of log P(asked gender | given name) beside the model's log-probability, with --gender boy|girl.
+# Measured with `python bench.py gender` (README「名字表」), a tiny BERT trained on train.json whose boy and
+# girl lists are the same without it: at 0 the gender fit is 0.45-0.60; at 1.0 it is 0.80-0.95 and the
+# one-character boy and girl lists share 5 names; at 2.0 it is 0.95-1.00 with 1 shared name, the model's
+# best names still on top. Higher (3.0) buys little more and overrides the model more.
+GENDER_WEIGHT = 2.0
+# At most this many rows of a two-character list share a character in the same position, so that the
+# top 20 uses at least 10 distinct characters in each position.
+MAX_PER_CHARACTER = 2
+
+HAN_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+# Surnames whose surname reading is not the character's common one, which pypinyin gives
+# (现代汉语词典 and the 百家姓 readings). Double surnames read as a unit.
+SURNAME_READINGS = {
+    "单": "shàn", "曾": "zēng", "解": "xiè", "仇": "qiú", "区": "ōu", "朴": "piáo", "查": "zhā",
+    "盖": "gě", "乐": "yuè", "缪": "miào", "翟": "zhái", "覃": "qín", "召": "shào", "华": "huà",
+    "任": "rén", "纪": "jǐ", "燕": "yān", "葛": "gě", "冼": "xiǎn", "尉": "wèi", "繁": "pó", "谌": "chén",
+    "种": "chóng", "重": "chóng", "秘": "bì", "句": "gōu", "阚": "kàn", "隗": "wěi", "黑": "hè",
+    "过": "guō", "那": "nā", "都": "dū", "朝": "cháo", "曲": "qū", "宁": "nìng", "薄": "bó", "莘": "shēn",
+    "尉迟": "yù chí", "万俟": "mò qí", "单于": "chán yú", "长孙": "zhǎng sūn", "澹台": "tán tái",
+}
+_TONE_MARKS = {"\u0300", "\u0301", "\u0304", "\u030c"}  # grave, acute, macron, caron (not ü's diaeresis)
+
+
+# ----------------------------------------------------------------------------------------------
+# The statistics
+# ----------------------------------------------------------------------------------------------
+@functools.cache
+def name_counts() -> dict[str, tuple[int, int]]:
+    """char -> (occurrences in boys' given names, in girls'), from the installed ngender package."""
+    with importlib.resources.files(STATS_PACKAGE).joinpath(STATS_FILE).open(encoding="utf-8") as f:
+        rows = csv.reader(f)
+        assert next(rows) == ["char", "male", "female"], f"{STATS_PACKAGE}'s {STATS_FILE} changed its columns"
+        return {char: (int(boys), int(girls)) for char, boys, girls in rows}
+
+
+@functools.cache
+def _totals() -> tuple[int, int]:
+    counts = name_counts().values()
+    return sum(b for b, _ in counts), sum(g for _, g in counts)
+
+
+def is_name_char(char: str) -> bool:
+    """A character people really give as part of a name (MIN_NAME_COUNT in the statistics)."""
+    return sum(name_counts().get(char, (0, 0))) >= MIN_NAME_COUNT
+
+
+def char_log_ratio(char: str) -> float:
+    """log f(char | boys' names) - log f(char | girls' names), add-one smoothed; 0 for unknown characters."""
+    if char not in name_counts():
+        return 0.0
+    boys, girls = name_counts()[char]
+    boys_total, girls_total = _totals()
+    return math.log((boys + 1) / boys_total) - math.log((girls + 1) / girls_total)
+
+
+def boy_share(given: str) -> float:
+    """P(boy | given name), naive Bayes over its characters with even priors: the name's own lean,
+    not the share of boys among babies."""
+    return 1 / (1 + math.exp(-sum(char_log_ratio(c) for c in given)))
+
+
+def lean(given: str) -> str:
+    """'男 94%' or '女 88%': which sex the statistics give this name to, and how surely; '-' if unknown."""
+    if not any(c in name_counts() for c in given):
+        return "-"
+    p = boy_share(given)
+    return f"男 {p:.0%}" if p >= 0.5 else f"女 {1 - p:.0%}"
+
+
+def fits_gender(given: str, gender: str) -> bool:
+    """Whether the name leans to the asked gender ('boy' or 'girl')."""
+    p = boy_share(given)
+    return p > 0.5 if gender == "boy" else p < 0.5
+
+
+def quality(givens: list[str], gender: str) -> dict:
+    """gender_fit: share of names leaning to the asked gender (boy/girl only); name_realism: share of
+    names whose every character passes the given-name filter."""
+    out = {"name_realism": sum(all(is_name_char(c) for c in g) for g in givens) / len(givens)} if givens else {}
+    if givens and gender in ("boy", "girl"):
+        out["gender_fit"] = sum(fits_gender(g, gender) for g in givens) / len(givens)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Pinyin
+# ----------------------------------------------------------------------------------------------
+@functools.cache
+def _pypinyin():
+    # The phrase dictionary (words, not single characters) is not needed here and costs ~0.1 s to load.
+    os.environ.setdefault("PYPINYIN_NO_PHRASES", "1")
+    import pypinyin
+
+    return pypinyin
+
+
+def char_pinyin(char: str) -> str:
+    """A given-name character's reading: its first reading with a full tone (子 zǐ, not the zi of 儿子)."""
+    pypinyin = _pypinyin()
+    readings = pypinyin.pinyin(char, style=pypinyin.Style.TONE, heteronym=True, errors=lambda _: ["-"])[0]
+    toned = [r for r in readings if _TONE_MARKS & set(unicodedata.normalize("NFD", r))]
+    return (toned or readings)[0]
+
+
+def surname_pinyin(surname: str) -> str:
+    """A surname read as a surname: 单 shàn, 曾 zēng, 欧阳 ōu yáng."""
+    if surname in SURNAME_READINGS:
+        return SURNAME_READINGS[surname]
+    return " ".join(SURNAME_READINGS.get(c) or char_pinyin(c) for c in surname)
+
+
+def name_pinyin(surname: str, given: str) -> str:
+    """'zēng zǐ hán' for 曾 + 子涵; '-' for a token that is no Han character (raw predictions)."""
+    parts = ([surname_pinyin(surname)] if surname else []) + [char_pinyin(c) if HAN_CHAR.fullmatch(c) else "-"
+                                                              for c in given]
+    return " ".join(parts)
+
+
+# ----------------------------------------------------------------------------------------------
+# The search
+# ----------------------------------------------------------------------------------------------
+def vocab_tables(tokenizer, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per token id, (size,) each: is it a given-name character (one Han character that passes
+    is_name_char: no punctuation, digits, Latin, '##' pieces or special tokens), and its char_log_ratio
+    (0 for anything else)."""
+    counts = name_counts()
+    # The statistics hold single Han characters only, so this also drops '##' pieces, punctuation, Latin, ...
+    known = [(idx, token) for token, idx in tokenizer.get_vocab().items() if idx < size and token in counts]
+    name = torch.zeros(size, dtype=torch.bool)
+    ratio = torch.zeros(size)
+    if known:
+        ids = torch.tensor([idx for idx, _ in known])
+        name[ids] = torch.tensor([is_name_char(token) for _, token in known])
+        ratio[ids] = torch.tensor([char_log_ratio(token) for _, token in known])
+    return name, ratio
+
+
+def _select(key: torch.Tensor, beams: torch.Tensor, keep: int, cap: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(beam index, token) of the `keep` best entries of key (n_beams, vocab), best first, such that no
+    character stands more than `cap` times in the same position (cap 0: no limit).
+
+    Greedy in order of key. From one beam at most `cap` rows can be taken (they share its earlier
+    characters), and at most keep // cap characters fill up, so looking at the beam's best
+    cap + keep // cap + 1 continuations finds exactly what a greedy pass over all of them would.
+    """
+    keep = min(keep, int(torch.isfinite(key).sum()))
+    if not cap:
+        flat = key.flatten().topk(keep).indices
+        return flat // key.shape[1], flat % key.shape[1]
+    per_beam = min(key.shape[1], keep if beams.shape[1] == 0 else cap + keep // cap + 1)
+    cand_key, cand_tok = key.topk(per_beam, dim=1)
+    counts = [dict() for _ in range(beams.shape[1] + 1)]  # per position: char id -> rows so far
+    chosen_beam, chosen_tok = [], []
+    for flat in cand_key.flatten().argsort(descending=True).tolist():
+        b, j = divmod(flat, per_beam)
+        if not math.isfinite(cand_key[b, j]) or len(chosen_beam) == keep:
+            break
+        chars = beams[b].tolist() + [int(cand_tok[b, j])]
+        if all(counts[p].get(c, 0) < cap for p, c in enumerate(chars)):
+            for p, c in enumerate(chars):
+                counts[p][c] = counts[p].get(c, 0) + 1
+            chosen_beam.append(b)
+            chosen_tok.append(int(cand_tok[b, j]))
+    return torch.tensor(chosen_beam, dtype=torch.long), torch.tensor(chosen_tok, dtype=torch.long)
+
+
+@torch.inference_mode()
+def suggest_names(model, tokenizer, prompt: str, top_k: int, names_only: bool = True, gender: str = "any",
+                  gender_weight: float = GENDER_WEIGHT, max_per_character: int = MAX_PER_CHARACTER,
+                  beam_width: int | None = None, exclude: str = "") -> list[tuple[str, float]]:
+    """Top-k fillings of the prompt's [MASK]s as (given name, joint log-probability), best first.
+
+    One mask: the model's distribution at it. Several: a beam search filling the masks left to right,
+    each conditioned on those already filled, so a name's log-probability is
+    log p(c1 | prompt) + log p(c2 | prompt, c1). With names_only, each position takes only given-name
+    characters (is_name_char), and candidates are ranked, at every step, by
+        log-probability + gender_weight * log P(gender | characters so far)   (gender boy or girl),
+    with at most max_per_character rows sharing a character in one position. Without names_only it is
+    the model's raw top-k: any token, no gender, no limit. The log-probability is the model's own over
+    the whole vocabulary, not renormalised. Characters in `exclude` (the surname: 张玲张) are never filled in.
+    """
+    ids = tokenizer(prompt, return_tensors="pt")["input_ids"][0].to(model.device)
+    positions = (ids == tokenizer.mask_token_id).nonzero().flatten().tolist()
+    name, ratio = vocab_tables(tokenizer, model.config.vocab_size)
+    if names_only:
+        name[tokenizer.convert_tokens_to_ids([c for c in exclude if c in tokenizer.get_vocab()])] = False
+    blocked = ~name.to(model.device) if names_only else None
+    sign = {"boy": 1.0, "girl": -1.0}.get(gender, 0.0) if names_only else 0.0
+    cap = max_per_character if names_only else 0
+    ratio = ratio.to(model.device)
+    width = max(beam_width or 2 * top_k, top_k)
+    beams = torch.empty(1, 0, dtype=torch.long, device=model.device)  # (n_beams, filled so far)
+    scores = torch.zeros(1, device=model.device)  # joint log-probability of each beam
+    ratios = torch.zeros(1, device=model.device)  # summed char_log_ratio of each beam's characters
+    for step, pos in enumerate(positions):
+        batch = ids.repeat(len(beams), 1)
+        batch[:, positions[:step]] = beams
+        logp = model(input_ids=batch, attention_mask=torch.ones_like(batch)).logits[:, pos].float().log_softmax(dim=-1)
+        if blocked is not None:
+            logp[:, blocked] = float("-inf")
+        total = scores[:, None] + logp
+        new_ratio = ratios[:, None] + ratio[None, :]
+        key = total + gender_weight * F.logsigmoid(sign * new_ratio) if sign else total
+        b, tok = _select(key.cpu(), beams.cpu(), top_k if step == len(positions) - 1 else width, cap)
+        b, tok = b.to(model.device), tok.to(model.device)
+        beams = torch.cat([beams[b], tok[:, None]], dim=1)
+        scores, ratios = total[b, tok], new_ratio[b, tok]
+    tokens = [tokenizer.convert_ids_to_tokens(row) for row in beams.tolist()]
+    return [("".join(t), s) for t, s in zip(tokens, scores.tolist())]

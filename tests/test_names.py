@@ -1,0 +1,271 @@
+"""Naming knowledge (names.py): statistics, filter, gender lean and product, pinyin, variety, beam search.
+
+Known answers are derived here from the installed statistics file itself, not copied from names.py.
+"""
+
+import csv
+import importlib.resources
+import itertools
+import math
+import random
+
+import pytest
+import torch
+from conftest import make_tiny_model, read_corpus
+
+import app
+import names
+
+
+@pytest.fixture(scope="module")
+def counts():
+    with importlib.resources.files("ngender").joinpath("charfreq.csv").open(encoding="utf-8") as f:
+        return {r["char"]: (int(r["male"]), int(r["female"])) for r in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    from transformers import AutoTokenizer
+
+    texts = [r["text"] for r in read_corpus()] + ["的们皺設閾子思宇涵琪轩杰婷军"]
+    return AutoTokenizer.from_pretrained(make_tiny_model(tmp_path_factory.mktemp("names") / "m", texts))
+
+
+# ---- statistics, lean, filter -------------------------------------------------------------
+def test_statistics_come_from_the_installed_package(counts):
+    assert names.name_counts() == counts
+    assert len(counts) == 9442 and sum(b + g for b, g in counts.values()) == 32_067_566
+
+
+def test_lean_is_naive_bayes_over_the_characters_with_even_priors(counts):
+    boys = sum(b for b, _ in counts.values())
+    girls = sum(g for _, g in counts.values())
+
+    def share(given):  # P(boy | given), written out the long way
+        pb = math.prod((counts[c][0] + 1) / boys for c in given)
+        pg = math.prod((counts[c][1] + 1) / girls for c in given)
+        return pb / (pb + pg)
+
+    for given in ("涛", "婷", "子涵", "子轩", "思"):
+        assert names.boy_share(given) == pytest.approx(share(given), rel=1e-12)
+    # 涛: 173682 boys, 12330 girls -> 88% boys; 婷: 8977 / 113910 -> 96% girls.
+    assert names.lean("涛") == "男 88%" and names.lean("婷") == "女 96%"
+    assert names.lean("子涵") == f"女 {1 - share('子涵'):.0%}"
+    assert names.lean("，") == "-"  # nothing known: no lean shown
+    assert names.fits_gender("涛", "boy") and not names.fits_gender("涛", "girl") and names.fits_gender("婷", "girl")
+
+
+def test_filter_keeps_real_given_name_characters_only(counts):
+    for char in "的叫们皺設歲閾了是我":  # function words, traditional forms, absent characters
+        assert not names.is_name_char(char), char
+    for char in "涛伟婷鹏子涵轩思宇欣怡梓":
+        assert names.is_name_char(char), char
+    kept = [c for c, (b, g) in counts.items() if b + g >= names.MIN_NAME_COUNT]
+    assert sum(map(names.is_name_char, counts)) == len(kept) == 1312  # the README's figure
+    coverage = sum(sum(counts[c]) for c in kept) / sum(b + g for b, g in counts.values())
+    assert round(coverage, 3) == 0.980
+
+
+def test_quality_counts_rows_that_fit_and_rows_that_are_real():
+    # 的 is no name character, but its few counts lean boy (558 boys, 214 girls): 3 of 4 fit.
+    assert names.quality(["涛", "婷", "伟", "的"], "boy") == {"gender_fit": 0.75, "name_realism": 0.75}
+    assert names.quality(["婷", "娜"], "girl") == {"gender_fit": 1.0, "name_realism": 1.0}
+    assert names.quality(["涛"], "any") == {"name_realism": 1.0}  # no gender asked, none scored
+
+
+# ---- pinyin -------------------------------------------------------------------------------
+@pytest.mark.parametrize("surname, given, expected", [
+    ("单", "伟", "shàn wěi"),  # pypinyin alone: dān
+    ("曾", "子涵", "zēng zǐ hán"),  # pypinyin alone: céng zi hán (the neutral zi of 儿子)
+    ("解", "涛", "xiè tāo"),  # jiě
+    ("仇", "婷", "qiú tíng"),
+    ("区", "娜", "ōu nà"),
+    ("朴", "明", "piáo míng"),
+    ("查", "伟", "zhā wěi"),
+    ("欧阳", "娜", "ōu yáng nà"),
+    ("尉迟", "杰", "yù chí jié"),  # a double surname read as a unit, not wèi chí
+    ("张", "子轩", "zhāng zǐ xuān"),
+])
+def test_names_read_with_surname_readings_and_full_tones(surname, given, expected):
+    assert names.name_pinyin(surname, given) == expected
+
+
+def test_pypinyin_alone_reads_these_wrongly():
+    """Why the surname table and the full-tone rule exist."""
+    import pypinyin
+
+    assert pypinyin.lazy_pinyin("单曾解", style=pypinyin.Style.TONE) == ["dān", "céng", "jiě"]
+    assert pypinyin.pinyin("子", style=pypinyin.Style.TONE)[0][0] == "zi"
+
+
+# ---- the search ---------------------------------------------------------------------------
+def _bias_model(tokenizer, favourite):
+    """Logits that ignore the context: favourite[0] highest, then favourite[1], ...; others far below."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, tie_word_embeddings=False)
+    model = BertForMaskedLM(config).eval()
+    bias = torch.full((len(tokenizer),), -10.0)
+    for token, value in favourite.items():
+        bias[tokenizer.convert_tokens_to_ids(token)] = value
+    with torch.no_grad():
+        model.cls.predictions.decoder.weight.zero_()
+        model.cls.predictions.decoder.bias.copy_(bias)
+        model.cls.predictions.bias.copy_(bias)
+    return model, torch.log_softmax(bias, dim=0)
+
+
+def test_filter_applies_to_every_position(tokenizer):
+    model, _ = _bias_model(tokenizer, {"的": 9, "们": 8.5, "皺": 8, "設": 7.5, "閾": 7, "涛": 1, "婷": 0.5, "军": 0})
+    for prompt in ("小孩的名字叫张[MASK]", "小孩的名字叫张[MASK][MASK]"):
+        found = names.suggest_names(model, tokenizer, prompt, top_k=3)
+        assert found and all(names.is_name_char(c) for given, _ in found for c in given), found
+    raw = names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK]", top_k=3, names_only=False)
+    assert [t for t, _ in raw] == ["的", "们", "皺"]  # --raw_predictions still shows the model's own top
+
+
+def test_gender_product_reorders_two_names(tokenizer):
+    """婷 is the model's favourite by 0.5 nats; the statistics say 婷 is 96% girls and 涛 88% boys.
+
+    boy, weight 1: 婷 scores log p(婷) + log 0.04 and 涛 log p(涛) + log 0.88: 涛 wins by ~2.6 nats.
+    """
+    model, logp = _bias_model(tokenizer, {"婷": 5.5, "涛": 5.0})
+    prompt = "小孩的名字叫张[MASK]"
+    ids = tokenizer.convert_tokens_to_ids(["婷", "涛"])
+    for gender, weight, order in (("any", 1.0, ["婷", "涛"]), ("boy", 0.0, ["婷", "涛"]),
+                                  ("boy", 1.0, ["涛", "婷"]), ("girl", 1.0, ["婷", "涛"])):
+        found = names.suggest_names(model, tokenizer, prompt, top_k=2, gender=gender, gender_weight=weight)
+        assert [g for g, _ in found] == order, (gender, weight)
+        # The printed score is still the model's own log-probability.
+        assert dict(found) == pytest.approx({"婷": logp[ids[0]].item(), "涛": logp[ids[1]].item()}, abs=1e-5)
+    key = {c: logp[i].item() + math.log(names.boy_share(c)) for c, i in zip("婷涛", ids)}
+    assert key["涛"] - key["婷"] == pytest.approx(2.6, abs=0.1)
+
+
+def test_the_surname_is_not_repeated_in_the_given_name(tokenizer):
+    model, _ = _bias_model(tokenizer, {"张": 9, "涛": 5, "婷": 4})
+    assert [g for g, _ in names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK]", 2, exclude="张")] == ["涛", "婷"]
+
+
+def test_variety_rule_spreads_two_character_names(tokenizer):
+    """A context-free model that likes a few characters most: without the rule its top 20 is their
+    permutations (子涵 子轩 思涵 ...); with it, every position uses at least 10 characters."""
+    liked = "子思宇涵琪轩杰婷军伟涛鹏明雪"
+    model, _ = _bias_model(tokenizer, {c: 6 - 0.3 * i for i, c in enumerate(liked)})
+    prompt = "小孩的名字叫张[MASK][MASK]"
+    free = names.suggest_names(model, tokenizer, prompt, top_k=20, max_per_character=0)
+    spread = names.suggest_names(model, tokenizer, prompt, top_k=20)
+    for found, at_least, at_most in ((free, 1, 6), (spread, 10, 20)):
+        assert len(found) == 20
+        for pos in (0, 1):
+            assert at_least <= len({g[pos] for g, _ in found}) <= at_most
+    for pos in (0, 1):
+        assert max(sum(g[pos] == c for g, _ in spread) for c in liked) <= names.MAX_PER_CHARACTER
+    assert [s for _, s in spread] == sorted((s for _, s in spread), reverse=True)  # still by joint log-probability
+
+
+def test_capped_selection_equals_greedy_over_every_candidate():
+    """_select looks at a few continuations per beam; a greedy pass over all of them must agree."""
+    rng = random.Random(0)
+    for trial in range(20):
+        n, vocab, keep, cap = rng.randint(1, 12), rng.randint(5, 40), rng.randint(1, 20), rng.randint(1, 3)
+        key = torch.randn(n, vocab, generator=torch.Generator().manual_seed(trial))
+        key[key < -1.5] = float("-inf")
+        beams = torch.randint(0, 4, (n, 1))  # few distinct first characters: the cap bites
+        b, t = names._select(key, beams, keep, cap)
+        counts = [dict(), dict()]
+        want = []
+        for flat in key.flatten().argsort(descending=True).tolist():
+            i, j = divmod(flat, vocab)
+            if len(want) == keep or not math.isfinite(key[i, j]):
+                break
+            chars = (int(beams[i, 0]), j)
+            if all(counts[p].get(c, 0) < cap for p, c in enumerate(chars)):
+                for p, c in enumerate(chars):
+                    counts[p][c] = counts[p].get(c, 0) + 1
+                want.append((i, j))
+        assert list(zip(b.tolist(), t.tolist())) == want
+
+
+class PairModel(torch.nn.Module):
+    """A model whose second character depends on the first: after 子 comes 涵, after 思 琪, after 宇 轩.
+
+    First mask: 子 > 思 > 宇 (logits 3, 2, 1). Second mask: the first character's partner gets logit 8;
+    while the first mask is still [MASK], 军 gets it instead. So a search that forgets to fill in the first
+    character pairs everything with 军.
+    """
+
+    PAIRS = {"子": "涵", "思": "琪", "宇": "轩"}
+
+    def __init__(self, tokenizer):
+        super().__init__()
+        self.tok = tokenizer
+        self.config = type("Config", (), {"vocab_size": len(tokenizer)})()
+        self.device = torch.device("cpu")
+
+    def logits_at(self, first_token: int, position: int) -> torch.Tensor:
+        ids = self.tok.convert_tokens_to_ids
+        logits = torch.zeros(self.config.vocab_size)
+        if position == 0:
+            logits[ids(list("子思宇"))] = torch.tensor([3.0, 2.0, 1.0])
+        else:
+            partner = self.PAIRS.get(self.tok.convert_ids_to_tokens(first_token), "军")
+            logits[ids(partner)] = 8.0
+        return logits
+
+    def forward(self, input_ids, attention_mask=None):
+        p1, p2 = 8, 9  # [CLS] 小 孩 的 名 字 叫 张 [MASK] [MASK] [SEP]
+        out = torch.zeros(*input_ids.shape, self.config.vocab_size)
+        for i, row in enumerate(input_ids):
+            out[i, p1] = self.logits_at(int(row[p1]), 0)
+            out[i, p2] = self.logits_at(int(row[p1]), 1)
+        return type("Output", (), {"logits": out})()
+
+
+def test_beam_search_conditions_on_the_characters_it_filled(tokenizer):
+    model = PairModel(tokenizer)
+    found = names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK][MASK]", top_k=3, max_per_character=0)
+    assert [g for g, _ in found] == ["子涵", "思琪", "宇轩"]
+    ids = tokenizer.convert_tokens_to_ids
+    for given, score in found:
+        first = model.logits_at(0, 0).log_softmax(0)[ids(given[0])]
+        second = model.logits_at(ids(given[0]), 1).log_softmax(0)[ids(given[1])]
+        assert score == pytest.approx((first + second).item(), abs=1e-5)
+    # An unconditioned search would score 子涵 about 8 nats lower: far outside any tolerance.
+    unconditioned = model.logits_at(ids("子"), 0).log_softmax(0)[ids("子")] + \
+        model.logits_at(tokenizer.mask_token_id, 1).log_softmax(0)[ids("涵")]
+    assert found[0][1] - unconditioned.item() > 7
+
+
+# ---- the Done-when bar of the naming tool, on a tiny model trained on train.json ------------
+@pytest.fixture(scope="module")
+def trained_tiny(tmp_path_factory):
+    """The tiny BERT from random weights, trained as the issue describes: lr 2e-3, 60 epochs, batch 16 (~20 s)."""
+    work = tmp_path_factory.mktemp("trained")
+    model = make_tiny_model(work / "scratch", [r["text"] for r in read_corpus()])
+    assert app.main(["--model_name_or_path", str(model), "--output_dir", str(work / "out"), "--result_file",
+                     str(work / "result.txt"), "--learning_rate", "2e-3", "--num_train_epochs", "60",
+                     "--per_device_train_batch_size", "16"]) == 0
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    return AutoModelForMaskedLM.from_pretrained(work / "out").eval(), AutoTokenizer.from_pretrained(work / "out")
+
+
+def test_trained_lists_fit_the_gender_are_real_and_vary(trained_tiny):
+    model, tokenizer = trained_tiny
+    lists = {}
+    for surname, gender, length in itertools.chain(itertools.product(["张"], ["boy", "girl"], [1, 2]),
+                                                   [("欧阳", "girl", 2)]):
+        options = app.SuggestArguments(surname=surname, gender=gender, name_length=length)
+        givens = [g for g, _ in app.suggest(model, tokenizer, options)]
+        lists[surname, gender, length] = givens
+        q = names.quality(givens, gender)
+        print(surname, gender, length, q, " ".join(givens))
+        assert len(givens) == 20 and all(len(g) == length for g in givens)
+        assert q["gender_fit"] >= 0.8
+        assert q["name_realism"] * 20 >= 15
+        assert all(len(names.name_pinyin(surname, g).split()) == len(surname) + length for g in givens)
+        for pos in range(length if length == 2 else 0):
+            assert len({g[pos] for g in givens}) >= 10
+    assert len(set(lists["张", "boy", 1]) & set(lists["张", "girl", 1])) <= 5
