@@ -3,6 +3,7 @@
     python bench.py speed --repeats 3      # plain vs ours, interleaved; ~8 minutes on 2 CPU cores
     python bench.py scaling                # 1k / 10k / 100k-sentence corpora; ~6 minutes
     python bench.py names                  # name score with and without name-aware masking; ~3 minutes
+    python bench.py gender                 # gender fit, realism and variety per --gender_weight; ~1 minute
     python bench.py speed --vocab PATH     # use a real vocab.txt instead of the synthetic one
 
 The model is BertConfig(vocab_size=21128) with random weights (the real checkpoint is not needed: the
@@ -235,6 +236,44 @@ def names(opts):
               f"{mean['eval_loss']:.4f} |")
 
 
+def gender(opts):
+    """The suggestion lists' quality for each --gender_weight, on a tiny BERT trained from random weights on
+    train.json (lr 2e-3, 60 epochs, batch 16): gender fit, realism, distinct characters per position, and
+    how many names the one-character boy and girl lists share."""
+    import itertools
+
+    sys.path.insert(0, str(HERE))
+    import app
+    import names as naming
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    work = Path(opts.work or tempfile.mkdtemp(prefix="bench-"))
+    corpus = HERE / "train.json"
+    model_dir = build_model(work / "tiny-model", SPECIAL[:1] + SPECIAL[-4:] + corpus_chars(corpus), hidden_size=64,
+                            num_hidden_layers=2, num_attention_heads=2, intermediate_size=128, max_position_embeddings=128)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_CACHE=str(work / "datasets-cache"))
+    timed([sys.executable, str(HERE / "app.py"), "--model_name_or_path", str(model_dir), "--output_dir",
+           str(work / "trained"), "--result_file", str(work / "result.txt"), "--learning_rate", "2e-3",
+           "--num_train_epochs", "60", "--per_device_train_batch_size", "16", "--disable_tqdm", "True"], env)
+    model = AutoModelForMaskedLM.from_pretrained(work / "trained").eval()
+    tokenizer = AutoTokenizer.from_pretrained(work / "trained")
+    cases = [*itertools.product(["张"], ["boy", "girl"], [1, 2]), ("欧阳", "girl", 2)]
+    print("| gender_weight | list | gender_fit | name_realism | distinct per position | top 5 |")
+    print("|---:|---|---:|---:|---|---|")
+    for weight in opts.weights:
+        lists = {}
+        for surname, sex, length in cases:
+            options = app.SuggestArguments(surname=surname, gender=sex, name_length=length, gender_weight=weight)
+            givens = [g for g, _ in app.suggest(model, tokenizer, options)]
+            lists[surname, sex, length] = givens
+            q = naming.quality(givens, sex)
+            distinct = " / ".join(str(len({g[i] for g in givens})) for i in range(length))
+            print(f"| {weight:g} | {surname} {sex} {length} | {q['gender_fit']:.2f} | {q['name_realism']:.2f} | "
+                  f"{distinct} | {' '.join(surname + g for g in givens[:5])} |", flush=True)
+        shared = len(set(lists["张", "boy", 1]) & set(lists["张", "girl", 1]))
+        print(f"| {weight:g} | one-character boy and girl lists share | {shared} of 20 | | | |")
+
+
 def main(argv=None):
     if argv is None and sys.argv[1:2] == ["_plain"]:  # the plain run's own process (see speed())
         model_dir, train_file, output_dir, epochs, batch, lr, seed, metrics = sys.argv[2:]
@@ -242,7 +281,7 @@ def main(argv=None):
         return run_plain(model_dir, train_file, output_dir, float(epochs), int(batch), float(lr), int(seed), metrics)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
-    for name in ("speed", "scaling", "names"):
+    for name in ("speed", "scaling", "names", "gender"):
         p = sub.add_parser(name)
         p.add_argument("--work", help="folder for the model and outputs (default: a new temporary one)")
         p.add_argument("--vocab", type=Path, help="a real vocab.txt of 21128 tokens (default: synthetic)")
@@ -261,8 +300,9 @@ def main(argv=None):
     nm.add_argument("--probabilities", type=float, nargs="+", default=[0.0, 0.25, 0.5, 1.0])
     nm.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     nm.add_argument("--epochs", type=int, default=30)
+    sub.choices["gender"].add_argument("--weights", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0])
     opts = parser.parse_args(argv)
-    {"speed": speed, "scaling": scaling, "names": names}[opts.what](opts)
+    {"speed": speed, "scaling": scaling, "names": names, "gender": gender}[opts.what](opts)
 
 
 if __name__ == "__main__":
