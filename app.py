@@ -22,7 +22,10 @@ HF_HUB_OFFLINE=1 it only uses the cache or a local folder.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import ctypes
+import errno
 import gc
 import json
 import logging
@@ -30,6 +33,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -76,6 +80,11 @@ MASK = "[MASK]"
 
 class UserError(Exception):
     """Bad input: main() prints it as one line and exits with status 2, no traceback."""
+
+
+class Terminated(BaseException):
+    """SIGTERM (schedulers, docker stop): unwinds like Ctrl-C, so nothing half-written is left in place.
+    A BaseException, so that no library's `except Exception` swallows it."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -233,6 +242,7 @@ class AppTrainingArguments(TrainingArguments):
     def __post_init__(self):
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise UserError(f"--precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
+        self.check_ranges()
         if _no_accelerator():
             # Without it torchrun on a CPU machine starts N separate runs of world_size 1 (no gloo group).
             self.use_cpu = True
@@ -245,18 +255,53 @@ class AppTrainingArguments(TrainingArguments):
             self.tf32 = self.tf32 if self.tf32 is not None else torch.cuda.get_device_capability()[0] >= 8
         # Our collator picks the columns it needs (it uses name_mask, which the model does not take).
         self.remove_unused_columns = False
+        # app.py publishes the folder its atomic save wrote, after the save (publish_model); the Trainer's own
+        # push would start a hub repo at start-up and never push the final model, which app.py saves itself.
+        self.publish, self.push_to_hub = self.push_to_hub, False
         super().__post_init__()
+
+    def check_ranges(self):
+        """The numbers that torch or the Trainer would otherwise reject deep inside, with a traceback."""
+        checks = [
+            (self.learning_rate > 0 and math.isfinite(self.learning_rate), "--learning_rate",
+             "a positive number such as 5e-5", self.learning_rate),
+            (self.per_device_train_batch_size >= 1, "--per_device_train_batch_size", "1 or more",
+             self.per_device_train_batch_size),
+            (self.per_device_eval_batch_size >= 1, "--per_device_eval_batch_size", "1 or more",
+             self.per_device_eval_batch_size),
+            (self.gradient_accumulation_steps >= 1, "--gradient_accumulation_steps", "1 or more",
+             self.gradient_accumulation_steps),
+            (self.max_steps > 0 or (self.num_train_epochs > 0 and math.isfinite(self.num_train_epochs)),
+             "--num_train_epochs", "more than 0 (or set --max_steps)", self.num_train_epochs),
+            (self.weight_decay >= 0 and math.isfinite(self.weight_decay), "--weight_decay", "0 or more",
+             self.weight_decay),
+            (self.warmup_steps >= 0, "--warmup_steps", "0 or more (below 1: a share of the steps)", self.warmup_steps),
+            (self.max_grad_norm is None or self.max_grad_norm >= 0, "--max_grad_norm", "0 (no clipping) or more",
+             self.max_grad_norm),
+            (0 <= self.seed < 2**32, "--seed", "a whole number from 0 to 4294967295", self.seed),
+        ]
+        for ok, flag, wanted, value in checks:
+            if not ok:
+                raise UserError(f"{flag} must be {wanted}, got {value}")
+
+
+class OneLineParser(HfArgumentParser):
+    def error(self, message):
+        # argparse prints its whole usage (hundreds of Trainer flags) before the one line that matters.
+        raise UserError(f"{message} (python app.py --help lists the options)")
 
 
 def parse_args(argv: list[str] | None):
-    parser = HfArgumentParser((ModelArguments, DataArguments, SuggestArguments, AppTrainingArguments))
+    parser = OneLineParser((ModelArguments, DataArguments, SuggestArguments, AppTrainingArguments))
     argv = sys.argv[1:] if argv is None else argv
     try:
         if len(argv) == 1 and argv[0].endswith(".json"):
             return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
         return parser.parse_args_into_dataclasses(args=argv)
-    except ValueError as e:  # TrainingArguments' own checks
+    except (ValueError, TypeError) as e:  # TrainingArguments' own checks; a config file's unknown or odd keys
         raise UserError(str(e).strip().splitlines()[0]) from None
+    except OSError as e:
+        raise UserError(f"config file '{argv[0]}': {e.strerror}: pass a JSON file of options") from None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -385,17 +430,74 @@ def load_model_and_tokenizer(name: str, for_training: bool):
     return model, tokenizer
 
 
-def describe_corpus_problem(path: str) -> str | None:
-    """The first problem of a corpus file, as 'line N: ...' (JSON Lines) or 'row N: ...' (a JSON array).
+# What a corpus file may be saved as. GB18030 is a superset of GBK and GB2312, so it reads all three.
+ENCODING_NAMES = {"utf_8": "UTF-8", "utf_8_sig": "UTF-8 with BOM", "gb18030": "GB18030/GBK", "utf_16": "UTF-16",
+                  "utf_16_le": "UTF-16", "utf_16_be": "UTF-16", "utf_32": "UTF-32", "utf_32_le": "UTF-32",
+                  "utf_32_be": "UTF-32"}
+GB_FAMILY = {"gb2312", "gbk", "gb18030", "hz", "cp936"}
 
-    Only called once datasets has refused the file or found a bad column: it reads the whole file.
+
+def read_corpus_text(path: str) -> tuple[str, str]:
+    """(text, encoding name) of a corpus file saved as UTF-8 (with or without BOM), GB18030/GBK or UTF-16/32.
+
+    UTF-8 and byte-order marks are recognised exactly; anything else is identified by charset-normalizer
+    (the detector requests uses), and only the encodings above are accepted: a file in any other
+    encoding, or not text at all, is refused with the iconv command that converts it.
     """
-    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    raw = Path(path).read_bytes()
+    if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE 00 00 starts both
+        encoding = "utf_32"
+    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf_16"
+    elif raw.startswith(codecs.BOM_UTF8):
+        encoding = "utf_8_sig"
+    else:
+        encoding = "utf_8" if _decodes(raw, "utf_8") else _detect_encoding(raw)
+    if encoding is None or encoding not in ENCODING_NAMES or not _decodes(raw, encoding):
+        looks = f"it looks like {encoding}" if encoding else "it looks like binary data"
+        raise UserError(f"train file '{path}' is not text in UTF-8, GBK/GB18030 or UTF-16 ({looks}): save it as "
+                        f"UTF-8 (iconv -f {(encoding or 'GBK').upper()} -t UTF-8 '{path}' > corpus.utf8.json) and pass that")
+    text = raw.decode(encoding)
+    if "\x00" in text:
+        raise UserError(f"train file '{path}' holds NUL characters, so it is binary, not JSON text: "
+                        "pass a JSON Lines file of {\"text\": ...} rows")
+    return text, ENCODING_NAMES[encoding]
+
+
+def _decodes(raw: bytes, encoding: str) -> bool:
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _detect_encoding(raw: bytes) -> str | None:
+    """charset-normalizer's best guess among the encodings we read; else its best guess of any (to name
+    it in the error); None if it sees no text at all."""
+    import charset_normalizer
+
+    guesses = [codecs.lookup(m.encoding).name.replace("-", "_") for m in charset_normalizer.from_bytes(raw)]
+    for name in guesses:
+        if name in GB_FAMILY:
+            return "gb18030"
+        if name in ENCODING_NAMES:
+            return name
+    return guesses[0] if guesses else None
+
+
+def describe_corpus_problem(text: str) -> str | None:
+    """The first problem of a corpus, as 'line N: ...' (JSON Lines) or 'row N: ...' (a JSON array).
+
+    Only called once datasets has refused the file or found a bad column: it parses the whole text.
+    """
     if text.lstrip().startswith("["):
         try:
             rows = list(enumerate(json.loads(text), start=1))
         except json.JSONDecodeError as e:
             return f"line {e.lineno}: not valid JSON ({e.msg}); fix that line"
+        except RecursionError:
+            return "nested too deeply to be rows of {\"text\": ...}"
         where = "row"
     else:
         rows, where = [], "line"
@@ -405,31 +507,59 @@ def describe_corpus_problem(path: str) -> str | None:
                     rows.append((n, json.loads(line)))
                 except json.JSONDecodeError as e:
                     return f"line {n}: not valid JSON ({e.msg}); fix that line"
+                except RecursionError:
+                    return f"line {n}: nested too deeply to be a {{\"text\": ...}} row"
+    if not rows:
+        return 'it holds no rows; it needs one {"text": ...} object per line'
     for n, row in rows:
         value = row.get("text") if isinstance(row, dict) else None
         if not isinstance(value, str) or not value.strip():
-            shown = "missing" if not isinstance(row, dict) or "text" not in row else repr(value)
+            shown = "missing" if not isinstance(row, dict) or "text" not in row else _short(value)
             return f'{where} {n}: "text" is {shown}; every row needs a non-empty "text" string'
-        if "label" in row and not isinstance(row["label"], str):
-            return f'{where} {n}: "label" is {row["label"]!r}; it must be the full name as a string ("张涛")'
+        if "label" in row and row["label"] is not None and not isinstance(row["label"], str):
+            return f'{where} {n}: "label" is {_short(row["label"])}; it must be the full name as a string ("张涛")'
     return None
 
 
-def load_corpus(path: str):
-    """The corpus as a datasets.Dataset with a 'text' column (and 'label' if the file has one)."""
+def _short(value) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
+
+
+def load_corpus(path: str) -> tuple[datasets.Dataset, str]:
+    """(the corpus as a datasets.Dataset with a 'text' column, and 'label' if the file has one; its encoding)."""
     if not os.path.isfile(path):
         raise UserError(f"train file '{path}' not found: pass --train_file a JSON Lines file of {{\"text\": ...}} rows")
     if os.path.getsize(path) == 0:
         raise UserError(f"train file '{path}' is empty: it needs {{\"text\": ...}} rows")
-    try:
-        ds = datasets.load_dataset("json", data_files=path, split="train")
-    except Exception:  # datasets' own messages do not say where; find the line ourselves
-        ds = None
+    text, encoding = read_corpus_text(path)
+    ds = _load_json(path, text, plain_utf8=encoding == "UTF-8")
     if ds is None or "text" not in ds.column_names or not _is_string_column(ds, "text") or (
             "label" in ds.column_names and not _is_string_column(ds, "label")) or _has_blank(ds, "text"):
-        problem = describe_corpus_problem(path) or 'it needs one JSON object per line with a "text" string'
+        problem = describe_corpus_problem(text) or 'it needs one JSON object per line with a "text" string'
         raise UserError(f"train file '{path}': {problem}")
-    return ds
+    return ds, encoding
+
+
+def _load_json(path: str, text: str, plain_utf8: bool) -> datasets.Dataset | None:
+    """datasets' JSON loader on the file, or on a UTF-8 copy of it (datasets reads UTF-8 only); None if it
+    refuses. Its own error lines are not shown: describe_corpus_problem says what is wrong instead."""
+    quiet = logging.getLogger("datasets")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL + 1)
+    try:
+        if plain_utf8:
+            return datasets.load_dataset("json", data_files=path, split="train")
+        with tempfile.TemporaryDirectory(prefix="corpus-utf8-") as tmp:
+            copy = Path(tmp) / Path(path).name
+            copy.write_text(text, encoding="utf-8")
+            # In memory and with a cache inside the temporary folder: nothing refers to it once it is gone.
+            return datasets.load_dataset("json", data_files=str(copy), split="train", keep_in_memory=True,
+                                         cache_dir=str(Path(tmp) / "cache"))
+    except Exception:  # anything datasets or pyarrow refuses; the diagnosis is ours
+        return None
+    finally:
+        quiet.setLevel(level)
 
 
 def _is_string_column(ds, column: str) -> bool:
@@ -720,37 +850,113 @@ def check_output_dir(output_dir: str):
     path = Path(output_dir)
     if path.exists() and not path.is_dir():
         raise UserError(f"--output_dir '{output_dir}' is a file: pass a folder path")
+    _probe_folder(path.parent, f"--output_dir '{output_dir}'", "a folder you can write to")
+
+
+def check_result_file(result_file: str, output_dir: str | None):
+    """Fail before any work, not after training, if the report could not be written there."""
+    path = Path(result_file)
+    if path.is_dir() or (output_dir and path.resolve() == Path(output_dir).resolve()):
+        raise UserError(f"--result_file '{result_file}' is a folder: pass a file path such as result.txt")
+    _probe_folder(path.parent, f"--result_file '{result_file}'", "a file in a folder you can write to")
+
+
+def _probe_folder(folder: Path, what: str, fix: str):
+    """Create folder if needed and check that files can be made in it (a probe that is removed at once)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.mkdtemp(prefix=f".{path.name}.probe-", dir=path.parent)
-        os.rmdir(probe)
+        folder.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".probe-", dir=folder))
     except OSError as e:
-        raise UserError(f"--output_dir '{output_dir}' is not writable ({e.strerror}): pass a folder you can write to") from None
+        raise UserError(f"{what} is not writable ({e.strerror}): pass {fix}") from None
+
+
+@contextlib.contextmanager
+def exclusive_output_dir(output_dir: str):
+    """Only one run at a time writes a given --output_dir: a second one is refused in one line.
+
+    The lock is a file beside the folder (.NAME.lock, flock'ed through filelock); it is removed while still
+    held, so nothing is left behind, and a lock file that a killed run left is taken over and removed. While
+    the lock is held, what a killed run left is cleaned up first (recover_output_dir).
+    """
+    import filelock
+
+    path = Path(output_dir)
+    lock_path = path.with_name(f".{path.name}.lock")
+    lock = filelock.FileLock(lock_path, timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise UserError(f"another run is writing to --output_dir '{output_dir}' right now: wait for it to end "
+                        "or pass another --output_dir") from None
+    try:
+        recover_output_dir(path)
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)  # before the release: a waiting run then sees a new lock file
+        lock.release()
+
+
+def recover_output_dir(path: Path):
+    """Undo what a run killed mid-save left beside path (only ever called under the lock):
+    a model moved aside (.NAME.old-PID) with no model in place is put back; staging folders are removed."""
+    aside = sorted(path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if aside and not path.exists():
+        aside.pop().rename(path)
+        logger.warning("restored %s, which a run killed while saving had moved aside", path)
+    for leftover in [*aside, *path.parent.glob(f".{path.name}.new-*")]:
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def exchange_paths(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE): there is no moment without a model.
+    False where the system or filesystem cannot, and the caller falls back to two renames."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # not glibc 2.28+ / not Linux
+        return False
+    at_fdcwd, rename_exchange = -100, 2  # from <fcntl.h> and <linux/fs.h>
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EPERM):  # this filesystem cannot exchange
+        return False
+    raise OSError(err, os.strerror(err), str(b))
 
 
 def save_atomically(output_dir: str, write) -> None:
     """Call write(staging_folder), then swap the staging folder into output_dir.
 
-    The old folder is moved aside first and deleted only once the new one is in place; if anything
-    fails the old one is put back. Checkpoints the Trainer wrote into output_dir move with the new model.
+    The swap is one atomic exchange where Linux offers it. Elsewhere the old folder is moved aside first and
+    deleted only once the new one is in place; if anything fails it is put back, and if the process is
+    killed between the two renames, the next run puts it back (recover_output_dir). Checkpoints the
+    Trainer wrote into output_dir move with the new model (and back, if the swap fails).
     """
     path = Path(output_dir)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.new-", dir=path.parent))
+    checkpoints = []
     try:
         write(staging)
-        for ckpt in path.glob("checkpoint-*") if path.is_dir() else []:
+        for ckpt in sorted(path.glob("checkpoint-*")) if path.is_dir() else []:
             ckpt.rename(staging / ckpt.name)
+            checkpoints.append(ckpt)
+        if path.exists() and exchange_paths(staging, path):
+            checkpoints = []
+            shutil.rmtree(staging, ignore_errors=True)  # it now holds the old model
+            return
         old = path.with_name(f".{path.name}.old-{os.getpid()}")
         if path.exists():
             path.rename(old)
         try:
             staging.rename(path)
-        except BaseException:  # also Ctrl-C between the two renames: put the old model back
+        except BaseException:  # also Ctrl-C or SIGTERM between the two renames: put the old model back
             if old.exists() and not path.exists():
                 old.rename(path)
             raise
+        checkpoints = []
         shutil.rmtree(old, ignore_errors=True)
     except BaseException:
+        for ckpt in checkpoints:  # the old model keeps the checkpoints it had
+            (staging / ckpt.name).rename(ckpt)
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
@@ -900,17 +1106,36 @@ def report_configuration(report, model_args, data_args, suggest_args, args):
 
 def suggest_only(report, model_args, suggest_args, args):
     model, tokenizer = load_model_and_tokenizer(model_args.model_name_or_path, for_training=False)
+    check_fits_model(model, tokenizer, None, suggest_args)
     report_suggestions(report, model, tokenizer, suggest_args, "saved model")
 
 
-def prepare_data(report, corpus, tokenizer, data_args, args):
+def check_fits_model(model, tokenizer, data_args, suggest_args):
+    """The options that depend on the model, checked as soon as it is loaded, before any training."""
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if data_args is not None and positions and data_args.max_seq_length > positions:
+        raise UserError(f"--max_seq_length {data_args.max_seq_length} is more than the model's {positions} "
+                        f"positions: pass at most {positions}")
+    if suggest_args.raw_predictions:
+        available, what = model.config.vocab_size, "tokens in the model's vocabulary"
+    else:
+        name_chars, _ = names.vocab_tables(tokenizer, model.config.vocab_size)
+        excluded = {c for c in suggest_args.surname if suggest_args.prompt is None}
+        available = int(name_chars.sum()) - sum(bool(name_chars[tokenizer.convert_tokens_to_ids(c)])
+                                                for c in excluded if c in tokenizer.get_vocab())
+        what = "given-name characters in the model's vocabulary"
+    if suggest_args.top_k > available:
+        raise UserError(f"--top_k {suggest_args.top_k} is more than the {available} {what}: pass at most {available}")
+
+
+def prepare_data(report, corpus, encoding: str, tokenizer, data_args, args):
     """(train, test, test masked once): tokenized and split, with the processed data shown."""
     with args.main_process_first(desc="tokenize"):
         processed = tokenize_corpus(corpus, tokenizer, data_args.max_seq_length)
     splits = split_corpus(processed, data_args.test_size, args.seed)
     train, test = splits["train"], splits["test"]
     test_masked = mask_test_split_once(test, tokenizer, data_args.mlm_probability, args.seed)
-    report.say(f"== 数据 data: {len(corpus)} rows, {len(train)} train / {len(test)} test")
+    report.say(f"== 数据 data: {len(corpus)} rows ({encoding}), {len(train)} train / {len(test)} test")
     training_collator = NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability,
                                             name_mask_probability=data_args.name_mask_probability, seed=args.seed)
     two_masked = training_collator([{k: train[i][k] for k in (*MODEL_INPUTS, "name_mask")} for i in range(min(2, len(train)))])
@@ -935,12 +1160,12 @@ def collect_metrics(before: dict, after: dict, trainer, train, test) -> dict:
 
 
 def train_and_suggest(report, model_args, data_args, suggest_args, args):
-    check_output_dir(args.output_dir)
     checkpoint = resolve_checkpoint(args)
-    corpus = load_corpus(data_args.train_file)
+    corpus, encoding = load_corpus(data_args.train_file)
     set_seed(args.seed)
     model, tokenizer = load_model_and_tokenizer(model_args.model_name_or_path, for_training=True)
-    train, test, test_masked = prepare_data(report, corpus, tokenizer, data_args, args)
+    check_fits_model(model, tokenizer, data_args, suggest_args)
+    train, test, test_masked = prepare_data(report, corpus, encoding, tokenizer, data_args, args)
     trainer = build_trainer(model, tokenizer, args, data_args, train, test_masked, report)
 
     before = evaluate(trainer, model, tokenizer, test)
@@ -963,6 +1188,62 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     report_suggestions(report, reloaded, tokenizer, suggest_args, "fine-tuned, reloaded from output_dir")
 
 
+def check_before_work(suggest_args, args):
+    """Everything that can be checked without the model or the corpus: output folder, report file, publishing."""
+    if args.do_train:
+        check_output_dir(args.output_dir)
+    check_result_file(suggest_args.result_file, args.output_dir if args.do_train else None)
+    if args.publish:
+        check_can_publish(args)
+
+
+def _hub_token(args) -> str | None:
+    import huggingface_hub
+
+    return args.hub_token or huggingface_hub.get_token()
+
+
+def check_can_publish(args):
+    """--push_to_hub: refused at the start, not after training, where it cannot work."""
+    import huggingface_hub
+
+    if not args.do_train:
+        raise UserError("--push_to_hub publishes the model that a training run saves; to publish a saved folder "
+                        "use: hf upload REPO_ID FOLDER")
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        raise UserError("--push_to_hub needs the network, but HF_HUB_OFFLINE=1: unset it, or drop --push_to_hub")
+    token = _hub_token(args)
+    if not token:
+        raise UserError("--push_to_hub needs a Hugging Face token: run hf auth login or set HF_TOKEN "
+                        "(or pass --hub_token), or drop --push_to_hub")
+    try:
+        huggingface_hub.whoami(token=token)
+    except Exception as e:  # no network, bad token, hub down: all mean it cannot publish now
+        raise UserError(f"--push_to_hub: the Hugging Face hub cannot be reached with this token ({type(e).__name__}): "
+                        "check the network and the token, or drop --push_to_hub") from None
+
+
+def publish_model(args) -> str:
+    """Upload the folder the atomic save wrote (model, tokenizer, card, loss.png, metrics.json); returns its URL."""
+    import huggingface_hub
+
+    repo_id = args.hub_model_id or Path(args.output_dir).resolve().name
+    token = _hub_token(args)
+    try:
+        url = huggingface_hub.create_repo(repo_id, token=token, private=args.hub_private_repo, exist_ok=True)
+        huggingface_hub.upload_folder(repo_id=str(getattr(url, "repo_id", repo_id)), folder_path=args.output_dir,
+                                      token=token, ignore_patterns=["checkpoint-*"],
+                                      commit_message="Upload the name suggester fine-tuned by app.py")
+    except Exception as e:
+        raise UserError(f"the model is saved in '{args.output_dir}', but publishing it failed ({type(e).__name__}): "
+                        f"upload it later with: hf upload {repo_id} {args.output_dir}") from None
+    return f"https://huggingface.co/{getattr(url, 'repo_id', repo_id)}"
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def run(argv: list[str] | None = None):
     keep_freed_memory()
     # The ~400k objects that torch, transformers and datasets create at import live until exit: exempt
@@ -972,26 +1253,41 @@ def run(argv: list[str] | None = None):
     model_args, data_args, suggest_args, args = parse_args(argv)
     is_main = args.process_index == 0
     setup_logging(is_main)
+    check_before_work(suggest_args, args)
     report = Report(enabled=is_main)
     report_configuration(report, model_args, data_args, suggest_args, args)
-    if args.do_train:
-        train_and_suggest(report, model_args, data_args, suggest_args, args)
-    else:
-        suggest_only(report, model_args, suggest_args, args)
-    if is_main:
-        write_result_file(suggest_args.result_file, report.lines)
-        print(f"report written to {suggest_args.result_file}")
+    writes_model = args.do_train and is_main
+    with exclusive_output_dir(args.output_dir) if writes_model else contextlib.nullcontext():
+        if args.do_train:
+            train_and_suggest(report, model_args, data_args, suggest_args, args)
+        else:
+            suggest_only(report, model_args, suggest_args, args)
+        if is_main:
+            write_result_file(suggest_args.result_file, report.lines)
+            print(f"report written to {suggest_args.result_file}")
+        if writes_model and args.publish:
+            print(f"已发布 published {args.output_dir} to {publish_model(args)}")
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # Each process tears its gloo/NCCL group down itself: left to interpreter exit, a process sometimes
+        # aborts ('terminate called without an active exception') after a run that succeeded.
+        torch.distributed.destroy_process_group()
 
 
 def main(argv: list[str] | None = None) -> int:
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         run(argv)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: nothing was overwritten", file=sys.stderr)
+        print("interrupted: the previous model and report are left as they were", file=sys.stderr)
         return 130
+    except Terminated:
+        print("terminated (SIGTERM): the previous model and report are left as they were", file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 

@@ -85,7 +85,7 @@ def run_plain(model_dir: str, train_file: str, output_dir: str, epochs: float, b
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     set_seed(seed)
     model = AutoModelForMaskedLM.from_pretrained(model_dir)
-    data = app.split_corpus(app.tokenize_corpus(app.load_corpus(train_file), tokenizer, 64), 0.15, seed)
+    data = app.split_corpus(app.tokenize_corpus(app.load_corpus(train_file)[0], tokenizer, 64), 0.15, seed)
     test_masked = app.mask_test_split_once(data["test"], tokenizer, 0.15, seed)
     args = TrainingArguments(output_dir=output_dir, num_train_epochs=epochs, per_device_train_batch_size=batch_size,
                              per_device_eval_batch_size=32, learning_rate=lr, seed=seed, eval_strategy="epoch",
@@ -186,7 +186,7 @@ def scaling(opts):
         # Tokenization alone, timed in a process of its own with an empty cache.
         probe = (f"import sys, time; sys.path.insert(0, {str(HERE)!r}); import app; "
                  f"from transformers import AutoTokenizer; tok = AutoTokenizer.from_pretrained({str(model)!r}); "
-                 f"ds = app.load_corpus({str(corpus)!r}); t = time.perf_counter(); "
+                 f"ds, _ = app.load_corpus({str(corpus)!r}); t = time.perf_counter(); "
                  f"app.tokenize_corpus(ds, tok, 64); print(time.perf_counter() - t)")
         tok_seconds = float(subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
                                            check=True).stdout.split()[-1])

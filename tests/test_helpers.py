@@ -77,9 +77,10 @@ def test_load_corpus_accepts_json_lines_array_and_unlabelled(tmp_path):
     array.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
     plain = write_jsonl(tmp_path / "c.json", [{"text": r["text"]} for r in rows])
     for path in (lines, array):
-        ds = app.load_corpus(str(path))
+        ds, encoding = app.load_corpus(str(path))
+        assert encoding == "UTF-8"
         assert ds["text"] == [r["text"] for r in rows] and ds["label"] == ["张涛", "张伟"]
-    assert app.load_corpus(str(plain)).column_names == ["text"]
+    assert app.load_corpus(str(plain))[0].column_names == ["text"]
 
 
 # ---- tokenization and split ---------------------------------------------------------------
