@@ -1,8 +1,10 @@
 """Bad input: one line on stderr naming the problem and the fix, exit status 2, nothing lost."""
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import REPO, write_jsonl
@@ -21,6 +23,7 @@ def run_app(tmp_path, tiny_model, small_corpus, capsys):
         status = app.main(argv)
         return status, capsys.readouterr().err
 
+    run.model = tiny_model
     return run
 
 
@@ -128,3 +131,233 @@ def test_uncached_model_offline_says_how_to_get_it(tmp_path, small_corpus):
     for words in ("bert-base-chinese", "HF_HUB_OFFLINE=1", "hf download bert-base-chinese", "--model_name_or_path"):
         assert words in proc.stderr
     assert not (tmp_path / "r.txt").exists() and not (tmp_path / "out").exists()
+
+
+# ---- encodings ------------------------------------------------------------------------------
+ROWS = [{"text": "小孩取名叫张涛", "label": "张涛"}, {"text": "女儿的名字叫欧阳娜", "label": "欧阳娜"},
+        {"text": "宝宝取名叫张梓涵", "label": "张梓涵"}]
+
+
+def _encoded(tmp_path, rows, encoding, name="corpus.json"):
+    path = tmp_path / name
+    path.write_bytes("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode(encoding))
+    return path
+
+
+@pytest.mark.parametrize("encoding, shown", [
+    ("utf-8", "UTF-8"), ("utf-8-sig", "UTF-8 with BOM"), ("gbk", "GB18030/GBK"), ("gb18030", "GB18030/GBK"),
+    ("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"),  # the last without a byte-order mark
+])
+def test_corpus_encodings_are_read_transparently(tmp_path, encoding, shown):
+    ds, detected = app.load_corpus(str(_encoded(tmp_path, ROWS, encoding)))
+    assert detected == shown
+    assert ds["text"] == [r["text"] for r in ROWS] and ds["label"] == [r["label"] for r in ROWS]
+    assert [p.name for p in tmp_path.iterdir()] == ["corpus.json"]  # the UTF-8 copy is gone
+
+
+def test_a_gbk_corpus_trains_and_says_so(run_app, tmp_path, corpus, capsys):
+    """The most common file a Chinese Windows user has: Notepad's GBK."""
+    path = _encoded(tmp_path, corpus[:60], "gbk", "gbk.json")
+    status = app.main(["--model_name_or_path", str(run_app.model), "--train_file", str(path),
+                       "--output_dir", str(tmp_path / "out"), "--result_file", str(tmp_path / "r.txt"),
+                       "--num_train_epochs", "1"])
+    out = capsys.readouterr().out
+    assert status == 0 and "== 数据 data: 60 rows (GB18030/GBK)" in out
+    assert (tmp_path / "out" / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize("content, words", [
+    (bytes(range(256)) * 20, ["not text in UTF-8, GBK/GB18030 or UTF-16", "iconv"]),
+    ('{"text": "café naïve crème brûlée"}\n'.encode("cp1252"), ["not text", "iconv -f CP12"]),
+    (b'{"text": "\x00\x00\x00\x00"}\n', ["NUL", "binary"]),
+], ids=["binary", "western-european", "nul-bytes"])
+def test_undecodable_files_are_refused_with_the_fix(run_app, tmp_path, content, words):
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content)
+    assert_one_line_error(*run_app(train_file=bad), "bad.json", *words)
+
+
+def test_broken_utf16_file_names_its_line_and_nothing_else(tmp_path, tiny_model):
+    """A real process: datasets' own 'Failed to load JSON' / 'ERROR:' lines must not show."""
+    bad = tmp_path / "bad.json"
+    bad.write_bytes('{"text": "小孩取名叫张涛"}\n{"text": 小孩}\n'.encode("utf-16"))
+    proc = subprocess.run([sys.executable, str(REPO / "app.py"), "--model_name_or_path", str(tiny_model),
+                           "--train_file", str(bad), "--output_dir", str(tmp_path / "out"),
+                           "--result_file", str(tmp_path / "r.txt")], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]  # one line
+    assert proc.stderr.startswith("error: train file") and "line 2: not valid JSON" in proc.stderr
+
+
+# ---- options, all decided before training -----------------------------------------------------
+@pytest.mark.parametrize("flag, value, words", [
+    ("--learning_rate", "-1", ["--learning_rate", "positive"]),
+    ("--learning_rate", "abc", ["--learning_rate", "invalid float", "--help"]),
+    ("--per_device_train_batch_size", "0", ["--per_device_train_batch_size", "1 or more"]),
+    ("--per_device_eval_batch_size", "-4", ["--per_device_eval_batch_size"]),
+    ("--num_train_epochs", "0", ["--num_train_epochs", "--max_steps"]),
+    ("--seed", "-1", ["--seed"]),
+    ("--max_seq_length", "5000", ["--max_seq_length 5000", "128 positions", "at most 128"]),
+    ("--top_k", "100000", ["--top_k 100000", "given-name characters", "at most"]),
+    ("--gender_weight", "-1", ["--gender_weight"]),
+    ("--max_per_character", "-1", ["--max_per_character"]),
+    ("--no_such_option", "1", ["--no_such_option"]),
+])
+def test_options_out_of_range_are_refused_before_training(run_app, tmp_path, flag, value, words):
+    assert_one_line_error(*run_app(flag, value), *words)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "result.txt").exists()
+
+
+def test_result_file_problems_are_caught_before_training(run_app, tmp_path):
+    (tmp_path / "folder").mkdir()
+    assert_one_line_error(*run_app("--result_file", str(tmp_path / "folder")), "--result_file", "is a folder")
+    assert_one_line_error(*run_app("--result_file", str(tmp_path / "out")), "--result_file", "is a folder")
+    assert_one_line_error(*run_app("--result_file", "/proc/naming-test/result.txt"), "--result_file", "not writable")
+    assert not (tmp_path / "out").exists()  # refused before training, so nothing was trained or saved
+    status, _ = run_app("--result_file", str(tmp_path / "new" / "deeper" / "result.txt"))
+    assert status == 0 and (tmp_path / "new" / "deeper" / "result.txt").exists()
+
+
+# ---- collisions, leftovers, signals ----------------------------------------------------------
+def _litter(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_a_second_run_into_a_busy_output_dir_is_refused(run_app, tmp_path):
+    with app.exclusive_output_dir(str(tmp_path / "out")):
+        assert (tmp_path / ".out.lock").exists()
+        assert_one_line_error(*run_app(), "another run is writing to --output_dir", "wait")
+    assert _litter(tmp_path) == []  # the lock file goes with the lock
+    assert run_app()[0] == 0
+
+
+def test_leftovers_of_a_killed_save_are_recovered(run_app, tmp_path):
+    """Killed with SIGKILL between moving the old model aside and moving the new one in: the next run puts
+    the old one back and removes the staging folder, even if it then refuses its own input."""
+    aside = tmp_path / ".out.old-4242"
+    aside.mkdir()
+    (aside / "model.safetensors").write_text("the model of an earlier run")
+    (tmp_path / ".out.new-abcd").mkdir()
+    (tmp_path / ".out.lock").write_text("")  # a killed run's lock file: no process holds it
+    bad = write_jsonl(tmp_path / "one.json", [{"text": "小孩取名叫张涛"}])
+    assert_one_line_error(*run_app(train_file=bad), "too few")
+    assert (tmp_path / "out" / "model.safetensors").read_text() == "the model of an earlier run"
+    assert _litter(tmp_path) == []
+
+
+def _start(tmp_path, tiny_model, corpus, out, *extra):
+    cmd = [sys.executable, "-u", str(REPO / "app.py"), "--model_name_or_path", str(tiny_model), "--train_file",
+           str(corpus), "--output_dir", str(out), "--result_file", str(tmp_path / "result.txt"), *extra]
+    return subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_training(proc):
+    for line in proc.stdout:
+        if line.startswith("== 训练 training"):
+            return
+    raise AssertionError(f"the run ended before training: {proc.stderr.read()[-2000:]}")
+
+
+def test_two_simultaneous_runs_leave_one_complete_model(tmp_path, tiny_model, small_corpus):
+    from transformers import pipeline
+
+    first = _start(tmp_path, tiny_model, small_corpus, tmp_path / "out", "--num_train_epochs", "4",
+                   "--per_device_train_batch_size", "2")
+    _wait_for_training(first)
+    second = subprocess.run([sys.executable, str(REPO / "app.py"), "--model_name_or_path", str(tiny_model),
+                             "--train_file", str(small_corpus), "--output_dir", str(tmp_path / "out"),
+                             "--result_file", str(tmp_path / "r2.txt")], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300)
+    assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stderr
+    assert "another run is writing to --output_dir" in second.stderr
+    first.communicate(timeout=300)
+    assert first.returncode == 0
+    assert len(pipeline("fill-mask", model=str(tmp_path / "out"), device="cpu")("小孩的名字叫张[MASK]", top_k=3)) == 3
+    assert _litter(tmp_path) == []
+
+
+def test_sigkill_leaves_only_what_the_next_run_cleans(tmp_path, tiny_model, small_corpus):
+    killed = _start(tmp_path, tiny_model, small_corpus, tmp_path / "out", "--num_train_epochs", "20",
+                    "--per_device_train_batch_size", "1")
+    _wait_for_training(killed)
+    killed.kill()
+    killed.communicate()
+    assert _litter(tmp_path) == [".out.lock"]  # nothing else: the save had not started
+    nxt = subprocess.run([sys.executable, str(REPO / "app.py"), "--model_name_or_path", str(tiny_model),
+                          "--train_file", str(small_corpus), "--output_dir", str(tmp_path / "out"), "--result_file",
+                          str(tmp_path / "result.txt"), "--num_train_epochs", "1"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert nxt.returncode == 0, nxt.stderr[-2000:]
+    assert _litter(tmp_path) == []
+
+
+def test_sigterm_stops_like_ctrl_c_and_keeps_the_old_model_and_report(tmp_path, tiny_model, small_corpus):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.safetensors").write_text("the model of an earlier run")
+    (tmp_path / "result.txt").write_text("the report of an earlier run")
+    proc = _start(tmp_path, tiny_model, small_corpus, out, "--num_train_epochs", "20",
+                  "--per_device_train_batch_size", "1")
+    _wait_for_training(proc)
+    proc.terminate()  # SIGTERM, as docker stop and schedulers send it
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    assert err.strip().splitlines()[-1].startswith("terminated (SIGTERM)") and "Traceback" not in err
+    assert (out / "model.safetensors").read_text() == "the model of an earlier run"
+    assert (tmp_path / "result.txt").read_text() == "the report of an earlier run"
+    assert _litter(tmp_path) == []
+
+
+# ---- publishing -------------------------------------------------------------------------------
+def test_push_to_hub_without_a_token_is_refused_at_start(tmp_path, small_corpus, tiny_model):
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")}
+    env.update(HF_HUB_OFFLINE="0", HF_HOME=str(tmp_path / "hf"))  # no token file there
+    proc = subprocess.run([sys.executable, str(REPO / "app.py"), "--model_name_or_path", str(tiny_model),
+                           "--train_file", str(small_corpus), "--output_dir", str(tmp_path / "out"),
+                           "--result_file", str(tmp_path / "r.txt"), "--push_to_hub", "True"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "--push_to_hub needs a Hugging Face token" in proc.stderr and "HF_TOKEN" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_push_to_hub_offline_or_unreachable_is_refused_at_start(run_app, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    assert_one_line_error(*run_app("--push_to_hub", "True"), "--push_to_hub", "HF_HUB_OFFLINE=1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_test")
+
+    def unreachable(token=None):
+        raise ConnectionError("no network here")
+
+    monkeypatch.setattr(huggingface_hub, "whoami", unreachable)
+    assert_one_line_error(*run_app("--push_to_hub", "True"), "--push_to_hub", "cannot be reached", "ConnectionError")
+    assert not (tmp_path / "out").exists()
+
+
+def test_push_to_hub_uploads_the_saved_folder_after_the_save(run_app, tmp_path, monkeypatch):
+    """Nothing can reach the hub here: the upload call is replaced, and the test checks the folder and the
+    repo id it receives, and that the folder is the complete atomic save at that moment."""
+    import huggingface_hub
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_test")
+    monkeypatch.setattr(huggingface_hub, "whoami", lambda token=None: {"name": "someone"})
+    calls = []
+    monkeypatch.setattr(huggingface_hub, "create_repo", lambda repo_id, **kw: calls.append(("create", repo_id, kw))
+                        or type("RepoUrl", (), {"repo_id": repo_id})())
+
+    def upload_folder(repo_id, folder_path, **kw):
+        calls.append(("upload", repo_id, folder_path, sorted(p.name for p in Path(folder_path).iterdir()), kw))
+
+    monkeypatch.setattr(huggingface_hub, "upload_folder", upload_folder)
+    status, err = run_app("--push_to_hub", "True", "--hub_model_id", "someone/zh-names")
+    assert status == 0, err
+    (create, upload) = calls
+    assert create[:2] == ("create", "someone/zh-names") and create[2]["token"] == "hf_test"
+    assert upload[1:3] == ("someone/zh-names", str(tmp_path / "out"))
+    for name in ("model.safetensors", "tokenizer.json", "README.md", "loss.png", "metrics.json", "config.json"):
+        assert name in upload[3]
+    assert upload[4]["token"] == "hf_test"

@@ -320,6 +320,111 @@ def test_failed_save_leaves_the_previous_model_untouched(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
+def _model_with_old_model_and_checkpoint(tmp_path):
+    out = tmp_path / "model"
+    app.save_atomically(str(out), lambda d: (d / "weights").write_text("old"))
+    (out / "checkpoint-5").mkdir()
+    (out / "checkpoint-5" / "state").write_text("step 5")
+    return out
+
+
+def _new(folder):
+    (folder / "weights").write_text("new")
+
+
+@pytest.mark.parametrize("how", ["exchange", "rename"])
+def test_a_swap_that_fails_leaves_the_previous_model_and_its_checkpoints(tmp_path, monkeypatch, how):
+    """The swap itself fails (not write()): a save that deleted the old model before the new one was in
+    place would lose it here. 'exchange': the one-step swap fails; 'rename': a system without it, whose
+    move of the new folder into place fails after the old one was moved aside."""
+    out = _model_with_old_model_and_checkpoint(tmp_path)
+
+    def exchange_fails(a, b):
+        raise OSError(5, "I/O error", str(b))
+
+    if how == "exchange":
+        monkeypatch.setattr(app, "exchange_paths", exchange_fails)
+    else:
+        monkeypatch.setattr(app, "exchange_paths", lambda a, b: False)
+        real_rename = Path.rename
+
+        def rename(self, target):
+            if Path(target) == out and self.name.startswith(".model.new-"):
+                raise OSError(28, "No space left on device")
+            return real_rename(self, target)
+
+        monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(OSError):
+        app.save_atomically(str(out), _new)
+    assert (out / "weights").read_text() == "old"
+    assert (out / "checkpoint-5" / "state").read_text() == "step 5"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["exchange", "two-renames"])
+def test_a_swap_replaces_the_model_and_carries_the_checkpoints(tmp_path, monkeypatch, exchange):
+    out = _model_with_old_model_and_checkpoint(tmp_path)
+    if not exchange:
+        monkeypatch.setattr(app, "exchange_paths", lambda a, b: False)
+    app.save_atomically(str(out), _new)
+    assert (out / "weights").read_text() == "new" and (out / "checkpoint-5" / "state").read_text() == "step 5"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_exchange_paths_swaps_two_folders_in_one_step(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    (a / "x").write_text("a"), (b / "x").write_text("b")
+    if not app.exchange_paths(a, b):
+        pytest.skip("this filesystem has no renameat2 RENAME_EXCHANGE; save_atomically uses two renames")
+    assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"
+
+
+def test_recover_puts_back_a_model_moved_aside_by_a_killed_save(tmp_path):
+    out = tmp_path / "model"
+    aside = tmp_path / ".model.old-123"
+    aside.mkdir()
+    (aside / "weights").write_text("old")
+    (tmp_path / ".model.new-xyz").mkdir()
+    app.recover_output_dir(out)
+    assert (out / "weights").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    # With a model in place, an aside copy is an old one whose deletion was cut short: it goes.
+    (tmp_path / ".model.old-456").mkdir()
+    app.recover_output_dir(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+# ---- the training loss ------------------------------------------------------------------------
+@pytest.mark.parametrize("num_items", [None, 37])
+def test_masked_positions_loss_equals_the_stock_loss(tiny_model, tokenizer, corpus, num_items):
+    """The loss app.py trains with (output layer at masked positions only) is the stock one on the same batch:
+    without num_items_in_batch, BertForMaskedLM's own loss, the mean over masked tokens. With it (the Trainer
+    passes it, for gradient accumulation and for averaging across processes), transformers' ForMaskedLM loss
+    on the stock logits: their sum over num_items_in_batch. (BertForMaskedLM.forward itself takes
+    num_items_in_batch but ignores it.) A sum, or a mean over all tokens, is far off."""
+    import datasets
+    from transformers import AutoModelForMaskedLM
+
+    stock = AutoModelForMaskedLM.from_pretrained(tiny_model).eval()
+    ours, _ = app.load_model_and_tokenizer(str(tiny_model), for_training=True)
+    ours.eval()
+    rows = app.tokenize_corpus(datasets.Dataset.from_list(corpus[:16]), tokenizer, 32)
+    batch = app.NameMaskingCollator(tokenizer, seed=1)([{k: r[k] for k in app.MODEL_INPUTS} for r in rows])
+    batch.pop("special_tokens_mask", None)
+    extra = {} if num_items is None else {"num_items_in_batch": torch.tensor(num_items)}
+    with torch.no_grad():
+        stock_out = stock(**batch)
+        want = stock_out.loss if num_items is None else stock.loss_function(
+            logits=stock_out.logits, labels=batch["labels"], vocab_size=stock.config.vocab_size, **extra)
+        got = ours(**batch, **extra).loss
+    n_masked = int((batch["labels"] != -100).sum())
+    assert n_masked > 16
+    assert got.item() == pytest.approx(want.item(), rel=1e-5)
+    if num_items is None:  # what the check tells apart: a sum is n_masked times larger
+        assert abs(got.item() * n_masked - want.item()) > 1
+
+
 # ---- speed levers that no output shows ----------------------------------------------------
 def _fresh_python(code: str) -> str:
     """Run code in a new interpreter (these levers change process-wide state), return its stdout."""
