@@ -1,8 +1,11 @@
 """Tiny BERT models and corpora built in tmp_path: the tests never touch the network or the repo."""
 
+import atexit
 import json
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,9 +13,13 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-# Offline and quiet for every test, also for the subprocesses they start.
+# Offline and quiet for every test, also for the subprocesses they start; datasets' cache in a temporary
+# folder of the session, not in the user's.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
+_DATASETS_CACHE = tempfile.mkdtemp(prefix="naming-tests-datasets-")
+os.environ["HF_DATASETS_CACHE"] = _DATASETS_CACHE
+atexit.register(shutil.rmtree, _DATASETS_CACHE, ignore_errors=True)
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # Tokens a fill-mask model can rank high that are no part of a name: the filter must drop them.

@@ -37,7 +37,7 @@ def test_two_processes_train_one_model(launcher, tmp_path, tiny_model, small_cor
     assert metrics["world_size"] == 2
     assert metrics["train_steps"] == 2 * math.ceil(metrics["train_rows"] / 8)
     # Only the main process reports and writes.
-    assert proc.stdout.count("== configuration") == 1
+    assert proc.stdout.count("== 配置 configuration") == 1
     assert proc.stdout.count("report written to") == 1
     assert proc.stdout.count("top 20 names for") == 2
     assert "x 2" in next(l for l in proc.stdout.splitlines() if l.startswith("device"))
