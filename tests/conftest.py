@@ -40,6 +40,25 @@ def make_tiny_model(folder: Path, texts, extra_tokens=(), layers=2, hidden=64, s
                        num_attention_heads=2, intermediate_size=hidden * 2, max_position_embeddings=128)
 
 
+def context_free_model(tokenizer, favourite: dict, others):
+    """A tiny BertForMaskedLM whose logits ignore the context: its output layer is zero but for the bias, which
+    is `others` (a (vocab,) tensor) with favourite[token] = value. Returns (model, log-probabilities)."""
+    import torch
+    from transformers import BertConfig, BertForMaskedLM
+
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, tie_word_embeddings=False)
+    model = BertForMaskedLM(config).eval()
+    bias = others.clone().float()
+    for token, value in favourite.items():
+        bias[tokenizer.convert_tokens_to_ids(token)] = value
+    with torch.no_grad():
+        model.cls.predictions.decoder.weight.zero_()
+        model.cls.predictions.decoder.bias.copy_(bias)
+        model.cls.predictions.bias.copy_(bias)
+    return model, torch.log_softmax(bias, dim=0)
+
+
 def write_jsonl(path: Path, rows) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path

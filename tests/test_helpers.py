@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, make_tiny_model, write_jsonl
+from conftest import REPO, context_free_model, make_tiny_model, write_jsonl
 
 import app
 import names
@@ -193,19 +193,8 @@ def _bias_model(tokenizer, favourite: list[str]):
 
     Token favourite[0] gets the highest bias, favourite[1] the next, ...; the rest descend by id.
     """
-    from transformers import BertConfig, BertForMaskedLM
-
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, tie_word_embeddings=False)
-    model = BertForMaskedLM(config).eval()
-    bias = -0.01 * torch.arange(len(tokenizer), dtype=torch.float)
-    for rank, token in enumerate(favourite):
-        bias[tokenizer.convert_tokens_to_ids(token)] = 10.0 - rank
-    with torch.no_grad():
-        model.cls.predictions.decoder.weight.zero_()
-        model.cls.predictions.decoder.bias.copy_(bias)
-        model.cls.predictions.bias.copy_(bias)
-    return model, torch.log_softmax(bias, dim=0)
+    others = -0.01 * torch.arange(len(tokenizer), dtype=torch.float)
+    return context_free_model(tokenizer, {token: 10.0 - rank for rank, token in enumerate(favourite)}, others)
 
 
 def test_names_only_drops_punctuation_digits_latin_and_pieces(tokenizer):

@@ -11,7 +11,7 @@ import random
 
 import pytest
 import torch
-from conftest import make_tiny_model, read_corpus
+from conftest import context_free_model, make_tiny_model, read_corpus
 
 import app
 import names
@@ -100,20 +100,8 @@ def test_pypinyin_alone_reads_these_wrongly():
 
 # ---- the search ---------------------------------------------------------------------------
 def _bias_model(tokenizer, favourite):
-    """Logits that ignore the context: favourite[0] highest, then favourite[1], ...; others far below."""
-    from transformers import BertConfig, BertForMaskedLM
-
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, tie_word_embeddings=False)
-    model = BertForMaskedLM(config).eval()
-    bias = torch.full((len(tokenizer),), -10.0)
-    for token, value in favourite.items():
-        bias[tokenizer.convert_tokens_to_ids(token)] = value
-    with torch.no_grad():
-        model.cls.predictions.decoder.weight.zero_()
-        model.cls.predictions.decoder.bias.copy_(bias)
-        model.cls.predictions.bias.copy_(bias)
-    return model, torch.log_softmax(bias, dim=0)
+    """Logits that ignore the context: each favourite token its value, all others far below (-10)."""
+    return context_free_model(tokenizer, favourite, torch.full((len(tokenizer),), -10.0))
 
 
 def test_filter_applies_to_every_position(tokenizer):
