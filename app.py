@@ -579,7 +579,7 @@ def load_corpus(path: str) -> tuple[datasets.Dataset, str]:
 
 def _load_json(path: str, text: str, plain_utf8: bool) -> datasets.Dataset | None:
     """datasets' JSON loader on the file, or on a UTF-8 copy of it (datasets reads UTF-8 only); None if it
-    refuses. Its own error lines are not shown: describe_corpus_problem says what is wrong instead."""
+    refuses. Its own error lines ('Failed to load JSON ...') are not shown: the rows were checked already."""
     quiet = logging.getLogger("datasets")
     level = quiet.level
     quiet.setLevel(logging.CRITICAL + 1)
