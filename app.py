@@ -416,7 +416,11 @@ def load_model_and_tokenizer(name: str, for_training: bool):
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
         model = AutoModelForMaskedLM.from_pretrained(name)
-    except (OSError, ValueError) as e:
+    except Exception as e:  # OSError, ValueError, safetensors' and tokenizers' own errors: all mean "cannot load"
+        if os.path.isdir(name) and os.path.isfile(os.path.join(name, "config.json")):
+            raise UserError(f"model folder '{name}' cannot be loaded ({type(e).__name__}: "
+                            f"{str(e).strip().splitlines()[0][:120] if str(e).strip() else 'no detail'}): it is "
+                            "incomplete or damaged; train it again, or pass another folder") from None
         if not for_training and not os.path.isdir(name):
             raise UserError(
                 f"model folder '{name}' does not exist: train one first (python app.py --output_dir {name}) "
@@ -559,6 +563,8 @@ def _short(value) -> str:
 
 def load_corpus(path: str) -> tuple[datasets.Dataset, str]:
     """(the corpus as a datasets.Dataset with a 'text' column, and 'label' if the file has one; its encoding)."""
+    if os.path.isdir(path):
+        raise UserError(f"train file '{path}' is a folder: pass --train_file a JSON Lines file of {{\"text\": ...}} rows")
     if not os.path.isfile(path):
         raise UserError(f"train file '{path}' not found: pass --train_file a JSON Lines file of {{\"text\": ...}} rows")
     if os.path.getsize(path) == 0:
@@ -881,11 +887,22 @@ def _last_epoch_eval_loss(trainer) -> float | None:
 # ----------------------------------------------------------------------------------------------
 # Saving: atomic, so a failed run never destroys the model a previous run saved
 # ----------------------------------------------------------------------------------------------
+# What a folder this script saved (or checkpointed into) holds; a folder with anything else is not replaced.
+MODEL_FOLDER_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "metrics.json", "checkpoint-*")
+
+
 def check_output_dir(output_dir: str):
-    """Fail before training, not after, if the model could not be saved there."""
+    """Fail before training, not after, if the model could not be saved there, and never replace a folder
+    that holds something else: the save swaps the whole folder (--output_dir ~/Documents would be lost)."""
     path = Path(output_dir)
+    if not output_dir.strip() or path.resolve() in (Path.cwd(), *Path.cwd().parents):
+        raise UserError(f"--output_dir '{output_dir}' is the current folder or one above it: pass a folder of its "
+                        "own, such as outputs/bert-base-chinese-names")
     if path.exists() and not path.is_dir():
         raise UserError(f"--output_dir '{output_dir}' is a file: pass a folder path")
+    if path.is_dir() and any(path.iterdir()) and not any(any(path.glob(p)) for p in MODEL_FOLDER_FILES):
+        raise UserError(f"--output_dir '{output_dir}' holds files that are no saved model, and saving replaces the "
+                        "whole folder: pass a new or empty folder, or one this script saved a model to")
     _probe_folder(path.parent, f"--output_dir '{output_dir}'", "a folder you can write to")
 
 

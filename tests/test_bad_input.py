@@ -361,3 +361,27 @@ def test_push_to_hub_uploads_the_saved_folder_after_the_save(run_app, tmp_path, 
     for name in ("model.safetensors", "tokenizer.json", "README.md", "loss.png", "metrics.json", "config.json"):
         assert name in upload[3]
     assert upload[4]["token"] == "hf_test"
+
+
+def test_a_folder_that_is_no_model_is_never_replaced(run_app, tmp_path):
+    """Saving swaps the whole --output_dir: a folder of the user's own files must not be it."""
+    mine = tmp_path / "Documents"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    assert_one_line_error(*run_app("--output_dir", str(mine)), "holds files that are no saved model", "new or empty")
+    assert (mine / "notes.txt").read_text() == "mine" and sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    assert_one_line_error(*run_app("--output_dir", "."), "current folder")
+
+
+def test_train_file_that_is_a_folder(run_app, tmp_path):
+    assert_one_line_error(*run_app(train_file=tmp_path), "is a folder", "--train_file")
+
+
+def test_a_damaged_model_folder_says_so(run_app, tmp_path, tiny_model):
+    import shutil
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tiny_model, damaged)
+    (damaged / "model.safetensors").write_bytes(b"junk")
+    assert_one_line_error(*run_app("--do_train", "False", "--model_name_or_path", str(damaged)),
+                          "cannot be loaded", "damaged", "SafetensorError")
