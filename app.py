@@ -303,6 +303,8 @@ def parse_args(argv: list[str] | None):
         if len(argv) == 1 and argv[0].endswith(".json"):
             return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
         return parser.parse_args_into_dataclasses(args=argv)
+    except json.JSONDecodeError as e:
+        raise UserError(f"config file '{argv[0]}' is not valid JSON (line {e.lineno}: {e.msg}): fix that line") from None
     except (ValueError, TypeError) as e:  # TrainingArguments' own checks; a config file's unknown or odd keys
         raise UserError(str(e).strip().splitlines()[0]) from None
     except OSError as e:
@@ -453,7 +455,10 @@ def read_corpus_text(path: str) -> tuple[str, str]:
     (the detector requests uses), and only the encodings above are accepted: a file in any other
     encoding, or not text at all, is refused with the iconv command that converts it.
     """
-    raw = Path(path).read_bytes()
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise UserError(f"train file '{path}' cannot be read ({e.strerror}): check its permissions") from None
     if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE 00 00 starts both
         encoding = "utf_32"
     elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -1086,16 +1091,25 @@ def save_outputs(model, tokenizer, trainer, model_args, data_args, suggest_args,
         plot_losses(trainer.state.log_history, metrics["eval_loss_before"], folder / "loss.png")
         (folder / "README.md").write_text(model_card(model_args, data_args, suggest_args, args, metrics, n_rows), encoding="utf-8")
 
-    save_atomically(args.output_dir, write)
+    try:
+        save_atomically(args.output_dir, write)
+    except OSError as e:  # disk full, folder removed meanwhile, ...: the previous model is back in place
+        raise UserError(f"could not save the model to '{args.output_dir}' ({e.strerror or e}): the previous model "
+                        "there is untouched; free some space or pass another --output_dir, and run again") from None
 
 
 def write_result_file(path: str, lines: list[str]):
     """Replace result.txt in one step: a half-written report is worse than the old one."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        tmp.replace(target)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"could not write the report to '{path}' ({e.strerror or e}): the model is saved; "
+                        "pass another --result_file next time") from None
 
 
 # ----------------------------------------------------------------------------------------------

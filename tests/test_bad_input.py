@@ -385,3 +385,35 @@ def test_a_damaged_model_folder_says_so(run_app, tmp_path, tiny_model):
     (damaged / "model.safetensors").write_bytes(b"junk")
     assert_one_line_error(*run_app("--do_train", "False", "--model_name_or_path", str(damaged)),
                           "cannot be loaded", "damaged", "SafetensorError")
+
+
+def test_an_unreadable_train_file(run_app, tmp_path, small_corpus, monkeypatch):
+    """As root (CI) chmod does not stop reading, so the read itself is made to fail."""
+    real = Path.read_bytes
+
+    def denied(self):
+        if self == Path(str(small_corpus)):
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    assert_one_line_error(*run_app(), "cannot be read", "Permission denied")
+
+
+def test_a_save_that_fails_on_disk_ends_in_one_line_and_keeps_the_old_model(run_app, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.safetensors").write_text("the model of an earlier run")
+
+    def disk_full(folder, write):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(app, "save_atomically", disk_full)
+    assert_one_line_error(*run_app(), "could not save the model", "No space left on device", "untouched")
+    assert (out / "model.safetensors").read_text() == "the model of an earlier run"
+
+
+def test_a_config_file_that_is_not_json(run_app, tmp_path, capsys):
+    config = tmp_path / "config.json"
+    config.write_text('{"learning_rate": 5e-5,\n "seed": }\n')
+    assert_one_line_error(app.main([str(config)]), capsys.readouterr().err, "config file", "not valid JSON", "line 2")
