@@ -342,7 +342,7 @@ def format_suggestions(title: str, suggestions: list[tuple[str, float]], surname
 
     The lean is the statistics' ('男 94%': 94% of people with these name characters are boys).
     """
-    columns = [(surname + given, names.name_pinyin(surname, given), names.lean(given), f"{math.exp(logp):.6f}")
+    columns = [(surname + given, names.name_pinyin(surname, given), names.lean(given), format_probability(logp))
                for given, logp in suggestions]
     header = ("name", "pinyin", "lean", "probability")
     widths = [max(display_width(row[i]) for row in [header, *columns]) for i in range(3)]
@@ -351,6 +351,12 @@ def format_suggestions(title: str, suggestions: list[tuple[str, float]], surname
         return f"{rank:>4}  " + "  ".join(ljust(c, w) for c, w in zip(cells, widths)) + f"  {cells[3]}"
 
     return [title, line("rank", header)] + [line(rank, cells) for rank, cells in enumerate(columns, start=1)]
+
+
+def format_probability(logp: float) -> str:
+    """0.012345, or 1.23e-08 where six decimals would show 0.000000 (two-character names of an untrained model)."""
+    p = math.exp(logp)
+    return f"{p:.6f}" if p >= 1e-4 else f"{p:.2e}"
 
 
 def format_quality(scores: dict) -> str:

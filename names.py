@@ -143,10 +143,11 @@ def surname_pinyin(surname: str) -> str:
 
 
 def name_pinyin(surname: str, given: str) -> str:
-    """'zēng zǐ hán' for 曾 + 子涵; '-' for a token that is no Han character (raw predictions)."""
-    parts = ([surname_pinyin(surname)] if surname else []) + [char_pinyin(c) if HAN_CHAR.fullmatch(c) else "-"
-                                                              for c in given]
-    return " ".join(parts)
+    """'zēng zǐ hán' for 曾 + 子涵; for raw predictions, a word piece reads as its characters (##瞎 xiā) and
+    anything that is not Han characters as '-' (##ting, ，)."""
+    chars = given.removeprefix("##")
+    reading = " ".join(map(char_pinyin, chars)) if chars and all(HAN_CHAR.fullmatch(c) for c in chars) else "-"
+    return f"{surname_pinyin(surname)} {reading}" if surname else reading
 
 
 # ----------------------------------------------------------------------------------------------

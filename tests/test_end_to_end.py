@@ -11,7 +11,7 @@ from conftest import REPO, make_tiny_model, read_corpus
 import app
 
 # rank, name, pinyin (tone-marked syllables), lean, probability
-ROW = re.compile(r"^\s*(\d+)  (\S+)\s+((?:[a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜ]+ ?)+?)\s+(男 \d+%|女 \d+%|-)\s+(\d\.\d{6})$")
+ROW = re.compile(r"^\s*(\d+)  (\S+)\s+((?:[a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜ]+ ?)+?)\s+(男 \d+%|女 \d+%|-)\s+(\d\.\d{6}|\d\.\d\de-\d\d)$")
 TITLE = re.compile(r"^\S+ top (\d+) (names|raw tokens) for ")
 
 

@@ -277,6 +277,12 @@ def test_suggestion_table_is_aligned_for_han_characters():
         assert starts == {lines[1].index(header)}, header
 
 
+def test_probabilities_too_small_for_six_decimals_are_shown_in_exponent_form():
+    assert app.format_probability(math.log(0.0123456)) == "0.012346"
+    assert app.format_probability(math.log(1.234e-8)) == "1.23e-08"
+    assert len(app.format_probability(math.log(0.5))) == len(app.format_probability(math.log(1e-9))) == 8
+
+
 def test_report_lines_are_chinese_first_and_keep_the_english_keys():
     assert app.format_eval("before training", {"eval_loss": 1.0}).startswith("训练前 before training: eval_loss 1.0000")
     assert app.format_eval("after training", {"eval_loss": 1.0}).startswith("训练后 after training: eval_loss 1.0000")

@@ -90,6 +90,12 @@ def test_names_read_with_surname_readings_and_full_tones(surname, given, expecte
     assert names.name_pinyin(surname, given) == expected
 
 
+def test_raw_tokens_read_as_their_characters_or_not_at_all():
+    assert names.name_pinyin("", "##瞎") == "xiā"
+    assert names.name_pinyin("", "##ting") == names.name_pinyin("", "，") == "-"
+    assert names.name_pinyin("张", "[UNK]") == "zhāng -"
+
+
 def test_pypinyin_alone_reads_these_wrongly():
     """Why the surname table and the full-tone rule exist."""
     import pypinyin
