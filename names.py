@@ -19,6 +19,7 @@ import math
 import os
 import re
 import unicodedata
+import weakref
 
 import torch
 import torch.nn.functional as F
@@ -153,10 +154,20 @@ def name_pinyin(surname: str, given: str) -> str:
 # ----------------------------------------------------------------------------------------------
 # The search
 # ----------------------------------------------------------------------------------------------
+_TABLES = weakref.WeakKeyDictionary()  # tokenizer -> {size: tables}: a run asks up to four times
+
+
 def vocab_tables(tokenizer, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per token id, (size,) each: is it a given-name character (one Han character that passes
     is_name_char: no punctuation, digits, Latin, '##' pieces or special tokens), and its char_log_ratio
-    (0 for anything else)."""
+    (0 for anything else). Computed once per tokenizer; callers get copies they may change."""
+    per_size = _TABLES.setdefault(tokenizer, {})
+    if size not in per_size:
+        per_size[size] = _vocab_tables(tokenizer, size)
+    return tuple(t.clone() for t in per_size[size])
+
+
+def _vocab_tables(tokenizer, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     counts = name_counts()
     # The statistics hold single Han characters only, so this also drops '##' pieces, punctuation, Latin, ...
     known = [(idx, token) for token, idx in tokenizer.get_vocab().items() if idx < size and token in counts]
