@@ -1125,14 +1125,18 @@ SUGGESTIONS_ZH = {"pretrained": "训练前的推荐", "fine-tuned, reloaded from
                   "saved model": "保存的模型的推荐"}
 
 
+def excluded_chars(suggest_args) -> str:
+    """A given name never repeats the surname (张玲张); with an explicit --prompt the surname is unknown."""
+    return suggest_args.surname if suggest_args.prompt is None else ""
+
+
 def suggest(model, tokenizer, suggest_args) -> list[tuple[str, float]]:
-    """The top-k (given name, log-probability) for the options' prompt, gender and variety rule; a given
-    name never repeats the surname (张玲张)."""
+    """The top-k (given name, log-probability) for the options' prompt, gender and variety rule."""
     model.eval()
     return names.suggest_names(model, tokenizer, suggest_args.resolved_prompt(), suggest_args.top_k,
                                names_only=not suggest_args.raw_predictions, gender=suggest_args.gender,
                                gender_weight=suggest_args.gender_weight, max_per_character=suggest_args.max_per_character,
-                               exclude=suggest_args.surname if suggest_args.prompt is None else "")
+                               exclude=excluded_chars(suggest_args))
 
 
 def suggestion_quality(found: list[tuple[str, float]], suggest_args) -> dict:
@@ -1192,10 +1196,7 @@ def check_fits_model(model, tokenizer, data_args, suggest_args):
     if suggest_args.raw_predictions:
         available, what = model.config.vocab_size, "tokens in the model's vocabulary"
     else:
-        name_chars, _ = names.vocab_tables(tokenizer, model.config.vocab_size)
-        excluded = {c for c in suggest_args.surname if suggest_args.prompt is None}
-        available = int(name_chars.sum()) - sum(bool(name_chars[tokenizer.convert_tokens_to_ids(c)])
-                                                for c in excluded if c in tokenizer.get_vocab())
+        available = int(names.candidates(tokenizer, model.config.vocab_size, excluded_chars(suggest_args)).sum())
         what = "given-name characters in the model's vocabulary"
     if suggest_args.top_k > available:
         raise UserError(f"--top_k {suggest_args.top_k} is more than the {available} {what}: pass at most {available}")
@@ -1303,14 +1304,15 @@ def publish_model(args) -> str:
     repo_id = args.hub_model_id or Path(args.output_dir).resolve().name
     token = _hub_token(args)
     try:
-        url = huggingface_hub.create_repo(repo_id, token=token, private=args.hub_private_repo, exist_ok=True)
-        huggingface_hub.upload_folder(repo_id=str(getattr(url, "repo_id", repo_id)), folder_path=args.output_dir,
-                                      token=token, ignore_patterns=["checkpoint-*"],
+        # The hub returns the full id (a bare name lands in the token owner's namespace).
+        repo_id = huggingface_hub.create_repo(repo_id, token=token, private=args.hub_private_repo, exist_ok=True).repo_id
+        huggingface_hub.upload_folder(repo_id=repo_id, folder_path=args.output_dir, token=token,
+                                      ignore_patterns=["checkpoint-*"],
                                       commit_message="Upload the name suggester fine-tuned by app.py")
     except Exception as e:
         raise UserError(f"the model is saved in '{args.output_dir}', but publishing it failed ({type(e).__name__}): "
                         f"upload it later with: hf upload {repo_id} {args.output_dir}") from None
-    return f"https://huggingface.co/{getattr(url, 'repo_id', repo_id)}"
+    return f"https://huggingface.co/{repo_id}"
 
 
 def _on_sigterm(signum, frame):

@@ -180,6 +180,14 @@ def _vocab_tables(tokenizer, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     return name, ratio
 
 
+def candidates(tokenizer, size: int, exclude: str = "") -> torch.Tensor:
+    """(size,) bool: the tokens suggest_names may fill in, the given-name characters less those in `exclude`."""
+    name, _ = vocab_tables(tokenizer, size)
+    vocab = tokenizer.get_vocab()
+    name[[vocab[c] for c in exclude if c in vocab and vocab[c] < size]] = False
+    return name
+
+
 def _select(key: torch.Tensor, beams: torch.Tensor, keep: int, cap: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(beam index, token) of the `keep` best entries of key (n_beams, vocab), best first, such that no
     character stands more than `cap` times in the same position (cap 0: no limit).
@@ -226,10 +234,8 @@ def suggest_names(model, tokenizer, prompt: str, top_k: int, names_only: bool = 
     """
     ids = tokenizer(prompt, return_tensors="pt")["input_ids"][0].to(model.device)
     positions = (ids == tokenizer.mask_token_id).nonzero().flatten().tolist()
-    name, ratio = vocab_tables(tokenizer, model.config.vocab_size)
-    if names_only:
-        name[tokenizer.convert_tokens_to_ids([c for c in exclude if c in tokenizer.get_vocab()])] = False
-    blocked = ~name.to(model.device) if names_only else None
+    _, ratio = vocab_tables(tokenizer, model.config.vocab_size)
+    blocked = ~candidates(tokenizer, model.config.vocab_size, exclude).to(model.device) if names_only else None
     sign = {"boy": 1.0, "girl": -1.0}.get(gender, 0.0) if names_only else 0.0
     cap = max_per_character if names_only else 0
     ratio = ratio.to(model.device)
