@@ -1315,6 +1315,13 @@ def publish_model(args) -> str:
     return f"https://huggingface.co/{repo_id}"
 
 
+def close_progress_bars():
+    """A run stopped mid-training leaves the Trainer's bar open, and tqdm would redraw it at exit, after the
+    line that says what happened: close it first."""
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+
+
 def _on_sigterm(signum, frame):
     raise Terminated()
 
@@ -1356,9 +1363,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        close_progress_bars()
         print("interrupted: the previous model and report are left as they were", file=sys.stderr)
         return 130
     except Terminated:
+        close_progress_bars()
         print("terminated (SIGTERM): the previous model and report are left as they were", file=sys.stderr)
         return 143
     finally:

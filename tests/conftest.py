@@ -78,3 +78,51 @@ def tiny_model(tmp_path_factory, corpus):
 def small_corpus(tmp_path, corpus):
     """60 rows of the real corpus: enough to split, quick to train."""
     return write_jsonl(tmp_path / "small.json", corpus[:60])
+
+
+# ---- real runs stopped at a known point ------------------------------------------------------
+# A run of app.py in its own process, with a Trainer callback that acts at a known point of training instead of
+# a test that races the run (on a GPU a tiny run ends in about a second). The callback is added where app.py
+# builds its Trainer; what it does is one of:
+AT_KNOWN_POINT = {
+    # SIGSTOP after the first optimizer step: the run holds --output_dir's lock and has trained, saved nothing.
+    "pause_after_first_step": "def on_step_end(self, *a, **k):\n"
+                              "        if not self.done:\n"
+                              "            self.done = True\n"
+                              "            os.kill(os.getpid(), signal.SIGSTOP)\n",
+    # SIGKILL once the first checkpoint is completely written (on_save comes after the whole checkpoint).
+    "die_after_first_checkpoint": "def on_save(self, *a, **k):\n"
+                                  "        os.kill(os.getpid(), signal.SIGKILL)\n",
+}
+
+
+def start_app(cwd, argv, at: str):
+    """Popen of `app.py argv` with the AT_KNOWN_POINT[at] callback; stdout and stderr are pipes. For
+    'pause_after_first_step' it returns once the process has stopped there (send SIGCONT to go on)."""
+    import subprocess
+
+    code = f"""import os, signal, sys
+sys.path.insert(0, {str(REPO)!r})
+import app
+from transformers import TrainerCallback
+
+class AtKnownPoint(TrainerCallback):
+    done = False
+    {AT_KNOWN_POINT[at]}
+build = app.build_trainer
+def build_with_callback(*args, **kwargs):
+    trainer = build(*args, **kwargs)
+    trainer.add_callback(AtKnownPoint())
+    return trainer
+app.build_trainer = build_with_callback
+sys.exit(app.main({[str(a) for a in argv]!r}))
+"""
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    if at == "pause_after_first_step":
+        _, status = os.waitpid(proc.pid, os.WUNTRACED)
+        if not os.WIFSTOPPED(status):
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            raise AssertionError(f"the run ended before its first step (status {proc.returncode}): "
+                                 f"{proc.stderr.read()[-2000:]}")
+    return proc

@@ -2,12 +2,13 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, write_jsonl
+from conftest import REPO, start_app, write_jsonl
 
 import app
 
@@ -246,42 +247,36 @@ def test_leftovers_of_a_killed_save_are_recovered(run_app, tmp_path):
     assert _litter(tmp_path) == []
 
 
-def _start(tmp_path, tiny_model, corpus, out, *extra):
-    cmd = [sys.executable, "-u", str(REPO / "app.py"), "--model_name_or_path", str(tiny_model), "--train_file",
-           str(corpus), "--output_dir", str(out), "--result_file", str(tmp_path / "result.txt"), *extra]
-    return subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _wait_for_training(proc):
-    for line in proc.stdout:
-        if line.startswith("== 训练 training"):
-            return
-    raise AssertionError(f"the run ended before training: {proc.stderr.read()[-2000:]}")
+def _paused(tmp_path, tiny_model, corpus, out):
+    """A real run into `out`, stopped after its first training step (conftest.start_app)."""
+    return start_app(tmp_path, ["--model_name_or_path", tiny_model, "--train_file", corpus, "--output_dir", out,
+                                "--result_file", tmp_path / "result.txt", "--num_train_epochs", "1"],
+                     at="pause_after_first_step")
 
 
 def test_two_simultaneous_runs_leave_one_complete_model(tmp_path, tiny_model, small_corpus):
     from transformers import pipeline
 
-    first = _start(tmp_path, tiny_model, small_corpus, tmp_path / "out", "--num_train_epochs", "4",
-                   "--per_device_train_batch_size", "2")
-    _wait_for_training(first)
-    second = subprocess.run([sys.executable, str(REPO / "app.py"), "--model_name_or_path", str(tiny_model),
-                             "--train_file", str(small_corpus), "--output_dir", str(tmp_path / "out"),
-                             "--result_file", str(tmp_path / "r2.txt")], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=300)
+    first = _paused(tmp_path, tiny_model, small_corpus, tmp_path / "out")
+    try:
+        second = subprocess.run([sys.executable, str(REPO / "app.py"), "--model_name_or_path", str(tiny_model),
+                                 "--train_file", str(small_corpus), "--output_dir", str(tmp_path / "out"),
+                                 "--result_file", str(tmp_path / "r2.txt")], cwd=tmp_path, capture_output=True,
+                                text=True, timeout=300)
+    finally:
+        first.send_signal(signal.SIGCONT)
     assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stderr
     assert "another run is writing to --output_dir" in second.stderr
-    first.communicate(timeout=300)
-    assert first.returncode == 0
+    assert not (tmp_path / "r2.txt").exists()
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-2000:]
     assert len(pipeline("fill-mask", model=str(tmp_path / "out"), device="cpu")("小孩的名字叫张[MASK]", top_k=3)) == 3
     assert _litter(tmp_path) == []
 
 
 def test_sigkill_leaves_only_what_the_next_run_cleans(tmp_path, tiny_model, small_corpus):
-    killed = _start(tmp_path, tiny_model, small_corpus, tmp_path / "out", "--num_train_epochs", "20",
-                    "--per_device_train_batch_size", "1")
-    _wait_for_training(killed)
-    killed.kill()
+    killed = _paused(tmp_path, tiny_model, small_corpus, tmp_path / "out")
+    killed.kill()  # a stopped process dies at once
     killed.communicate()
     assert _litter(tmp_path) == [".out.lock"]  # nothing else: the save had not started
     nxt = subprocess.run([sys.executable, str(REPO / "app.py"), "--model_name_or_path", str(tiny_model),
@@ -297,10 +292,9 @@ def test_sigterm_stops_like_ctrl_c_and_keeps_the_old_model_and_report(tmp_path, 
     out.mkdir()
     (out / "model.safetensors").write_text("the model of an earlier run")
     (tmp_path / "result.txt").write_text("the report of an earlier run")
-    proc = _start(tmp_path, tiny_model, small_corpus, out, "--num_train_epochs", "20",
-                  "--per_device_train_batch_size", "1")
-    _wait_for_training(proc)
-    proc.terminate()  # SIGTERM, as docker stop and schedulers send it
+    proc = _paused(tmp_path, tiny_model, small_corpus, out)
+    proc.terminate()  # SIGTERM, as docker stop and schedulers send it: handled mid-training once it goes on
+    proc.send_signal(signal.SIGCONT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err[-2000:]
     assert err.strip().splitlines()[-1].startswith("terminated (SIGTERM)") and "Traceback" not in err

@@ -6,10 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
-from conftest import REPO
+from conftest import REPO, start_app
 
 
 def _common(tiny_model, small_corpus, out, result):
@@ -48,12 +47,8 @@ def test_killed_run_resumes_from_its_checkpoint_with_the_same_steps(tmp_path, ti
     out = tmp_path / "out"
     args = [sys.executable, str(REPO / "app.py"), *_common(tiny_model, small_corpus, out, tmp_path / "result.txt"),
             "--num_train_epochs", "3", "--per_device_train_batch_size", "1", "--save_strategy", "epoch"]
-    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not list(out.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc = start_app(tmp_path, args[2:], at="die_after_first_checkpoint")
+    proc.communicate(timeout=600)
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     (first,) = [p.name for p in out.glob("checkpoint-*")]
     assert not (out / "model.safetensors").exists()  # killed before the final save
