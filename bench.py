@@ -78,23 +78,26 @@ def build_base_model(folder: Path, corpus: Path, vocab: Path | None) -> Path:
 def run_plain(model_dir: str, train_file: str, output_dir: str, epochs: float, batch_size: int, lr: float,
               seed: int, metrics_file: str):
     """The plain recipe, in this process. Shares app.py's data code so that both see the same tokens."""
-    import app
+    import corpus
+    import masking
+    import report
+    import training
     from transformers import AutoModelForMaskedLM, AutoTokenizer, Trainer, TrainingArguments, pipeline, set_seed
 
-    app.setup_logging(is_main=True)
+    report.setup_logging(is_main=True)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     set_seed(seed)
     model = AutoModelForMaskedLM.from_pretrained(model_dir)
-    data = app.split_corpus(app.tokenize_corpus(app.load_corpus(train_file)[0], tokenizer, 64), 0.15, seed)
-    test_masked = app.mask_test_split_once(data["test"], tokenizer, 0.15, seed)
+    data = corpus.split_corpus(corpus.tokenize_corpus(corpus.load_corpus(train_file)[0], tokenizer, 64), 0.15, seed)
+    test_masked = masking.mask_test_split_once(data["test"], tokenizer, 0.15, seed)
     args = TrainingArguments(output_dir=output_dir, num_train_epochs=epochs, per_device_train_batch_size=batch_size,
                              per_device_eval_batch_size=32, learning_rate=lr, seed=seed, eval_strategy="epoch",
                              save_strategy="no", logging_strategy="epoch", report_to="none", use_cpu=True,
                              remove_unused_columns=False, prediction_loss_only=True,
                              include_num_input_tokens_seen="non_padding", disable_tqdm=True)
-    collator = app.NameMaskingCollator(tokenizer, mlm_probability=0.15, seed=seed)
+    collator = masking.NameMaskingCollator(tokenizer, mlm_probability=0.15, seed=seed)
     trainer = Trainer(model=model, args=args, data_collator=collator, train_dataset=data["train"],
-                      eval_dataset=test_masked, processing_class=tokenizer, callbacks=[app.StepTimer()])
+                      eval_dataset=test_masked, processing_class=tokenizer, callbacks=[training.StepTimer()])
     before = trainer.evaluate()["eval_loss"]
     pipeline("fill-mask", model=model_dir, device="cpu")("小孩的名字叫张[MASK]", top_k=20)
     trainer.train()
@@ -103,7 +106,7 @@ def run_plain(model_dir: str, train_file: str, output_dir: str, epochs: float, b
     tokenizer.save_pretrained(output_dir)
     pipeline("fill-mask", model=output_dir, device="cpu")("小孩的名字叫张[MASK]", top_k=20)
     metrics = {"eval_loss_before": before, "eval_loss": after, "train_steps": trainer.state.global_step,
-               **app.step_timer(trainer).metrics(trainer.state)}
+               **training.step_timer(trainer).metrics(trainer.state)}
     Path(metrics_file).write_text(json.dumps(metrics, indent=2))
 
 
@@ -184,10 +187,10 @@ def scaling(opts):
         cache = work / f"cache-{n}"
         env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_CACHE=str(cache))
         # Tokenization alone, timed in a process of its own with an empty cache.
-        probe = (f"import sys, time; sys.path.insert(0, {str(HERE)!r}); import app; "
+        probe = (f"import sys, time; sys.path.insert(0, {str(HERE)!r}); import corpus; "
                  f"from transformers import AutoTokenizer; tok = AutoTokenizer.from_pretrained({str(model)!r}); "
-                 f"ds, _ = app.load_corpus({str(corpus)!r}); t = time.perf_counter(); "
-                 f"app.tokenize_corpus(ds, tok, 64); print(time.perf_counter() - t)")
+                 f"ds, _ = corpus.load_corpus({str(corpus)!r}); t = time.perf_counter(); "
+                 f"corpus.tokenize_corpus(ds, tok, 64); print(time.perf_counter() - t)")
         tok_seconds = float(subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
                                            check=True).stdout.split()[-1])
         shutil.rmtree(cache, ignore_errors=True)

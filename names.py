@@ -1,5 +1,6 @@
-"""Naming knowledge for app.py: which characters people really give as names, how a name leans by sex,
-how it reads in pinyin, and the beam search that fills a prompt's [MASK]s with names.
+"""Naming knowledge for app.py: surnames (欧阳娜 is 欧阳 + 娜) and the prompts, which characters people really
+give as names, how a name leans by sex, how it reads in pinyin, and the beam search that fills a prompt's
+[MASK]s with names.
 
 The knowledge is data from installed packages, read once when first needed:
 - ngender's charfreq.csv (MIT licence): for 9,442 characters, how often each occurs in men's and in
@@ -53,6 +54,28 @@ SURNAME_READINGS = {
     "尉迟": "yù chí", "万俟": "mò qí", "单于": "chán yú", "长孙": "zhǎng sūn", "澹台": "tán tái",
 }
 _TONE_MARKS = {"\u0300", "\u0301", "\u0304", "\u030c"}  # grave, acute, macron, caron (not ü's diaeresis)
+
+MASK = "[MASK]"
+# Double surnames, so that 欧阳娜 splits into 欧阳 + 娜 and not 欧 + 阳娜.
+DOUBLE_SURNAMES = frozenset(
+    "欧阳 司马 上官 诸葛 东方 皇甫 令狐 慕容 司徒 夏侯 尉迟 公孙 长孙 宇文 轩辕 端木 独孤 南宫 西门 百里 呼延 澹台 东郭 闻人".split()
+)
+# Prompt templates per --gender: the same sentence patterns as train.json, so a trained model has seen them.
+PROMPT_TEMPLATES = {"any": "小孩的名字叫{surname}{masks}", "boy": "男孩的名字叫{surname}{masks}", "girl": "女孩的名字叫{surname}{masks}"}
+
+
+# ----------------------------------------------------------------------------------------------
+# Names and prompts
+# ----------------------------------------------------------------------------------------------
+def split_name(full_name: str) -> tuple[str, str]:
+    """'张涛' -> ('张', '涛'); '欧阳娜' -> ('欧阳', '娜'); '张子涵' -> ('张', '子涵')."""
+    cut = 2 if full_name[:2] in DOUBLE_SURNAMES or len(full_name) >= 4 else 1
+    return full_name[:cut], full_name[cut:]
+
+
+def prompt(surname: str, gender: str, length: int) -> str:
+    """The sentence pattern for the gender with one [MASK] per given-name character: 女孩的名字叫李[MASK][MASK]."""
+    return PROMPT_TEMPLATES[gender].format(surname=surname, masks=MASK * length)
 
 
 # ----------------------------------------------------------------------------------------------

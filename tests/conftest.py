@@ -59,31 +59,48 @@ def context_free_model(tokenizer, favourite: dict, others):
     return model, torch.log_softmax(bias, dim=0)
 
 
+def ranked_model(tokenizer, favourite: list[str]):
+    """A context-free model (above) that ranks favourite[0] first, favourite[1] second, ...; the other tokens
+    below them, descending by id. Returns (model, log-probabilities)."""
+    import torch
+
+    others = -0.01 * torch.arange(len(tokenizer), dtype=torch.float)
+    return context_free_model(tokenizer, {token: 10.0 - rank for rank, token in enumerate(favourite)}, others)
+
+
 def write_jsonl(path: Path, rows) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path
 
 
 @pytest.fixture(scope="session")
-def corpus():
+def corpus_rows():
+    """The rows of train.json, as dicts."""
     return read_corpus()
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory, corpus):
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model", [r["text"] for r in corpus])
+def tiny_model(tmp_path_factory, corpus_rows):
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model", [r["text"] for r in corpus_rows])
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_model):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model)
 
 
 @pytest.fixture
-def small_corpus(tmp_path, corpus):
+def small_corpus(tmp_path, corpus_rows):
     """60 rows of the real corpus: enough to split, quick to train."""
-    return write_jsonl(tmp_path / "small.json", corpus[:60])
+    return write_jsonl(tmp_path / "small.json", corpus_rows[:60])
 
 
 # ---- real runs stopped at a known point ------------------------------------------------------
 # A run of app.py in its own process, with a Trainer callback that acts at a known point of training instead of
 # a test that races the run (on a GPU a tiny run ends in about a second). The callback is added where app.py
-# builds its Trainer; what it does is one of:
+# builds its Trainer (training.build_trainer); what it does is one of:
 AT_KNOWN_POINT = {
     # SIGSTOP after the first optimizer step: the run holds --output_dir's lock and has trained, saved nothing.
     "pause_after_first_step": "def on_step_end(self, *a, **k):\n"
@@ -104,17 +121,18 @@ def start_app(cwd, argv, at: str):
     code = f"""import os, signal, sys
 sys.path.insert(0, {str(REPO)!r})
 import app
+import training
 from transformers import TrainerCallback
 
 class AtKnownPoint(TrainerCallback):
     done = False
     {AT_KNOWN_POINT[at]}
-build = app.build_trainer
+build = training.build_trainer
 def build_with_callback(*args, **kwargs):
     trainer = build(*args, **kwargs)
     trainer.add_callback(AtKnownPoint())
     return trainer
-app.build_trainer = build_with_callback
+training.build_trainer = build_with_callback
 sys.exit(app.main({[str(a) for a in argv]!r}))
 """
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -11,6 +11,8 @@ import pytest
 from conftest import REPO, start_app, write_jsonl
 
 import app
+import corpus
+import outputs
 
 
 @pytest.fixture
@@ -150,15 +152,15 @@ def _encoded(tmp_path, rows, encoding, name="corpus.json"):
     ("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"),  # the last without a byte-order mark
 ])
 def test_corpus_encodings_are_read_transparently(tmp_path, encoding, shown):
-    ds, detected = app.load_corpus(str(_encoded(tmp_path, ROWS, encoding)))
+    ds, detected = corpus.load_corpus(str(_encoded(tmp_path, ROWS, encoding)))
     assert detected == shown
     assert ds["text"] == [r["text"] for r in ROWS] and ds["label"] == [r["label"] for r in ROWS]
     assert [p.name for p in tmp_path.iterdir()] == ["corpus.json"]  # the UTF-8 copy is gone
 
 
-def test_a_gbk_corpus_trains_and_says_so(run_app, tmp_path, corpus, capsys):
+def test_a_gbk_corpus_trains_and_says_so(run_app, tmp_path, corpus_rows, capsys):
     """The most common file a Chinese Windows user has: Notepad's GBK."""
-    path = _encoded(tmp_path, corpus[:60], "gbk", "gbk.json")
+    path = _encoded(tmp_path, corpus_rows[:60], "gbk", "gbk.json")
     status = app.main(["--model_name_or_path", str(run_app.model), "--train_file", str(path),
                        "--output_dir", str(tmp_path / "out"), "--result_file", str(tmp_path / "r.txt"),
                        "--num_train_epochs", "1"])
@@ -226,7 +228,7 @@ def _litter(folder):
 
 
 def test_a_second_run_into_a_busy_output_dir_is_refused(run_app, tmp_path):
-    with app.exclusive_output_dir(str(tmp_path / "out")):
+    with outputs.exclusive_output_dir(str(tmp_path / "out")):
         assert (tmp_path / ".out.lock").exists()
         assert_one_line_error(*run_app(), "another run is writing to --output_dir", "wait")
     assert _litter(tmp_path) == []  # the lock file goes with the lock
@@ -247,9 +249,9 @@ def test_leftovers_of_a_killed_save_are_recovered(run_app, tmp_path):
     assert _litter(tmp_path) == []
 
 
-def _paused(tmp_path, tiny_model, corpus, out):
+def _paused(tmp_path, tiny_model, train_file, out):
     """A real run into `out`, stopped after its first training step (conftest.start_app)."""
-    return start_app(tmp_path, ["--model_name_or_path", tiny_model, "--train_file", corpus, "--output_dir", out,
+    return start_app(tmp_path, ["--model_name_or_path", tiny_model, "--train_file", train_file, "--output_dir", out,
                                 "--result_file", tmp_path / "result.txt", "--num_train_epochs", "1"],
                      at="pause_after_first_step")
 
@@ -402,7 +404,7 @@ def test_a_save_that_fails_on_disk_ends_in_one_line_and_keeps_the_old_model(run_
     def disk_full(folder, write):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(app, "save_atomically", disk_full)
+    monkeypatch.setattr(outputs, "save_atomically", disk_full)
     assert_one_line_error(*run_app(), "could not save the model", "No space left on device", "untouched")
     assert (out / "model.safetensors").read_text() == "the model of an earlier run"
 

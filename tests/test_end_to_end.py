@@ -9,6 +9,7 @@ import pytest
 from conftest import REPO, make_tiny_model, read_corpus
 
 import app
+import names
 
 # rank, name, pinyin (tone-marked syllables), lean, probability
 ROW = re.compile(r"^\s*(\d+)  (\S+)\s+((?:[a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜ]+ ?)+?)\s+(男 \d+%|女 \d+%|-)\s+(\d\.\d{6}|\d\.\d\de-\d\d)$")
@@ -98,7 +99,7 @@ def test_saved_model_works_with_the_fill_mask_pipeline(trained):
     assert len(out) == 5 and all(0 <= r["score"] <= 1 for r in out)
     # The reloaded model's own top Han candidate is the one the script printed last.
     last_table = tables((work / "result.txt").read_text(encoding="utf-8"))[-1]
-    han = [r for r in fill("小孩的名字叫张[MASK]", top_k=100) if app.HAN_CHAR.fullmatch(r["token_str"])]
+    han = [r for r in fill("小孩的名字叫张[MASK]", top_k=100) if names.HAN_CHAR.fullmatch(r["token_str"])]
     assert "张" + han[0]["token_str"] == last_table[0][0]
     assert han[0]["score"] == pytest.approx(last_table[0][1], abs=2e-6)
 
@@ -140,19 +141,19 @@ def test_same_seed_same_losses_and_predictions(tmp_path, tiny_model, small_corpu
     assert m1["eval_loss"] != m3["eval_loss"]  # the seed does matter
 
 
-def test_it_learns_names(tmp_path, corpus):
+def test_it_learns_names(tmp_path, corpus_rows):
     """A tiny model trained from scratch ends with mostly corpus given-name characters in its top 20.
 
     Its vocabulary also holds 1000 Han characters the corpus never uses, so that an untrained model,
     ranking almost at random, has few name characters in its top 20 (about 20 * 107 / 1130 = 2).
     """
-    texts = [r["text"] for r in corpus]
+    texts = [r["text"] for r in corpus_rows]
     used = set("".join(texts))
     filler = [chr(c) for c in range(0x4E00, 0x9FFF) if chr(c) not in used][:1000]
     model = make_tiny_model(tmp_path / "scratch", texts, extra_tokens=filler)
     metrics, report = _run_in_process(tmp_path, model, "--num_train_epochs", 30, "--learning_rate", 2e-3,
                                       "--per_device_train_batch_size", 32)
-    name_chars = {c for r in corpus for c in app.split_name(r["label"])[1]}
+    name_chars = {c for r in corpus_rows for c in names.split_name(r["label"])[1]}
     before, after = tables(report)
     n_before = sum(c[1:] in name_chars for c, _ in before)
     n_after = sum(c[1:] in name_chars for c, _ in after)

@@ -8,12 +8,13 @@ Example counts and deadlines are bounded so that the whole suite stays within CI
 import json
 import math
 
-import pytest
 from conftest import write_jsonl
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import app
+import corpus
+from errors import UserError
 
 # No example database in the working directory; fixtures are built once per test, not per example.
 BOUNDED = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -51,8 +52,8 @@ def _serialize(rows, as_array: bool, blank_lines: bool) -> str:
 def _load_or_refuse(path):
     """load_corpus's only allowed outcomes: (dataset, encoding) or a one-line UserError naming the file."""
     try:
-        return app.load_corpus(str(path))
-    except app.UserError as e:
+        return corpus.load_corpus(str(path))
+    except UserError as e:
         message = str(e)
         assert "\n" not in message and message.startswith(f"train file '{path}'"), message
         return None
@@ -106,9 +107,9 @@ def test_valid_corpora_read_the_same_in_every_encoding(tmp_path_factory, rows, e
     # Short ASCII-only files carry no sign of a two-byte encoding; charset-normalizer cannot tell them.
     assume(not encoding.startswith("utf-16-") or any(ord(c) > 0x7F for c in text) or len(text) > 200)
     raw = text.encode(encoding)
-    # A GBK file that is also valid UTF-8 is read as UTF-8 (app._is_utf8_text): only a file of a very few
+    # A GBK file that is also valid UTF-8 is read as UTF-8 (corpus._is_utf8_text): only a file of a very few
     # characters can be both (GBK 一 is D2 BB, UTF-8 for Cyrillic һ), and no detector can tell them apart.
-    assume(encoding not in ("gbk", "gb18030") or not app._decodes(raw, "utf_8"))
+    assume(encoding not in ("gbk", "gb18030") or not corpus._decodes(raw, "utf_8"))
     path = tmp_path_factory.mktemp("enc") / "corpus.json"
     path.write_bytes(raw)
     loaded = _load_or_refuse(path)
@@ -119,7 +120,7 @@ def test_valid_corpora_read_the_same_in_every_encoding(tmp_path_factory, rows, e
 
 def test_a_huge_line_loads(tmp_path):
     path = write_jsonl(tmp_path / "huge.json", [{"text": "小孩取名叫张涛" * 40_000}, {"text": "小孩取名叫张伟"}])
-    ds, _ = app.load_corpus(str(path))
+    ds, _ = corpus.load_corpus(str(path))
     assert [len(t) for t in ds["text"]] == [280_000, 7]
 
 
@@ -144,7 +145,7 @@ def test_generated_options_parse_or_are_refused_in_one_line(options):
     argv = [x for flag, value in options.items() for x in (flag, value)]
     try:
         _, data_args, suggest_args, args = app.parse_args(argv)
-    except app.UserError as e:
+    except UserError as e:
         assert "\n" not in str(e) and str(e)
         return
     # Accepted: then every number is in range.

@@ -11,7 +11,7 @@ import random
 
 import pytest
 import torch
-from conftest import context_free_model, make_tiny_model, read_corpus
+from conftest import context_free_model, make_tiny_model, ranked_model, read_corpus
 
 import app
 import names
@@ -230,6 +230,66 @@ def test_beam_search_conditions_on_the_characters_it_filled(tokenizer):
     unconditioned = model.logits_at(ids("子"), 0).log_softmax(0)[ids("子")] + \
         model.logits_at(tokenizer.mask_token_id, 1).log_softmax(0)[ids("涵")]
     assert found[0][1] - unconditioned.item() > 7
+
+
+# ---- names, suggestions on models whose probabilities the test sets -----------------------------
+@pytest.mark.parametrize("full, expected", [
+    ("张涛", ("张", "涛")), ("张子涵", ("张", "子涵")), ("欧阳娜", ("欧阳", "娜")),
+    ("欧阳子涵", ("欧阳", "子涵")), ("司马杰", ("司马", "杰")),
+])
+def test_split_name(full, expected):
+    assert names.split_name(full) == expected
+
+
+def test_names_only_drops_punctuation_digits_latin_and_pieces(tokenizer):
+    model, logp = ranked_model(tokenizer, ["，", "1", "a", "##涛", "[SEP]", "涛", "伟"])
+    raw = names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK]", top_k=7, names_only=False)
+    assert [t for t, _ in raw] == ["，", "1", "a", "##涛", "[SEP]", "涛", "伟"]
+    found = names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK]", top_k=3)
+    assert [t for t, _ in found][:2] == ["涛", "伟"]
+    assert all(names.HAN_CHAR.fullmatch(t) for t, _ in found)
+    # Probabilities are the model's own (over the whole vocabulary), not renormalised.
+    涛 = tokenizer.convert_tokens_to_ids("涛")
+    assert found[0][1] == pytest.approx(logp[涛].item(), abs=1e-5)
+
+
+def test_beam_search_scores_are_the_chain_rule_and_match_brute_force(tiny_model, tiny_tokenizer):
+    from transformers import AutoModelForMaskedLM
+
+    model = AutoModelForMaskedLM.from_pretrained(tiny_model).eval()
+    prompt = "女孩的名字叫李[MASK][MASK]"
+    found = names.suggest_names(model, tiny_tokenizer, prompt, top_k=5, beam_width=len(tiny_tokenizer), max_per_character=0)
+    allowed, _ = names.vocab_tables(tiny_tokenizer, len(tiny_tokenizer))
+    ids = tiny_tokenizer(prompt, return_tensors="pt")["input_ids"][0]
+    p1, p2 = (ids == tiny_tokenizer.mask_token_id).nonzero().flatten().tolist()
+    with torch.no_grad():
+        first = model(input_ids=ids[None]).logits[0, p1].log_softmax(-1)
+        # Every first character, filled in: the second mask's distribution conditioned on it.
+        batch = ids.repeat(len(tiny_tokenizer), 1)
+        batch[:, p1] = torch.arange(len(tiny_tokenizer))
+        second = model(input_ids=batch).logits[:, p2].log_softmax(-1)
+    joint = first[:, None] + second
+    joint[~allowed] = float("-inf")
+    joint[:, ~allowed] = float("-inf")
+    best = joint.flatten().topk(5)
+    expected = [("".join(tiny_tokenizer.convert_ids_to_tokens([i // len(tiny_tokenizer), i % len(tiny_tokenizer)])), s)
+                for i, s in zip(best.indices.tolist(), best.values.tolist())]
+    assert [n for n, _ in found] == [n for n, _ in expected]
+    for (name, score), (_, want) in zip(found, expected):
+        c1, c2 = tiny_tokenizer.convert_tokens_to_ids(list(name))
+        assert score == pytest.approx(first[c1].item() + second[c1, c2].item(), abs=1e-4) == pytest.approx(want, abs=1e-4)
+    assert len({n for n, _ in found}) == 5 and all(len(n) == 2 for n, _ in found)
+    # The default beam (top_k wide) finds the same best name here.
+    assert names.suggest_names(model, tiny_tokenizer, prompt, top_k=5, max_per_character=0)[0][0] == found[0][0]
+
+
+def test_two_masks_under_a_context_free_model_pair_the_two_best_characters(tokenizer):
+    model, logp = ranked_model(tokenizer, ["涛", "伟", "，"])
+    found = names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK][MASK]", top_k=3, max_per_character=0)
+    涛, 伟 = tokenizer.convert_tokens_to_ids(["涛", "伟"])
+    assert found[0][0] == "涛涛" and {found[1][0], found[2][0]} == {"涛伟", "伟涛"}  # the last two tie
+    assert found[0][1] == pytest.approx(2 * logp[涛].item(), abs=1e-5)
+    assert found[1][1] == pytest.approx((logp[涛] + logp[伟]).item(), abs=1e-5)
 
 
 # ---- the Done-when bar of the naming tool, on a tiny model trained on train.json ------------

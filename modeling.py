@@ -1,0 +1,63 @@
+"""The model: bert-base-chinese (or any fill-mask model) and its tokenizer, from the Hugging Face cache or a
+local folder, and the training forward that runs the 21128-way output layer only where a token is masked.
+
+Each way loading can fail (not cached and offline, a damaged folder, no folder) is one UserError that says how
+to get the model. It does not choose the precision (device.py) and does not train (training.py).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch.nn.functional as F
+from transformers import AutoModelForMaskedLM, AutoTokenizer, BertForMaskedLM
+from transformers.modeling_outputs import MaskedLMOutput
+
+from errors import UserError
+from names import MASK
+
+def _masked_positions_forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
+    """BertForMaskedLM.forward, but with labels the 21128-way output layer runs only at masked positions.
+
+    The stock forward computes logits for every token and the loss then discards ~85% of them; the
+    output layer is the largest matmul in the model. Without labels (predictions) it is the stock forward.
+    """
+    num_items_in_batch = kwargs.pop("num_items_in_batch", None)
+    if labels is None:
+        return type(self).forward(self, input_ids=input_ids, attention_mask=attention_mask,
+                                  token_type_ids=token_type_ids, **kwargs)
+    hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+    selected = labels != -100
+    logits = self.cls(hidden[selected])  # (n_masked, vocab)
+    if num_items_in_batch is not None:  # gradient accumulation: the Trainer normalises over all micro-batches
+        loss = F.cross_entropy(logits.float(), labels[selected], reduction="sum") / num_items_in_batch
+    else:
+        loss = F.cross_entropy(logits.float(), labels[selected])
+    return MaskedLMOutput(loss=loss, logits=logits)
+
+def load_model_and_tokenizer(name: str, for_training: bool):
+    """(model, tokenizer) from the hub cache or a local folder, or a UserError saying how to get them."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name)
+        model = AutoModelForMaskedLM.from_pretrained(name)
+    except Exception as e:  # OSError, ValueError, safetensors' and tokenizers' own errors: all mean "cannot load"
+        if os.path.isdir(name) and os.path.isfile(os.path.join(name, "config.json")):
+            raise UserError(f"model folder '{name}' cannot be loaded ({type(e).__name__}: "
+                            f"{str(e).strip().splitlines()[0][:120] if str(e).strip() else 'no detail'}): it is "
+                            "incomplete or damaged; train it again, or pass another folder") from None
+        if not for_training and not os.path.isdir(name):
+            raise UserError(
+                f"model folder '{name}' does not exist: train one first (python app.py --output_dir {name}) "
+                "or pass --model_name_or_path a saved model folder"
+            ) from None
+        offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+        why = "HF_HUB_OFFLINE=1 and it is not in the Hugging Face cache" if offline else "not cached and the hub is unreachable"
+        raise UserError(
+            f"cannot load model '{name}' ({why}; {type(e).__name__}): pre-download it where there is network "
+            f"(hf download {name}) or pass --model_name_or_path a local model folder"
+        ) from None
+    if MASK not in tokenizer.get_vocab():
+        raise UserError(f"model '{name}': its tokenizer has no {MASK} token, so it cannot fill in names")
+    if for_training and type(model) is BertForMaskedLM:
+        model.forward = _masked_positions_forward.__get__(model)
+    return model, tokenizer

@@ -1,0 +1,86 @@
+"""corpus.py: reading corpus files, checking rows, tokenizing with word_ids, splitting."""
+
+import json
+
+import pytest
+from conftest import write_jsonl
+
+import corpus
+import names
+from errors import UserError
+
+
+def test_corpus_meets_its_specification(corpus_rows):
+    texts = [r["text"] for r in corpus_rows]
+    assert len(corpus_rows) >= 150 and len(set(texts)) == len(texts)
+    for r in corpus_rows:
+        assert r["label"] in r["text"] and r["text"].endswith(r["label"])
+    given = {names.split_name(r["label"])[1] for r in corpus_rows}
+    assert len(given) >= 60
+    assert {len(g) for g in given} == {1, 2}
+    patterns = {r["text"][: r["text"].rindex(r["label"])] for r in corpus_rows}
+    assert len(patterns) >= 10
+    surnames = [names.split_name(r["label"])[0] for r in corpus_rows]
+    assert surnames.count("张") > len(corpus_rows) / 2 and len(set(surnames)) >= 5
+    for gender, words in (("boy", ("男孩", "儿子")), ("girl", ("女孩", "女儿"))):
+        assert sum(any(w in t for w in words) for t in texts) >= 40, gender
+
+
+def test_load_corpus_accepts_json_lines_array_and_unlabelled(tmp_path):
+    rows = [{"text": "小孩取名叫张涛", "label": "张涛"}, {"text": "小孩取名叫张伟", "label": "张伟"}]
+    lines = write_jsonl(tmp_path / "a.json", rows)
+    array = tmp_path / "b.json"
+    array.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    plain = write_jsonl(tmp_path / "c.json", [{"text": r["text"]} for r in rows])
+    for path in (lines, array):
+        ds, encoding = corpus.load_corpus(str(path))
+        assert encoding == "UTF-8"
+        assert ds["text"] == [r["text"] for r in rows] and ds["label"] == ["张涛", "张伟"]
+    assert corpus.load_corpus(str(plain))[0].column_names == ["text"]
+
+
+def test_given_name_span_finds_the_given_name_after_the_surname():
+    assert corpus.given_name_span("小孩取名叫张涛", "张涛") == (6, 7)
+    assert corpus.given_name_span("女儿的名字叫欧阳子涵", "欧阳子涵") == (8, 10)
+    assert corpus.given_name_span("小孩取名叫张涛", "李伟") is None  # label not in the text
+    assert corpus.given_name_span("小孩取名叫张涛", None) is None
+
+
+def test_tokenize_keeps_word_ids_and_marks_the_given_name(tiny_tokenizer):
+    import datasets
+
+    ds = datasets.Dataset.from_list([{"text": "小孩取名叫张子涵", "label": "张子涵"},
+                                     {"text": "女儿的名字叫欧阳娜", "label": "欧阳娜"}])
+    out = corpus.tokenize_corpus(ds, tiny_tokenizer, max_seq_length=32)
+    row = out[0]
+    tokens = tiny_tokenizer.convert_ids_to_tokens(row["input_ids"])
+    assert tokens == ["[CLS]", *"小孩取名叫张子涵", "[SEP]"]
+    # One word per Han character, None for the special tokens.
+    assert row["word_ids"] == [None, 0, 1, 2, 3, 4, 5, 6, 7, None]
+    assert [t for t, m in zip(tokens, row["name_mask"]) if m] == ["子", "涵"]
+    assert row["special_tokens_mask"] == [1] + [0] * 8 + [1]
+    tokens = tiny_tokenizer.convert_ids_to_tokens(out[1]["input_ids"])
+    assert [t for t, m in zip(tokens, out[1]["name_mask"]) if m] == ["娜"]  # not 阳娜: 欧阳 is the surname
+
+
+def test_long_texts_are_truncated_with_a_warning(tiny_tokenizer, caplog):
+    import datasets
+
+    ds = datasets.Dataset.from_list([{"text": "小孩" * 40}, {"text": "小孩取名叫张涛"}])
+    out = corpus.tokenize_corpus(ds, tiny_tokenizer, max_seq_length=16)
+    assert [len(x) for x in out["input_ids"]] == [16, 9]
+    assert "1 of 2 texts are longer than --max_seq_length 16" in caplog.text
+
+
+def test_split_sizes_are_exact_and_reproducible(tiny_tokenizer, corpus_rows):
+    import datasets
+
+    ds = corpus.tokenize_corpus(datasets.Dataset.from_list(corpus_rows[:100]), tiny_tokenizer, 32)
+    a = corpus.split_corpus(ds, 0.15, seed=1)
+    b = corpus.split_corpus(ds, 0.15, seed=1)
+    c = corpus.split_corpus(ds, 0.15, seed=2)
+    assert (len(a["train"]), len(a["test"])) == (85, 15)
+    assert a["test"]["text"] == b["test"]["text"] != c["test"]["text"]
+    assert len(corpus.split_corpus(ds, 10, seed=1)["test"]) == 10
+    with pytest.raises(UserError, match="too few to split"):
+        corpus.split_corpus(ds.select([0]), 0.15, seed=1)

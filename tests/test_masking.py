@@ -1,0 +1,61 @@
+"""masking.py: at least one mask per sentence, whole given names, the test split masked once."""
+
+import torch
+
+import corpus
+import masking
+
+
+def _examples(tiny_tokenizer, texts_labels):
+    import datasets
+
+    ds = datasets.Dataset.from_list([{"text": t, "label": l} for t, l in texts_labels])
+    return [dict(r) for r in corpus.tokenize_corpus(ds, tiny_tokenizer, 32)]
+
+
+def test_every_example_gets_at_least_one_masked_token(tiny_tokenizer):
+    examples = _examples(tiny_tokenizer, [("张涛", "张涛"), ("小孩取名叫张伟", "张伟")] * 32)
+    collator = masking.NameMaskingCollator(tiny_tokenizer, mlm_probability=0.01, seed=0)
+    for _ in range(5):
+        batch = collator(examples)
+        per_row = (batch["labels"] != -100).sum(dim=1)
+        assert per_row.min() >= 1
+        # Forced masks land on real tokens, never on [CLS]/[SEP]/[PAD].
+        targets = batch["labels"][batch["labels"] != -100]
+        assert not torch.isin(targets, torch.tensor(tiny_tokenizer.all_special_ids)).any()
+
+
+def test_stock_collator_does_leave_short_examples_unmasked(tiny_tokenizer):
+    """Why the guarantee above is needed: the library collator alone draws no mask for some rows."""
+    from transformers import DataCollatorForLanguageModeling
+
+    examples = _examples(tiny_tokenizer, [("张涛", "张涛")] * 64)
+    batch = DataCollatorForLanguageModeling(tiny_tokenizer, mlm_probability=0.15, seed=0)(
+        [{k: e[k] for k in masking.MODEL_INPUTS} for e in examples])
+    assert ((batch["labels"] != -100).sum(dim=1) == 0).sum() > 30
+
+
+def test_name_masking_masks_the_whole_given_name(tiny_tokenizer):
+    examples = _examples(tiny_tokenizer, [("小孩取名叫张子涵", "张子涵")] * 8)
+    batch = masking.NameMaskingCollator(tiny_tokenizer, mlm_probability=0.01, name_mask_probability=1.0, seed=0)(examples)
+    name_cols = [7, 8]  # [CLS] 小 孩 取 名 叫 张 子 涵 [SEP]
+    assert (batch["input_ids"][:, name_cols] == tiny_tokenizer.mask_token_id).all()
+    assert tiny_tokenizer.convert_ids_to_tokens(batch["labels"][0, name_cols].tolist()) == ["子", "涵"]
+    off = masking.NameMaskingCollator(tiny_tokenizer, mlm_probability=0.01, name_mask_probability=0.0, seed=0)(examples)
+    assert (off["labels"] != -100).sum() < 8 * 2  # one forced token per row, not whole names
+
+
+def test_test_split_is_masked_once_and_reproducibly(tiny_tokenizer, corpus_rows):
+    import datasets
+
+    ds = corpus.tokenize_corpus(datasets.Dataset.from_list(corpus_rows[:40]), tiny_tokenizer, 32)
+    a = masking.mask_test_split_once(ds, tiny_tokenizer, 0.15, seed=3)
+    b = masking.mask_test_split_once(ds, tiny_tokenizer, 0.15, seed=3)
+    c = masking.mask_test_split_once(ds, tiny_tokenizer, 0.15, seed=4)
+    assert a["labels"] == b["labels"] and a["input_ids"] == b["input_ids"]
+    assert a["labels"] != c["labels"]
+    assert [len(x) for x in a["input_ids"]] == [len(x) for x in ds["input_ids"]]  # padding stripped
+    # The training collator only pads these: labels survive untouched, padded with -100.
+    batch = masking.NameMaskingCollator(tiny_tokenizer, seed=9)([a[0], a[1]])
+    width = batch["labels"].shape[1]
+    assert batch["labels"][0].tolist() == a[0]["labels"] + [-100] * (width - len(a[0]["labels"]))

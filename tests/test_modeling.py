@@ -1,0 +1,75 @@
+"""modeling.py and device.py: the training loss is the stock loss; the speed levers that no output shows."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import REPO
+
+import masking
+import corpus
+import modeling
+
+
+@pytest.mark.parametrize("num_items", [None, 37])
+def test_masked_positions_loss_equals_the_stock_loss(tiny_model, tiny_tokenizer, corpus_rows, num_items):
+    """The loss app.py trains with (output layer at masked positions only) is the stock one on the same batch:
+    without num_items_in_batch, BertForMaskedLM's own loss, the mean over masked tokens. With it (the Trainer
+    passes it, for gradient accumulation and for averaging across processes), transformers' ForMaskedLM loss
+    on the stock logits: their sum over num_items_in_batch. (BertForMaskedLM.forward itself takes
+    num_items_in_batch but ignores it.) A sum, or a mean over all tokens, is far off."""
+    import datasets
+    from transformers import AutoModelForMaskedLM
+
+    stock = AutoModelForMaskedLM.from_pretrained(tiny_model).eval()
+    ours, _ = modeling.load_model_and_tokenizer(str(tiny_model), for_training=True)
+    ours.eval()
+    rows = corpus.tokenize_corpus(datasets.Dataset.from_list(corpus_rows[:16]), tiny_tokenizer, 32)
+    batch = masking.NameMaskingCollator(tiny_tokenizer, seed=1)([{k: r[k] for k in masking.MODEL_INPUTS} for r in rows])
+    batch.pop("special_tokens_mask", None)
+    extra = {} if num_items is None else {"num_items_in_batch": torch.tensor(num_items)}
+    with torch.no_grad():
+        stock_out = stock(**batch)
+        want = stock_out.loss if num_items is None else stock.loss_function(
+            logits=stock_out.logits, labels=batch["labels"], vocab_size=stock.config.vocab_size, **extra)
+        got = ours(**batch, **extra).loss
+    n_masked = int((batch["labels"] != -100).sum())
+    assert n_masked > 16
+    assert got.item() == pytest.approx(want.item(), rel=1e-5)
+    if num_items is None:  # what the check tells apart: a sum is n_masked times larger
+        assert abs(got.item() * n_masked - want.item()) > 1
+
+
+def _fresh_python(code: str) -> str:
+    """Run code in a new interpreter (these levers change process-wide state), return its stdout."""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_freed_memory_stays_with_the_process_only_when_kept(keep):
+    returned_mib = float(_fresh_python(f"""
+import device, torch
+def rss(): return int(open('/proc/self/statm').read().split()[1]) * 4096
+if {keep}: device.keep_freed_memory()
+x = torch.ones(2**24)  # 64 MiB, written, so resident
+held = rss(); del x
+print((held - rss()) / 2**20)
+"""))
+    if keep:
+        assert returned_mib < 8  # the next step reuses it without page faults
+    else:
+        assert returned_mib > 56  # glibc's default: unmapped at once
+
+
+def test_a_run_exempts_import_time_objects_from_the_garbage_collector(tiny_model, tmp_path):
+    frozen = int(_fresh_python(f"""
+import gc, app
+assert gc.get_freeze_count() == 0
+assert app.main(['--do_train', 'False', '--model_name_or_path', {str(tiny_model)!r},
+                 '--result_file', {str(tmp_path / 'result.txt')!r}]) == 0
+print(gc.get_freeze_count())
+""").split()[-1])
+    assert frozen > 100_000  # torch, transformers and datasets alone create ~400k

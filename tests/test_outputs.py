@@ -1,0 +1,99 @@
+"""outputs.py: the model folder is swapped in atomically and never lost, whatever fails."""
+
+from pathlib import Path
+
+import pytest
+
+import outputs
+
+
+def test_failed_save_leaves_the_previous_model_untouched(tmp_path):
+    out = tmp_path / "model"
+    outputs.save_atomically(str(out), lambda d: (d / "weights").write_text("old"))
+
+    def broken(folder):
+        (folder / "weights").write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        outputs.save_atomically(str(out), broken)
+    assert (out / "weights").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging folders left behind
+    outputs.save_atomically(str(out), lambda d: (d / "weights").write_text("new"))
+    assert (out / "weights").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def _model_with_old_model_and_checkpoint(tmp_path):
+    out = tmp_path / "model"
+    outputs.save_atomically(str(out), lambda d: (d / "weights").write_text("old"))
+    (out / "checkpoint-5").mkdir()
+    (out / "checkpoint-5" / "state").write_text("step 5")
+    return out
+
+
+def _new(folder):
+    (folder / "weights").write_text("new")
+
+
+@pytest.mark.parametrize("how", ["exchange", "rename"])
+def test_a_swap_that_fails_leaves_the_previous_model_and_its_checkpoints(tmp_path, monkeypatch, how):
+    """The swap itself fails (not write()): a save that deleted the old model before the new one was in
+    place would lose it here. 'exchange': the one-step swap fails; 'rename': a system without it, whose
+    move of the new folder into place fails after the old one was moved aside."""
+    out = _model_with_old_model_and_checkpoint(tmp_path)
+
+    def exchange_fails(a, b):
+        raise OSError(5, "I/O error", str(b))
+
+    if how == "exchange":
+        monkeypatch.setattr(outputs, "exchange_paths", exchange_fails)
+    else:
+        monkeypatch.setattr(outputs, "exchange_paths", lambda a, b: False)
+        real_rename = Path.rename
+
+        def rename(self, target):
+            if Path(target) == out and self.name.startswith(".model.new-"):
+                raise OSError(28, "No space left on device")
+            return real_rename(self, target)
+
+        monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(OSError):
+        outputs.save_atomically(str(out), _new)
+    assert (out / "weights").read_text() == "old"
+    assert (out / "checkpoint-5" / "state").read_text() == "step 5"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["exchange", "two-renames"])
+def test_a_swap_replaces_the_model_and_carries_the_checkpoints(tmp_path, monkeypatch, exchange):
+    out = _model_with_old_model_and_checkpoint(tmp_path)
+    if not exchange:
+        monkeypatch.setattr(outputs, "exchange_paths", lambda a, b: False)
+    outputs.save_atomically(str(out), _new)
+    assert (out / "weights").read_text() == "new" and (out / "checkpoint-5" / "state").read_text() == "step 5"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_exchange_paths_swaps_two_folders_in_one_step(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    (a / "x").write_text("a"), (b / "x").write_text("b")
+    if not outputs.exchange_paths(a, b):
+        pytest.skip("this filesystem has no renameat2 RENAME_EXCHANGE; save_atomically uses two renames")
+    assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"
+
+
+def test_recover_puts_back_a_model_moved_aside_by_a_killed_save(tmp_path):
+    out = tmp_path / "model"
+    aside = tmp_path / ".model.old-123"
+    aside.mkdir()
+    (aside / "weights").write_text("old")
+    (tmp_path / ".model.new-xyz").mkdir()
+    outputs.recover_output_dir(out)
+    assert (out / "weights").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    # With a model in place, an aside copy is an old one whose deletion was cut short: it goes.
+    (tmp_path / ".model.old-456").mkdir()
+    outputs.recover_output_dir(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

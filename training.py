@@ -1,0 +1,148 @@
+"""Training: the transformers.Trainer that app.py runs, with callbacks that make its output one line per epoch
+and time the training steps, and the evaluation: the loss on the once-masked test split, and the name score
+(does the model rank the held-out given names high?).
+
+It does not build the data (corpus.py, masking.py) and saves nothing itself (outputs.py).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import torch
+from transformers import PrinterCallback, ProgressCallback, Trainer, TrainerCallback
+
+from errors import UserError
+from masking import NameMaskingCollator
+from report import Report, perplexity
+
+@torch.inference_mode()
+def name_score(model, tokenizer, rows, ks=(1, 5, 20), batch_size: int = 64) -> dict:
+    """How often the true given-name character is the model's top 1 / in its top 5 / top 20.
+
+    Every given-name token of a held-out sentence (from name_mask) is replaced by [MASK] at once, and
+    the true character is ranked against the whole vocabulary. {} when the rows have no labels.
+    """
+    hits = {k: 0 for k in ks}
+    total = 0
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start: start + batch_size]
+        width = max(len(x) for x in chunk["input_ids"])
+        ids = torch.full((len(chunk["input_ids"]), width), tokenizer.pad_token_id)
+        names = torch.zeros_like(ids, dtype=torch.bool)
+        for i, (row_ids, row_names) in enumerate(zip(chunk["input_ids"], chunk["name_mask"])):
+            ids[i, : len(row_ids)] = torch.tensor(row_ids)
+            names[i, : len(row_names)] = torch.tensor(row_names, dtype=torch.bool)
+        if not names.any():
+            continue
+        truth = ids[names]
+        masked = ids.masked_fill(names, tokenizer.mask_token_id)
+        logits = model(input_ids=masked.to(model.device), attention_mask=(ids != tokenizer.pad_token_id).long().to(model.device)).logits
+        logits = logits[names.to(model.device)].float()
+        rank = (logits > logits.gather(1, truth.to(model.device)[:, None])).sum(dim=1)  # 0 = top 1
+        for k in ks:
+            hits[k] += int((rank < k).sum())
+        total += len(truth)
+    if total == 0:
+        return {}
+    return {**{f"name_top{k}": hits[k] / total for k in ks}, "name_chars": total}
+
+class EpochLines(TrainerCallback):
+    """One line per epoch ('epoch 1/3: train_loss 2.3100  eval_loss 2.4000  perplexity 11.02') instead
+    of the Trainer's printed dicts."""
+
+    def __init__(self, report: Report):
+        self.report = report
+        self.train_loss = None
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        if "loss" in logs:
+            self.train_loss = logs["loss"]
+        if "eval_loss" in logs and state.global_step > 0:
+            train = f"train_loss {self.train_loss:.4f}  " if self.train_loss is not None else ""
+            self.report.say(f"epoch {state.epoch:.0f}/{args.num_train_epochs:.0f}: {train}"
+                            f"eval_loss {logs['eval_loss']:.4f}  perplexity {perplexity(logs['eval_loss']):.2f}")
+
+class StepTimer(TrainerCallback):
+    """Seconds spent in training steps alone (evaluation and saving excluded): for tokens/s."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self._start = None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.seconds += time.perf_counter() - self._start
+
+    def metrics(self, state) -> dict:
+        steps = max(1, state.global_step)
+        return {"train_seconds": self.seconds, "seconds_per_step": self.seconds / steps,
+                "train_tokens": state.num_input_tokens_seen,
+                "tokens_per_second": state.num_input_tokens_seen / self.seconds if self.seconds else None}
+
+def step_timer(trainer) -> StepTimer:
+    return next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, StepTimer))
+
+class QuietProgress(ProgressCallback):
+    """The Trainer's training progress bar, without the dict it prints at every log and without a bar
+    for each evaluation (a few batches each)."""
+
+    def on_log(self, *args, **kwargs):
+        pass
+
+    def on_prediction_step(self, *args, **kwargs):
+        pass
+
+def build_trainer(model, tokenizer, args, data_args, train, test_masked, report: Report):
+    collator = NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability,
+                                   name_mask_probability=data_args.name_mask_probability,
+                                   seed=args.seed + args.process_index)
+    trainer = Trainer(model=model, args=args, data_collator=collator, train_dataset=train,
+                      eval_dataset=test_masked, processing_class=tokenizer)
+    trainer.remove_callback(PrinterCallback)
+    if trainer.pop_callback(ProgressCallback):
+        trainer.add_callback(QuietProgress())
+    trainer.add_callback(EpochLines(report))
+    trainer.add_callback(StepTimer())
+    return trainer
+
+def resolve_checkpoint(args) -> str | None:
+    """--resume_from_checkpoint: a checkpoint folder, or True/last for the newest one in --output_dir."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    wanted = args.resume_from_checkpoint
+    if wanted is None or str(wanted).lower() in ("false", "none", ""):
+        return None
+    if str(wanted).lower() in ("true", "last"):
+        found = get_last_checkpoint(args.output_dir) if os.path.isdir(args.output_dir) else None
+        if found is None:
+            raise UserError(f"--resume_from_checkpoint {wanted}: no checkpoint-* folder in {args.output_dir}; "
+                            "start without it, or save checkpoints with --save_strategy epoch")
+        return found
+    if not os.path.isdir(wanted):
+        raise UserError(f"--resume_from_checkpoint '{wanted}' is not a folder: pass a checkpoint-N folder or True")
+    return wanted
+
+def evaluate(trainer, model, tokenizer, test, after_training: bool = False) -> dict:
+    """Eval loss on the once-masked test split (all processes) and the name score (main process).
+
+    After training, the evaluation at the end of the last epoch is reused: it scored this very model
+    on the very same masked tokens.
+    """
+    loss = _last_epoch_eval_loss(trainer) if after_training else None
+    metrics = {"eval_loss": loss if loss is not None else trainer.evaluate()["eval_loss"]}
+    if trainer.is_world_process_zero():
+        model.eval()
+        metrics.update(name_score(model, tokenizer, test))
+    return metrics
+
+def _last_epoch_eval_loss(trainer) -> float | None:
+    state = trainer.state
+    for entry in reversed(state.log_history):
+        if "eval_loss" in entry:
+            return entry["eval_loss"] if entry.get("step") == state.global_step else None
+    return None
