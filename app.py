@@ -175,7 +175,9 @@ class AppTrainingArguments(TrainingArguments):
     logging_strategy: str = field(default="epoch", metadata={"help": "One train-loss line per epoch."})
     save_strategy: str = field(default="no", metadata={"help": "'epoch' writes resumable checkpoints."})
     prediction_loss_only: bool = field(default=True, metadata={"help": "Evaluation needs only the loss."})
-    include_num_input_tokens_seen: str = field(default="non_padding", metadata={"help": "For tokens/s in metrics.json."})
+    # Each would make a GPU host wait for the device at every step; training.py does both without a wait.
+    include_num_input_tokens_seen: str = field(default="no", metadata={"help": "The collator counts tokens instead."})
+    logging_nan_inf_filter: bool = field(default=False, metadata={"help": "NamingTrainer keeps this guard instead."})
     precision: str = field(
         default="auto",
         metadata={"help": "auto (bf16 where the hardware does it natively, else fp16 on GPU, else fp32), fp32, bf16, fp16."},

@@ -35,44 +35,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from standin import SPECIAL, build_base_model, build_model, corpus_chars
+
 HERE = Path(__file__).resolve().parent
-SPECIAL = ["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-BASE_VOCAB_SIZE = 21128
 
 
-def corpus_chars(corpus: Path) -> list[str]:
-    return sorted({c for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()
-                   for c in json.loads(line)["text"]})
 
 
-def build_model(folder: Path, tokens: list[str], seed: int = 0, **config) -> Path:
-    """A random-weight BertForMaskedLM with this vocabulary (BertConfig's defaults are bert-base's shape)."""
-    import torch
-    from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # a "Writing model shards" bar for each model built
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.txt").write_text("\n".join(tokens) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast.from_pretrained(folder)  # transformers 5 ignores vocab_file=
-    torch.manual_seed(seed)
-    BertForMaskedLM(BertConfig(vocab_size=len(tokens), **config)).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
-def build_base_model(folder: Path, corpus: Path, vocab: Path | None) -> Path:
-    """bert-base-chinese's exact shape: 12 layers, hidden 768, a 21128-token vocab."""
-    if (folder / "model.safetensors").exists():
-        return folder
-    if vocab:
-        # One token a line: split on "\n" only (splitlines() also splits inside tokens such as U+0085).
-        tokens = vocab.read_text(encoding="utf-8").rstrip("\n").split("\n")
-    else:
-        han = [chr(c) for c in [*range(0x4E00, 0x9FA6), *range(0x3400, 0x4DB6)]]  # CJK, then Extension A
-        tokens = list(dict.fromkeys(SPECIAL + corpus_chars(corpus) + han))[:BASE_VOCAB_SIZE]
-    assert len(tokens) == BASE_VOCAB_SIZE, f"a bert-base-chinese vocab has {BASE_VOCAB_SIZE} tokens, not {len(tokens)}"
-    return build_model(folder, tokens)
 
 
 def run_plain(model_dir: str, train_file: str, output_dir: str, epochs: float, batch_size: int, lr: float,
@@ -95,7 +66,7 @@ def run_plain(model_dir: str, train_file: str, output_dir: str, epochs: float, b
                              save_strategy="no", logging_strategy="epoch", report_to="none", use_cpu=True,
                              remove_unused_columns=False, prediction_loss_only=True,
                              include_num_input_tokens_seen="non_padding", disable_tqdm=True)
-    collator = masking.NameMaskingCollator(tokenizer, mlm_probability=0.15, seed=seed)
+    collator = masking.NameMaskingCollator(tokenizer, mlm_probability=0.15, seed=seed, send_positions=False)
     trainer = Trainer(model=model, args=args, data_collator=collator, train_dataset=data["train"],
                       eval_dataset=test_masked, processing_class=tokenizer, callbacks=[training.StepTimer()])
     before = trainer.evaluate()["eval_loss"]
@@ -284,7 +255,7 @@ def main(argv=None):
         return run_plain(model_dir, train_file, output_dir, float(epochs), int(batch), float(lr), int(seed), metrics)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
-    for name in ("speed", "scaling", "names", "gender"):
+    for name in ("speed", "scaling", "names", "gender", "waits"):
         p = sub.add_parser(name)
         p.add_argument("--work", help="folder for the model and outputs (default: a new temporary one)")
         p.add_argument("--vocab", type=Path, help="a real vocab.txt of 21128 tokens (default: synthetic)")
@@ -304,7 +275,14 @@ def main(argv=None):
     nm.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     nm.add_argument("--epochs", type=int, default=30)
     sub.choices["gender"].add_argument("--weights", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0])
+    wt = sub.choices["waits"]
+    wt.add_argument("--epochs", type=int, default=2)
+    wt.add_argument("--batch_size", type=int, default=16)
     opts = parser.parse_args(argv)
+    if opts.what in ("waits",):
+        import bench_host
+
+        return getattr(bench_host, opts.what)(opts)
     {"speed": speed, "scaling": scaling, "names": names, "gender": gender}[opts.what](opts)
 
 

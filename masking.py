@@ -15,6 +15,9 @@ import torch.nn.functional as F
 from transformers import DataCollatorForLanguageModeling, DataCollatorForTokenClassification
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "special_tokens_mask")
+# The masked positions are padded to a multiple of this, so that batches share a few shapes (torch.compile).
+POSITIONS_MULTIPLE = 8
+
 
 @dataclass
 class NameMaskingCollator(DataCollatorForLanguageModeling):
@@ -24,15 +27,32 @@ class NameMaskingCollator(DataCollatorForLanguageModeling):
       batch of such gives a NaN loss);
     - with probability name_mask_probability an example also gets its whole given name masked.
     Examples that already carry 'labels' (the test split, masked once) are only padded.
+
+    With send_positions (the default), each batch also says where its masked tokens are, worked out here on
+    the CPU: masked_positions (K,) indexes the flattened (batch x length) tokens, and masked_labels (K,)
+    holds their targets; K is padded up to a multiple of POSITIONS_MULTIPLE with position 0 and label -100.
+    modeling.py's training forward gathers exactly those rows, so a GPU never has to find them with a
+    boolean index (which makes the host wait for the device). attention_mask is left out when no row is
+    padded: the model then needs no mask, and does not check one on the device either.
     """
 
     name_mask_probability: float = 0.0
+    send_positions: bool = True
 
     def __post_init__(self):
         super().__post_init__()
         self._pad_only = DataCollatorForTokenClassification(self.tokenizer)
+        self.tokens_seen = 0  # non-padding tokens of the training batches made so far (tokens/s)
 
     def torch_call(self, examples):
+        training = "labels" not in examples[0]
+        batch = self.mask(examples)
+        if training:
+            self.tokens_seen += int(batch["attention_mask"].sum())
+        return self.for_forward(batch) if self.send_positions else batch
+
+    def mask(self, examples):
+        """The padded batch with input_ids masked and labels (-100 where nothing is to be guessed)."""
         if "labels" in examples[0]:
             return self._pad_only([{k: e[k] for k in (*MODEL_INPUTS, "labels") if k in e} for e in examples])
         batch = super().torch_call([{k: e[k] for k in MODEL_INPUTS if k in e} for e in examples])
@@ -55,12 +75,28 @@ class NameMaskingCollator(DataCollatorForLanguageModeling):
         ids[force] = self.tokenizer.mask_token_id
         return batch
 
+    @staticmethod
+    def for_forward(batch):
+        """The batch as the training forward takes it: masked positions and targets added (see above)."""
+        flat = batch["labels"].flatten()
+        where = (flat != -100).nonzero().flatten()  # on the CPU: no device is waited for
+        k = max(1, -(-len(where) // POSITIONS_MULTIPLE)) * POSITIONS_MULTIPLE
+        batch["masked_positions"] = torch.zeros(k, dtype=torch.long)
+        batch["masked_positions"][: len(where)] = where
+        batch["masked_labels"] = torch.full((k,), -100, dtype=torch.long)
+        batch["masked_labels"][: len(where)] = flat[where]
+        batch.pop("special_tokens_mask", None)
+        if bool(batch["attention_mask"].all()):
+            del batch["attention_mask"]
+        return batch
+
+
 def mask_test_split_once(test, tokenizer, mlm_probability: float, seed: int):
     """The test split with masks drawn once, so before/after evaluations score the very same tokens."""
     collator = NameMaskingCollator(tokenizer, mlm_probability=mlm_probability, seed=seed)
 
     def mask(batch):
-        out = collator([dict(zip(batch, row)) for row in zip(*batch.values())])
+        out = collator.mask([dict(zip(batch, row)) for row in zip(*batch.values())])
         lengths = out["attention_mask"].sum(dim=1).tolist()
         return {k: [v[i, :n].tolist() for i, n in enumerate(lengths)] for k, v in out.items()}
 

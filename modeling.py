@@ -16,24 +16,31 @@ from transformers.modeling_outputs import MaskedLMOutput
 from errors import UserError
 from names import MASK
 
-def _masked_positions_forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
+def _masked_positions_forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None,
+                              masked_positions=None, masked_labels=None, **kwargs):
     """BertForMaskedLM.forward, but with labels the 21128-way output layer runs only at masked positions.
 
     The stock forward computes logits for every token and the loss then discards ~85% of them; the
-    output layer is the largest matmul in the model. Without labels (predictions) it is the stock forward.
+    output layer is the largest matmul in the model. The collator sends where the masked tokens are
+    (masking.NameMaskingCollator: masked_positions into the flattened batch, masked_labels, padded with
+    -100), so the rows are gathered by index: a boolean index would make a GPU host wait for the device
+    to count them. Without labels (predictions) it is the stock forward.
     """
     num_items_in_batch = kwargs.pop("num_items_in_batch", None)
-    if labels is None:
+    if labels is None and masked_labels is None:
         return type(self).forward(self, input_ids=input_ids, attention_mask=attention_mask,
                                   token_type_ids=token_type_ids, **kwargs)
+    if masked_positions is None:  # a caller that sends labels only: find them here (this does wait on a GPU)
+        masked_positions = (labels.flatten() != -100).nonzero().flatten()
+        masked_labels = labels.flatten()[masked_positions]
     hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
-    selected = labels != -100
-    logits = self.cls(hidden[selected])  # (n_masked, vocab)
+    logits = self.cls(hidden.flatten(0, 1).index_select(0, masked_positions))  # (K, vocab)
     if num_items_in_batch is not None:  # gradient accumulation: the Trainer normalises over all micro-batches
-        loss = F.cross_entropy(logits.float(), labels[selected], reduction="sum") / num_items_in_batch
+        loss = F.cross_entropy(logits.float(), masked_labels, reduction="sum") / num_items_in_batch
     else:
-        loss = F.cross_entropy(logits.float(), labels[selected])
+        loss = F.cross_entropy(logits.float(), masked_labels)  # the mean over the real targets (-100 ignored)
     return MaskedLMOutput(loss=loss, logits=logits)
+
 
 def load_model_and_tokenizer(name: str, for_training: bool):
     """(model, tokenizer) from the hub cache or a local folder, or a UserError saying how to get them."""

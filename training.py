@@ -66,11 +66,16 @@ class EpochLines(TrainerCallback):
                             f"eval_loss {logs['eval_loss']:.4f}  perplexity {perplexity(logs['eval_loss']):.2f}")
 
 class StepTimer(TrainerCallback):
-    """Seconds spent in training steps alone (evaluation and saving excluded): for tokens/s."""
+    """Seconds spent in training steps alone (evaluation and saving excluded): for tokens/s.
 
-    def __init__(self):
+    count_tokens() says how many training tokens have been seen; by default the Trainer's own count
+    (--include_num_input_tokens_seen, which costs a wait for the device each step).
+    """
+
+    def __init__(self, count_tokens=None):
         self.seconds = 0.0
         self._start = None
+        self.count_tokens = count_tokens
 
     def on_step_begin(self, args, state, control, **kwargs):
         self._start = time.perf_counter()
@@ -80,9 +85,10 @@ class StepTimer(TrainerCallback):
 
     def metrics(self, state) -> dict:
         steps = max(1, state.global_step)
-        return {"train_seconds": self.seconds, "seconds_per_step": self.seconds / steps,
-                "train_tokens": state.num_input_tokens_seen,
-                "tokens_per_second": state.num_input_tokens_seen / self.seconds if self.seconds else None}
+        tokens = self.count_tokens() if self.count_tokens else state.num_input_tokens_seen
+        return {"train_seconds": self.seconds, "seconds_per_step": self.seconds / steps, "train_tokens": tokens,
+                "tokens_per_second": tokens / self.seconds if self.seconds else None}
+
 
 def step_timer(trainer) -> StepTimer:
     return next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, StepTimer))
@@ -97,18 +103,34 @@ class QuietProgress(ProgressCallback):
     def on_prediction_step(self, *args, **kwargs):
         pass
 
+class NamingTrainer(Trainer):
+    """transformers.Trainer, with its guard against a NaN or infinite step loss kept without a wait per step.
+
+    The stock loop (logging_nan_inf_filter) asks `torch.isnan(loss) or torch.isinf(loss)` after every step,
+    and each bool() makes a GPU host wait for the device. Here the same replacement (the average of the
+    losses logged so far in the window) is chosen on the device; app.py turns the stock check off.
+    """
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        window_average = self._tr_loss / (1 + self.state.global_step - self._globalstep_last_logged)
+        return torch.where(torch.isfinite(loss), loss, window_average)
+
+
 def build_trainer(model, tokenizer, args, data_args, train, test_masked, report: Report):
     collator = NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability,
                                    name_mask_probability=data_args.name_mask_probability,
                                    seed=args.seed + args.process_index)
-    trainer = Trainer(model=model, args=args, data_collator=collator, train_dataset=train,
-                      eval_dataset=test_masked, processing_class=tokenizer)
+    trainer = NamingTrainer(model=model, args=args, data_collator=collator, train_dataset=train,
+                            eval_dataset=test_masked, processing_class=tokenizer)
     trainer.remove_callback(PrinterCallback)
     if trainer.pop_callback(ProgressCallback):
         trainer.add_callback(QuietProgress())
     trainer.add_callback(EpochLines(report))
-    trainer.add_callback(StepTimer())
+    # Tokens are counted by the collator, on the CPU; each process counts its own share of the batches.
+    trainer.add_callback(StepTimer(lambda: collator.tokens_seen * max(1, args.world_size)))
     return trainer
+
 
 def resolve_checkpoint(args) -> str | None:
     """--resume_from_checkpoint: a checkpoint folder, or True/last for the newest one in --output_dir."""

@@ -1,4 +1,4 @@
-"""bench.py: its stand-in model, its corpora and its tables, run on tiny settings."""
+"""bench.py and standin.py: the stand-in model, the corpora and the tables, run on tiny settings."""
 
 import json
 import re
@@ -8,12 +8,13 @@ import sys
 from conftest import REPO, read_corpus
 
 import bench
+import standin
 
 
 def test_base_model_has_bert_base_chinese_shape(tmp_path):
     from transformers import AutoConfig, AutoTokenizer
 
-    folder = bench.build_base_model(tmp_path / "base", REPO / "train.json", vocab=None)
+    folder = standin.build_base_model(tmp_path / "base", REPO / "train.json", vocab=None)
     config = AutoConfig.from_pretrained(folder)
     assert (config.vocab_size, config.hidden_size, config.num_hidden_layers, config.num_attention_heads,
             config.intermediate_size, config.max_position_embeddings) == (21128, 768, 12, 12, 3072, 512)

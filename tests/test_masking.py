@@ -59,3 +59,31 @@ def test_test_split_is_masked_once_and_reproducibly(tiny_tokenizer, corpus_rows)
     batch = masking.NameMaskingCollator(tiny_tokenizer, seed=9)([a[0], a[1]])
     width = batch["labels"].shape[1]
     assert batch["labels"][0].tolist() == a[0]["labels"] + [-100] * (width - len(a[0]["labels"]))
+
+
+def test_each_batch_says_where_its_masked_tokens_are(tiny_tokenizer):
+    """masked_positions index the flattened batch, masked_labels are the targets there; both are padded to a
+    multiple of 8 with position 0 and label -100. A batch without padding needs no attention_mask."""
+    collator = masking.NameMaskingCollator(tiny_tokenizer, mlm_probability=0.3, seed=0)
+    for texts in (["小孩取名叫张涛", "小孩取名叫张子涵", "女儿的名字叫欧阳娜"], ["小孩取名叫张涛"] * 3):
+        batch = collator(_examples(tiny_tokenizer, [(t, None) for t in texts]))
+        labels = batch["labels"].flatten()
+        truth = [i for i, t in enumerate(labels.tolist()) if t != -100]
+        k = len(batch["masked_positions"])
+        assert k % masking.POSITIONS_MULTIPLE == 0 and len(truth) <= k < len(truth) + masking.POSITIONS_MULTIPLE
+        assert batch["masked_positions"].tolist() == truth + [0] * (k - len(truth))
+        assert batch["masked_labels"].tolist() == labels[truth].tolist() + [-100] * (k - len(truth))
+        padded = len({len(t) for t in texts}) > 1
+        assert ("attention_mask" in batch) == padded
+        assert "special_tokens_mask" not in batch
+
+
+def test_the_collator_counts_training_tokens_not_evaluation_tokens(tiny_tokenizer, corpus_rows):
+    import datasets
+
+    ds = corpus.tokenize_corpus(datasets.Dataset.from_list(corpus_rows[:10]), tiny_tokenizer, 32)
+    collator = masking.NameMaskingCollator(tiny_tokenizer, seed=0)
+    collator([{k: r[k] for k in masking.MODEL_INPUTS} for r in ds])
+    assert collator.tokens_seen == sum(len(ids) for ids in ds["input_ids"])  # non-padding tokens
+    collator(list(masking.mask_test_split_once(ds, tiny_tokenizer, 0.15, seed=1)))  # the evaluation's batches
+    assert collator.tokens_seen == sum(len(ids) for ids in ds["input_ids"])

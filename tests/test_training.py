@@ -1,7 +1,12 @@
-"""training.py: the name score, on a model whose ranking the test sets."""
+"""training.py: the name score, on a model whose ranking the test sets; a training loop in which the host does
+not wait for the device because of us."""
 
-from conftest import ranked_model
+import math
 
+import pytest
+from conftest import REPO, ranked_model
+
+import bench_host
 import training
 
 
@@ -19,3 +24,61 @@ def test_name_score_on_a_hand_made_case(tiny_tokenizer):
     score = training.name_score(model, tiny_tokenizer, datasets.Dataset.from_dict(rows), ks=(1, 5, 20))
     # 涛 rank 1, 伟 rank 2, 芳 rank 7, 强 beyond 20 -> top1 1/4, top5 2/4, top20 3/4.
     assert score == {"name_top1": 0.25, "name_top5": 0.5, "name_top20": 0.75, "name_chars": 4}
+
+
+# ---- a host that does not wait for the device ---------------------------------------------------
+OUR_MODULES = {p.name for p in REPO.glob("*.py")} - {"bench.py", "bench_host.py"}
+
+
+def test_app_adds_no_host_waits_over_the_stock_trainer(tiny_model, small_corpus):
+    """Counted on the CPU (bench_host.HostWaits): the ops that make a CUDA host wait for the device, per
+    optimizer step, inside training_step and elsewhere in the training loop. app.py may not add any over
+    the stock recipe, and none may come from our own code."""
+    stock, stock_steps = bench_host.waits_of_the_stock_trainer(tiny_model, small_corpus, epochs=2, batch_size=8)
+    ours, steps = bench_host.waits_of_app(tiny_model, small_corpus, 2, 8)
+    assert steps == stock_steps == 2 * 7  # 60 rows, 9 held out: 51 / 8 -> 7 steps an epoch
+    assert stock.per_step(steps)["loop"] >= 2  # the counter sees the stock loop's isnan/isinf check
+    for where in ("step", "loop"):
+        assert ours.per_step(steps)[where] <= stock.per_step(steps)[where], (where, ours.sites)
+    assert [site for (_, _, site) in ours.sites if site.split(":")[0] in OUR_MODULES] == []
+    # What is left in the loop is read once per log (2 epochs) and once at the end, not once per step.
+    assert sum(n for (where, _, _), n in ours.sites.items() if where == "loop") <= 2 * 2 + 1
+
+
+def test_a_nan_step_is_logged_as_the_stock_filter_logs_it(tiny_model, tiny_tokenizer, small_corpus, tmp_path):
+    """NamingTrainer keeps logging_nan_inf_filter's guard without its per-step bool(): a step whose loss is
+    NaN counts as the average of the window so far, exactly as the stock check does; without any guard every
+    logged loss from then on is NaN."""
+    from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling, Trainer, TrainingArguments
+
+    import corpus
+
+    rows = corpus.tokenize_corpus(corpus.load_corpus(str(small_corpus))[0], tiny_tokenizer, 32)
+    rows = rows.select_columns(["input_ids", "attention_mask"])
+
+    def logged_losses(trainer_class, nan_filter):
+        model = AutoModelForMaskedLM.from_pretrained(tiny_model)
+        forward, calls = model.forward, []
+
+        def third_loss_is_nan(*args, **kwargs):
+            out = forward(*args, **kwargs)
+            calls.append(1)
+            if len(calls) == 3:
+                out.loss = out.loss + float("nan")  # a NaN value whose gradients stay finite
+            return out
+
+        model.forward = third_loss_is_nan
+        args = TrainingArguments(output_dir=str(tmp_path / "out"), max_steps=8, logging_steps=4, report_to="none",
+                                 per_device_train_batch_size=4, save_strategy="no", use_cpu=True, disable_tqdm=True,
+                                 logging_nan_inf_filter=nan_filter, seed=3, remove_unused_columns=False)
+        trainer = trainer_class(model=model, args=args, train_dataset=rows,
+                                data_collator=DataCollatorForLanguageModeling(tiny_tokenizer, seed=3))
+        trainer.train()
+        return [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+
+    stock = logged_losses(Trainer, nan_filter=True)
+    ours = logged_losses(training.NamingTrainer, nan_filter=False)
+    unguarded = logged_losses(Trainer, nan_filter=False)
+    assert len(stock) == 2 and all(math.isfinite(x) for x in stock)
+    assert ours == pytest.approx(stock, rel=1e-6)
+    assert all(math.isnan(x) for x in unguarded)  # and it stays NaN: the Trainer resets it with tr_loss -= tr_loss
