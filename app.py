@@ -252,6 +252,7 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     model, tokenizer = modeling.load_model_and_tokenizer(model_args.model_name_or_path, for_training=True)
     check_fits_model(model, tokenizer, data_args, suggest_args)
     train, test, test_masked = prepare_data(report, rows, encoding, tokenizer, data_args, args)
+    settle_precision(report, model, tokenizer, train, data_args, args)
     trainer = training.build_trainer(model, tokenizer, args, data_args, train, test_masked, report)
 
     # Before training: loss, perplexity and name score on the held-out split, and the pretrained model's names.
@@ -307,6 +308,17 @@ def prepare_data(report, rows, encoding: str, tokenizer, data_args, args):
     two = [{k: train[i][k] for k in (*masking.MODEL_INPUTS, "name_mask")} for i in range(min(2, len(train)))]
     show_examples(report, tokenizer, processed, collator(two))
     return train, test, test_masked
+
+
+def settle_precision(report, model, tokenizer, train, data_args, args):
+    """--precision auto on a GPU: fp32 (TF32) or bf16 autocast, whichever runs the first training batch faster."""
+    collator = masking.NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability, seed=args.seed)
+    first = [{k: train[i][k] for k in (*masking.MODEL_INPUTS, "name_mask")}
+             for i in range(min(args.per_device_train_batch_size, len(train)))]
+    seconds = device.choose_for_batch(args, model, collator(first)) if device.wants_measured_precision(args) else None
+    if seconds:
+        measured = ", ".join(f"{precision} {s * 1000:.1f} ms" for precision, s in seconds.items())
+        report.say(f"== 精度 precision: {device.precision_of(args)} (a step of the first batch: {measured})")
 
 
 SUGGESTIONS_ZH = {"pretrained": "训练前的推荐", "fine-tuned, reloaded from output_dir": "训练后的推荐（从输出目录重新加载）",
@@ -381,7 +393,8 @@ def report_configuration(report, model_args, data_args, suggest_args, args):
         "seed": args.seed,
         "mlm_probability": data_args.mlm_probability,
         "name_mask_probability": data_args.name_mask_probability,
-        "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
+        "precision": "auto (measured on the first batch)" if device.wants_measured_precision(args) and args.do_train
+                     else device.precision_of(args),
         "device": f"{args.device} x {args.world_size}",
         "prompt": suggest_args.resolved_prompt(),
         "gender": f"{suggest_args.gender} (weight {suggest_args.gender_weight:g})" if suggest_args.gender != "any" else "any",

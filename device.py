@@ -1,14 +1,20 @@
-"""The device: which precision this hardware computes fast, and the memory lever for training on a CPU.
+"""The device: which precision this hardware computes fast, how batches reach it, and the memory lever for
+training on a CPU.
 
-configure() sets the TrainingArguments that depend on the hardware (use_cpu, bf16/fp16, tf32) from
---precision. It does not move anything to the device (the Trainer does) and does not time anything.
+configure() sets the TrainingArguments that depend on the hardware (use_cpu, bf16/fp16, tf32, copies that do
+not block) from --precision. On a GPU, --precision auto is then settled by measuring: choose_for_batch()
+times a few steps of the real batch in each candidate precision and keeps the faster (small batches are
+bound by the host, where autocast's casts cost more than its faster matmuls save). It does not move the
+model to the device for training: the Trainer does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import re
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -46,7 +52,8 @@ def native_bf16() -> bool:
 
 
 def configure(args):
-    """use_cpu, bf16/fp16 and tf32 of the TrainingArguments, from args.precision and the hardware."""
+    """use_cpu, bf16/fp16, tf32 and non-blocking copies of the TrainingArguments, from args.precision and the
+    hardware. On CUDA, precision auto starts as bf16 (fp16 before Ampere) and choose_for_batch() settles it."""
     if no_accelerator():
         # Without it torchrun on a CPU machine starts N separate runs of world_size 1 (no gloo group).
         args.use_cpu = True
@@ -57,3 +64,67 @@ def configure(args):
             args.fp16 = True
     if torch.cuda.is_available():
         args.tf32 = args.tf32 if args.tf32 is not None else torch.cuda.get_device_capability()[0] >= 8
+        # Batches go to the GPU from pinned memory without the host waiting for the copy (and for all the work
+        # queued before it, which a copy from pageable memory waits for).
+        if args.accelerator_config is None or isinstance(args.accelerator_config, dict):
+            args.accelerator_config = {"non_blocking": True, **(args.accelerator_config or {})}
+
+
+def pad_multiple(args) -> int | None:
+    """Pad batches to a multiple of 8 tokens on a GPU (tensor cores work in tiles of 8) and under torch.compile
+    (fewer distinct shapes to compile for); not on a CPU, where padding is only more work."""
+    return 8 if torch.cuda.is_available() or args.torch_compile else None
+
+
+def precision_of(args) -> str:
+    return "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
+
+
+def set_precision(args, precision: str):
+    """Switch settled TrainingArguments to fp32, bf16 or fp16 autocast (before the Trainer is built)."""
+    args.bf16, args.fp16 = precision == "bf16", precision == "fp16"
+    args.mixed_precision = precision if precision != "fp32" else "no"  # what the Trainer hands accelerate
+
+
+def wants_measured_precision(args) -> bool:
+    """--precision auto on one GPU (with several, each process would measure and might choose differently)."""
+    return args.precision == "auto" and torch.cuda.is_available() and args.world_size <= 1
+
+
+def choose_for_batch(args, model, batch) -> dict:
+    """The faster of fp32 (TF32 matmuls) and bf16 autocast (fp16 before Ampere) for this model and batch on
+    this GPU, measured; args are switched to it. Returns {precision: seconds a step}."""
+    half = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    seconds = time_precisions(model, batch, ("fp32", half), args.device)
+    set_precision(args, min(seconds, key=seconds.get))
+    return seconds
+
+
+def time_precisions(model, batch, precisions, device, warmup: int = 2, steps: int = 5) -> dict:
+    """Seconds for one forward and backward of `batch` in each precision (median of `steps`, after `warmup`).
+
+    The model is left as it was: on `device`, no gradients, the random state (dropout) restored."""
+    model.to(device).train()
+    batch = {k: v.to(device) for k, v in batch.items()}
+    seconds = {}
+    with torch.random.fork_rng(devices=[device] if torch.device(device).type == "cuda" else []):
+        for precision in precisions:
+            dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+            autocast = torch.autocast(torch.device(device).type, dtype=dtype) if dtype else contextlib.nullcontext()
+            times = []
+            for _ in range(warmup + steps):
+                _synchronize(device)
+                start = time.perf_counter()
+                with autocast:
+                    loss = model(**batch).loss
+                loss.backward()
+                _synchronize(device)
+                times.append(time.perf_counter() - start)
+            seconds[precision] = sorted(times[warmup:])[steps // 2]
+    model.zero_grad(set_to_none=True)
+    return seconds
+
+
+def _synchronize(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)

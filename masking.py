@@ -41,7 +41,7 @@ class NameMaskingCollator(DataCollatorForLanguageModeling):
 
     def __post_init__(self):
         super().__post_init__()
-        self._pad_only = DataCollatorForTokenClassification(self.tokenizer)
+        self._pad_only = DataCollatorForTokenClassification(self.tokenizer, pad_to_multiple_of=self.pad_to_multiple_of)
         self.tokens_seen = 0  # non-padding tokens of the training batches made so far (tokens/s)
 
     def torch_call(self, examples):

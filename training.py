@@ -13,6 +13,7 @@ import time
 import torch
 from transformers import PrinterCallback, ProgressCallback, Trainer, TrainerCallback
 
+import device
 from errors import UserError
 from masking import NameMaskingCollator
 from report import Report, perplexity
@@ -120,7 +121,7 @@ class NamingTrainer(Trainer):
 def build_trainer(model, tokenizer, args, data_args, train, test_masked, report: Report):
     collator = NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability,
                                    name_mask_probability=data_args.name_mask_probability,
-                                   seed=args.seed + args.process_index)
+                                   seed=args.seed + args.process_index, pad_to_multiple_of=device.pad_multiple(args))
     trainer = NamingTrainer(model=model, args=args, data_collator=collator, train_dataset=train,
                             eval_dataset=test_masked, processing_class=tokenizer)
     trainer.remove_callback(PrinterCallback)

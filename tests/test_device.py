@@ -1,0 +1,125 @@
+"""device.py: precision chosen for the hardware (and, on a GPU, measured on the first batch), batches padded
+where it pays, and the speed levers that no output shows."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import REPO
+
+import corpus
+import device
+import masking
+
+
+def _fresh_python(code: str) -> str:
+    """Run code in a new interpreter (these levers change process-wide state), return its stdout."""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_freed_memory_stays_with_the_process_only_when_kept(keep):
+    returned_mib = float(_fresh_python(f"""
+import device, torch
+def rss(): return int(open('/proc/self/statm').read().split()[1]) * 4096
+if {keep}: device.keep_freed_memory()
+x = torch.ones(2**24)  # 64 MiB, written, so resident
+held = rss(); del x
+print((held - rss()) / 2**20)
+"""))
+    if keep:
+        assert returned_mib < 8  # the next step reuses it without page faults
+    else:
+        assert returned_mib > 56  # glibc's default: unmapped at once
+
+
+def test_a_run_exempts_import_time_objects_from_the_garbage_collector(tiny_model, tmp_path):
+    frozen = int(_fresh_python(f"""
+import gc, app
+assert gc.get_freeze_count() == 0
+assert app.main(['--do_train', 'False', '--model_name_or_path', {str(tiny_model)!r},
+                 '--result_file', {str(tmp_path / 'result.txt')!r}]) == 0
+print(gc.get_freeze_count())
+""").split()[-1])
+    assert frozen > 100_000  # torch, transformers and datasets alone create ~400k
+
+
+def _first_batch(tiny_tokenizer, corpus_rows, **collator_options):
+    import datasets
+
+    rows = corpus.tokenize_corpus(datasets.Dataset.from_list(corpus_rows[:8]), tiny_tokenizer, 32)
+    collator = masking.NameMaskingCollator(tiny_tokenizer, seed=0, **collator_options)
+    return collator([{k: r[k] for k in masking.MODEL_INPUTS} for r in rows])
+
+
+def test_timing_precisions_leaves_the_model_as_it_was(tiny_model, tiny_tokenizer, corpus_rows):
+    import modeling
+
+    model, _ = modeling.load_model_and_tokenizer(str(tiny_model), for_training=True)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    seconds = device.time_precisions(model, _first_batch(tiny_tokenizer, corpus_rows), ("fp32", "bf16"), "cpu",
+                                     warmup=1, steps=3)
+    assert set(seconds) == {"fp32", "bf16"} and all(s > 0 for s in seconds.values())
+    assert all(p.grad is None for p in model.parameters())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert torch.equal(torch.get_rng_state(), rng)  # dropout's draws during the timing do not shift training's
+
+
+@pytest.mark.parametrize("precision, mixed", [("fp32", "no"), ("bf16", "bf16")])
+def test_a_settled_precision_reaches_the_trainer(tmp_path, tiny_model, precision, mixed):
+    import app
+    from transformers import AutoModelForMaskedLM, Trainer
+
+    *_, args = app.parse_args(["--output_dir", str(tmp_path / "out"), "--precision", "bf16", "--eval_strategy", "no"])
+    device.set_precision(args, precision)
+    trainer = Trainer(model=AutoModelForMaskedLM.from_pretrained(tiny_model), args=args)
+    assert trainer.accelerator.mixed_precision == mixed and device.precision_of(args) == precision
+
+
+def test_on_a_gpu_copies_do_not_block_and_auto_is_measured(monkeypatch):
+    """configure()'s CUDA branch, on a CPU: CUDA reported present, a Hopper card (bf16, TF32). (TrainingArguments
+    itself checks TF32 against the real hardware, so the fields configure() sets are checked on their own.)"""
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: (9, 0))
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    args = SimpleNamespace(precision="auto", bf16=False, fp16=False, tf32=None, accelerator_config=None,
+                           torch_compile=False, use_cpu=False, world_size=1)
+    device.configure(args)
+    assert args.accelerator_config == {"non_blocking": True} and not args.use_cpu
+    assert args.bf16 and not args.fp16 and args.tf32  # the starting point; choose_for_batch() settles it
+    assert device.wants_measured_precision(args) and device.pad_multiple(args) == 8
+    args.precision = "bf16"
+    assert not device.wants_measured_precision(args)  # asked for: not second-guessed
+
+
+def test_batches_are_padded_to_a_multiple_of_8_where_asked(tiny_tokenizer, corpus_rows):
+    plain = _first_batch(tiny_tokenizer, corpus_rows)
+    padded = _first_batch(tiny_tokenizer, corpus_rows, pad_to_multiple_of=8)
+    assert padded["input_ids"].shape[1] % 8 == 0 and padded["input_ids"].shape[1] >= plain["input_ids"].shape[1]
+    assert plain["input_ids"].shape[1] % 8 != 0  # the corpus's sentences are not all 8, 16, ... tokens long
+
+
+def test_a_run_that_measures_its_precision_says_what_it_chose(tmp_path, tiny_model, small_corpus, monkeypatch, capsys):
+    """The wiring of --precision auto on a GPU, run on the CPU: the first batch is timed in fp32 and in half
+    precision, the faster is used for training and stated in the report and the card."""
+    import app
+
+    monkeypatch.setattr(device, "wants_measured_precision", lambda args: True)
+    out = tmp_path / "out"
+    assert app.main(["--model_name_or_path", str(tiny_model), "--train_file", str(small_corpus), "--output_dir",
+                     str(out), "--result_file", str(tmp_path / "result.txt"), "--num_train_epochs", "1"]) == 0
+    stdout = capsys.readouterr().out
+    line = next(l for l in stdout.splitlines() if l.startswith("== 精度 precision:"))
+    chosen = line.split()[3]
+    assert chosen in ("fp32", "fp16", "bf16") and "fp32" in line and "ms" in line
+    assert "auto (measured on the first batch)" in stdout
+    assert f"| precision | {chosen} |" in (out / "README.md").read_text(encoding="utf-8")
+    assert json.loads((out / "metrics.json").read_text())["train_steps"] > 0
+
