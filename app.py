@@ -49,7 +49,7 @@ import sys
 from dataclasses import dataclass, field
 
 import torch
-from transformers import HfArgumentParser, TrainingArguments, set_seed
+from transformers import TrainingArguments, set_seed
 
 import corpus
 import device
@@ -58,7 +58,7 @@ import modeling
 import names
 import outputs
 import training
-from errors import UserError
+from errors import OneLineParser, UserError
 from report import Report, close_progress_bars, format_eval, format_quality, format_suggestions, perplexity, \
     setup_logging, show_examples
 
@@ -142,7 +142,7 @@ class SuggestArguments:
             raise UserError(f"--gender must be boy, girl or any, got {self.gender!r}")
         if self.name_length not in (1, 2):
             raise UserError(f"--name_length must be 1 or 2, got {self.name_length}")
-        if not self.surname or not all(names.HAN_CHAR.fullmatch(c) for c in self.surname) or len(self.surname) > 2:
+        if not names.is_surname(self.surname):
             raise UserError(f"--surname must be one or two Chinese characters (张, 欧阳), got {self.surname!r}")
         if self.top_k < 1:
             raise UserError(f"--top_k must be at least 1, got {self.top_k}")
@@ -165,7 +165,7 @@ class SuggestArguments:
 @dataclass
 class AppTrainingArguments(TrainingArguments):
     # Defaults chosen for the real bert-base-chinese on a laptop CPU; everything else is the Trainer's.
-    output_dir: str = field(default="outputs/bert-base-chinese-names", metadata={"help": "Where the model is saved."})
+    output_dir: str = field(default=outputs.DEFAULT_OUTPUT_DIR, metadata={"help": "Where the model is saved."})
     do_train: bool = field(default=True, metadata={"help": "False: only suggest names from --model_name_or_path."})
     num_train_epochs: float = field(default=3.0, metadata={"help": "3 passes over 300 sentences: the loss has flattened."})
     learning_rate: float = field(default=5e-5, metadata={"help": "BERT's fine-tuning rate; higher forgets pre-training."})
@@ -220,14 +220,8 @@ class AppTrainingArguments(TrainingArguments):
                 raise UserError(f"{flag} must be {wanted}, got {value}")
 
 
-class OneLineParser(HfArgumentParser):
-    def error(self, message):
-        # argparse prints its whole usage (hundreds of Trainer flags) before the one line that matters.
-        raise UserError(f"{message} (python app.py --help lists the options)")
-
-
 def parse_args(argv: list[str] | None):
-    parser = OneLineParser((ModelArguments, DataArguments, SuggestArguments, AppTrainingArguments))
+    parser = OneLineParser((ModelArguments, DataArguments, SuggestArguments, AppTrainingArguments), prog="app.py")
     argv = sys.argv[1:] if argv is None else argv
     try:
         if len(argv) == 1 and argv[0].endswith(".json"):
@@ -307,18 +301,29 @@ def prepare_data(report, rows, encoding: str, tokenizer, data_args, args):
                                            name_mask_probability=data_args.name_mask_probability, seed=args.seed)
     two = [{k: train[i][k] for k in (*masking.MODEL_INPUTS, "name_mask")} for i in range(min(2, len(train)))]
     show_examples(report, tokenizer, processed, collator(two))
-    return train, test, test_masked
+    return training_columns(train), test, test_masked
+
+
+def training_columns(train):
+    """The train split with only what the collator reads: datasets turns every column of a batch into Python
+    objects, and text, label and word_ids would only be thrown away (the processed data keeps them)."""
+    return train.select_columns([c for c in (*masking.MODEL_INPUTS, "name_mask") if c in train.column_names])
 
 
 def settle_precision(report, model, tokenizer, train, data_args, args):
-    """--precision auto on a GPU: fp32 (TF32) or bf16 autocast, whichever runs the first training batch faster."""
+    """--precision auto, now that the model is known: on a GPU, fp32 (TF32) or bf16 autocast, whichever runs the
+    first training batch faster; on a CPU with native bf16, fp32 for a small model."""
+    why = device.cpu_precision_for(args, model)
+    if why:
+        report.say(f"== 精度 precision: fp32 ({why})")
+    if not device.wants_measured_precision(args):
+        return
     collator = masking.NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability, seed=args.seed)
     first = [{k: train[i][k] for k in (*masking.MODEL_INPUTS, "name_mask")}
              for i in range(min(args.per_device_train_batch_size, len(train)))]
-    seconds = device.choose_for_batch(args, model, collator(first)) if device.wants_measured_precision(args) else None
-    if seconds:
-        measured = ", ".join(f"{precision} {s * 1000:.1f} ms" for precision, s in seconds.items())
-        report.say(f"== 精度 precision: {device.precision_of(args)} (a step of the first batch: {measured})")
+    seconds = device.choose_for_batch(args, model, collator(first))
+    measured = ", ".join(f"{precision} {s * 1000:.1f} ms" for precision, s in seconds.items())
+    report.say(f"== 精度 precision: {device.precision_of(args)} (a step of the first batch: {measured})")
 
 
 SUGGESTIONS_ZH = {"pretrained": "训练前的推荐", "fine-tuned, reloaded from output_dir": "训练后的推荐（从输出目录重新加载）",

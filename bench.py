@@ -255,7 +255,7 @@ def main(argv=None):
         return run_plain(model_dir, train_file, output_dir, float(epochs), int(batch), float(lr), int(seed), metrics)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
-    for name in ("speed", "scaling", "names", "gender", "waits"):
+    for name in ("speed", "scaling", "names", "gender", "waits", "startup", "host", "precision"):
         p = sub.add_parser(name)
         p.add_argument("--work", help="folder for the model and outputs (default: a new temporary one)")
         p.add_argument("--vocab", type=Path, help="a real vocab.txt of 21128 tokens (default: synthetic)")
@@ -278,8 +278,20 @@ def main(argv=None):
     wt = sub.choices["waits"]
     wt.add_argument("--epochs", type=int, default=2)
     wt.add_argument("--batch_size", type=int, default=16)
+    st = sub.choices["startup"]
+    st.add_argument("--model", type=Path, help="time this model folder instead of the base-shaped stand-in")
+    st.add_argument("--repeats", type=int, default=3)
+    ht = sub.choices["host"]
+    ht.add_argument("--model", type=Path, help="time this model folder instead of the 2-layer, 64-wide one")
+    ht.add_argument("--batch_size", type=int, default=2)
+    ht.add_argument("--rounds", type=int, default=5)
+    pr = sub.choices["precision"]
+    pr.add_argument("--model", type=Path, help="this model folder instead of the 2-layer, 64-wide one")
+    pr.add_argument("--batch_size", type=int, default=16)
+    pr.add_argument("--steps", type=int, default=40)
+    pr.add_argument("--repeats", type=int, default=3)
     opts = parser.parse_args(argv)
-    if opts.what in ("waits",):
+    if opts.what in ("waits", "startup", "host", "precision"):
         import bench_host
 
         return getattr(bench_host, opts.what)(opts)

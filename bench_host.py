@@ -13,8 +13,14 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import os
+import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -197,3 +203,290 @@ def waits(opts):
         print(f"\n{name}, {steps} steps, by call site:")
         for (where, kind, site), n in sorted(counter.sites.items()):
             print(f"  {where:4}  {kind:16} {n:5}  {site}")
+
+
+# ---- start-up ---------------------------------------------------------------------------------------
+# What startup() times, in the order a run does it: (module, function, label). Only each one's first call.
+STARTUP_STEPS = [("corpus", "load_corpus", "corpus: read and check train.json"),
+                 ("modeling", "load_model_and_tokenizer", "model and tokenizer: load"),
+                 ("app", "prepare_data", "data: tokenize, split, mask the test split"),
+                 ("app", "settle_precision", "precision: measured on the first batch (GPU)"),
+                 ("training", "build_trainer", "Trainer: build"),
+                 ("training", "evaluate", "evaluation before training (loss, name score)"),
+                 ("app", "report_suggestions", "first suggestion table")]
+
+
+class _FirstStepDone(KeyboardInterrupt):
+    """Ends the timed run after its first training step (app.main handles it like Ctrl-C: nothing is saved)."""
+
+
+# The timed process first imports these, timing each, before anything else (bench_host imports torch itself).
+STARTUP_IMPORTS = [("import torch", ["torch"]), ("import datasets", ["datasets"]),
+                   ("import transformers (Trainer, auto classes)",
+                    ["transformers", "transformers.trainer", "transformers.models.auto.modeling_auto"]),
+                   ("import app and its modules", ["app"])]
+_STARTUP_PRELUDE = """import importlib, sys, time
+start, phases = time.perf_counter(), []
+sys.path.insert(0, {here!r})
+for label, modules in {imports!r}:
+    t = time.perf_counter()
+    for module in modules:
+        importlib.import_module(module)
+    phases.append((label, time.perf_counter() - t))
+import bench_host
+bench_host.run_startup({model!r}, {train_file!r}, {work!r}, phases, start)
+"""
+
+
+def run_startup(model_dir: str, train_file: str, work: str, phases: list, start: float):
+    """The default run in this fresh process (its imports timed already, into phases), up to the end of its
+    first training step; prints the phases' seconds as JSON."""
+    import importlib
+
+    imports_done = time.perf_counter()
+    for module, name, label in STARTUP_STEPS:
+        _time_first_call(importlib.import_module(module), name, label, phases)
+    from transformers import TrainerCallback
+
+    class FirstStep(TrainerCallback):
+        def on_train_begin(self, *args, **kwargs):
+            self.began = time.perf_counter()
+
+        def on_step_end(self, *args, **kwargs):
+            phases.append(("trainer.train() to the end of the first step", time.perf_counter() - self.began))
+            raise _FirstStepDone()
+
+    training = importlib.import_module("training")
+    build = training.build_trainer
+    training.build_trainer = lambda *a, **k: _with_callback(build(*a, **k), FirstStep())
+    app = importlib.import_module("app")
+    with contextlib.redirect_stdout(open(os.devnull, "w")):
+        app.main(["--model_name_or_path", model_dir, "--train_file", train_file, "--output_dir", f"{work}/out",
+                  "--result_file", f"{work}/result.txt", "--disable_tqdm", "True"])
+    end = time.perf_counter()
+    timed = sum(s for label, s in phases if not label.startswith("import"))
+    phases.append(("the rest (options, checks, report lines)", end - imports_done - timed))
+    print(json.dumps({"phases": phases, "after_imports": end - imports_done, "total": end - start}))
+
+
+def _with_callback(trainer, callback):
+    trainer.add_callback(callback)
+    return trainer
+
+
+def _time_first_call(module, name: str, label: str, phases: list):
+    function, calls = getattr(module, name), []
+
+    def timed(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if not calls:
+                phases.append((label, time.perf_counter() - t))
+            calls.append(1)
+
+    setattr(module, name, timed)
+
+
+def startup(opts):
+    work = Path(opts.work or tempfile.mkdtemp(prefix="bench-"))
+    model = opts.model or standin.build_base_model(work / "base-model", HERE / "train.json", opts.vocab)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_CACHE=str(work / "datasets-cache"))
+    runs = []
+    for i in range(opts.repeats):
+        shutil.rmtree(work / "run", ignore_errors=True)
+        started = time.perf_counter()
+        code = _STARTUP_PRELUDE.format(here=str(HERE), imports=STARTUP_IMPORTS, model=str(model),
+                                       train_file=str(HERE / "train.json"), work=str(work / "run"))
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        if proc.returncode != 0:
+            sys.exit(f"bench: the start-up run failed:\n{proc.stderr[-3000:]}")
+        runs.append((json.loads(proc.stdout.strip().splitlines()[-1]), wall))
+    print(f"\nwhere the seconds before the first training step go (median of {opts.repeats} fresh processes; "
+          f"{Path(model).name}, {torch.get_num_threads()} threads)\n")
+    print("| phase | seconds |")
+    print("|---|---:|")
+    for i, (label, _) in enumerate(runs[0][0]["phases"]):
+        print(f"| {label} | {statistics.median(r['phases'][i][1] for r, _ in runs):.2f} |")
+    print(f"| **everything after the imports** | **{statistics.median(r['after_imports'] for r, _ in runs):.2f}** |")
+    print(f"| whole process, interpreter start included | {statistics.median(w for _, w in runs):.2f} |")
+
+
+# ---- host time per step ---------------------------------------------------------------------------------
+class StepClock:
+    """A TrainerCallback's worth of timing: each step's seconds, and the seconds from one step's end to the next
+    (the host's whole share of a step: fetching and collating the batch included)."""
+
+    def __init__(self):
+        self.step, self.loop, self._begin, self._last_end = [], [], None, None
+
+    def on_step_begin(self, *args, **kwargs):
+        self._begin = time.perf_counter()
+
+    def on_step_end(self, *args, **kwargs):
+        now = time.perf_counter()
+        self.step.append(now - self._begin)
+        if self._last_end is not None:
+            self.loop.append(now - self._last_end)
+        self._last_end = now
+
+    def __getattr__(self, name):  # every other TrainerCallback event: nothing to do
+        if name.startswith("on_"):
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
+
+
+def plain_trainer(model_dir: Path, train, batch_size: int, output_dir: str):
+    """The plain script's recipe: BertForMaskedLM's own forward and loss, DataCollatorForLanguageModeling,
+    TrainingArguments' defaults."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer, DataCollatorForLanguageModeling, Trainer, \
+        TrainingArguments
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    args = TrainingArguments(output_dir=output_dir, num_train_epochs=1, per_device_train_batch_size=batch_size,
+                             report_to="none", save_strategy="no", logging_strategy="epoch", use_cpu=True,
+                             disable_tqdm=True)
+    return Trainer(model=AutoModelForMaskedLM.from_pretrained(model_dir), args=args, processing_class=tokenizer,
+                   train_dataset=train.select_columns(["input_ids", "attention_mask", "token_type_ids"]),
+                   data_collator=DataCollatorForLanguageModeling(tokenizer))
+
+
+def our_trainer(model_dir: Path, train, batch_size: int, output_dir: str, *flags: str):
+    """app.py's Trainer with app.py's options (the same epochs and batch size; no evaluation, nothing saved)."""
+    import app
+    import modeling
+    import training
+    from report import Report
+
+    _, data_args, _, args = app.parse_args(["--model_name_or_path", str(model_dir), "--output_dir", output_dir,
+                                            "--num_train_epochs", "1", "--per_device_train_batch_size",
+                                            str(batch_size), "--eval_strategy", "no", "--disable_tqdm", "True", *flags])
+    model, tokenizer = modeling.load_model_and_tokenizer(str(model_dir), for_training=True)
+    return training.build_trainer(model, tokenizer, args, data_args, app.training_columns(train), None, Report(False))
+
+
+def host(opts):
+    """Seconds per step of the plain recipe and of app.py, alternated in one process (round after round, so
+    that whatever else the machine does falls on both): medians over all steps of all rounds."""
+    import corpus
+    import report
+    from transformers import AutoTokenizer, set_seed
+
+    report.setup_logging(is_main=True)
+    work = Path(opts.work or tempfile.mkdtemp(prefix="bench-"))
+    model = opts.model or tiny_model(work / "tiny-model", opts.vocab)
+    rows = corpus.tokenize_corpus(corpus.load_corpus(str(HERE / "train.json"))[0], AutoTokenizer.from_pretrained(model), 64)
+    train = corpus.split_corpus(rows, 0.15, 42)["train"]
+    clocks = {"plain": [], "ours": []}
+    for _ in range(opts.rounds):
+        for name, make in (("plain", plain_trainer), ("ours", our_trainer)):
+            set_seed(42)
+            trainer = make(model, train, opts.batch_size, str(work / f"{name}-out"))
+            clock = StepClock()
+            trainer.add_callback(clock)
+            with contextlib.redirect_stdout(open(os.devnull, "w")):
+                trainer.train()
+            clocks[name].append(clock)
+    med = {name: {kind: statistics.median(t for c in cs for t in getattr(c, kind)) for kind in ("step", "loop")}
+           for name, cs in clocks.items()}
+    # The ratio of each round's two runs, which ran back to back, then the median over rounds: a slow spell of
+    # the machine falls within one round and on both runs of it.
+    ratio = {kind: statistics.median(statistics.median(getattr(p, kind)) / statistics.median(getattr(o, kind))
+                                     for p, o in zip(clocks["plain"], clocks["ours"])) for kind in ("step", "loop")}
+    print(f"\nhost time per step: {Path(model).name}, batch {opts.batch_size}, train.json, {opts.rounds} rounds of one "
+          f"epoch each, plain then ours, in one process ({torch.get_num_threads()} threads)\n")
+    print("| run | training step (ms) | step + fetching and collating its batch (ms) |")
+    print("|---|---:|---:|")
+    for name, m in med.items():
+        print(f"| {name} | {m['step'] * 1000:.2f} | {m['loop'] * 1000:.2f} |")
+    print(f"| plain/ours (median of the rounds' ratios) | {ratio['step']:.2f}x | {ratio['loop']:.2f}x |")
+    return ratio
+
+
+# ---- precision and compilation --------------------------------------------------------------------------
+class OpCount(TorchDispatchMode):
+    """Every aten op dispatched while active (what a GPU would see as kernel launches, give or take fusions)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops += 1
+        return func(*args, **(kwargs or {}))
+
+
+def ops_per_step(model_dir: Path, precision: str, batch_size: int = 2, steps: int = 4) -> float:
+    """aten ops in one training step (forward, backward, clipping, optimizer) of app.py's Trainer, in fp32 or
+    under bf16 autocast: a count, the same on every machine."""
+    import corpus
+    from transformers import AutoTokenizer
+
+    rows = corpus.tokenize_corpus(corpus.load_corpus(str(HERE / "train.json"))[0], AutoTokenizer.from_pretrained(model_dir), 64)
+    trainer = our_trainer(model_dir, corpus.split_corpus(rows, 0.15, 42)["train"].select(range(batch_size * steps)),
+                          batch_size, tempfile.mkdtemp(prefix="ops-"), "--precision", precision)
+    counter, step = OpCount(), trainer.training_step
+
+    def counted_step(*args, **kwargs):
+        with counter:
+            return step(*args, **kwargs)
+
+    trainer.training_step = counted_step
+    with contextlib.redirect_stdout(open(os.devnull, "w")):
+        trainer.train()
+    return counter.ops / trainer.state.global_step
+
+
+def precision(opts):
+    """fp32 against bf16 autocast, and torch.compile against eager, for app.py on the given model: ops a step
+    (counted), seconds a step (median, in separate processes run in turn), and for compile the seconds it costs
+    against those it saves, as a crossover in steps and in corpus size (at the default 3 epochs)."""
+    work = Path(opts.work or tempfile.mkdtemp(prefix="bench-"))
+    model = opts.model or tiny_model(work / "tiny-model", opts.vocab)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_CACHE=str(work / "datasets-cache"))
+    settings = {"fp32": ["--precision", "fp32"], "bf16 autocast": ["--precision", "bf16"],
+                "fp32 + torch.compile": ["--precision", "fp32", "--torch_compile", "True"]}
+    if not _native_bf16_here():  # emulated bf16 is many times slower: its time says nothing about bf16 hardware
+        del settings["bf16 autocast"]
+    runs = {name: [] for name in settings}
+    for _ in range(opts.repeats):
+        for name, flags in settings.items():
+            shutil.rmtree(work / "out", ignore_errors=True)
+            proc = subprocess.run([sys.executable, str(HERE / "app.py"), "--model_name_or_path", str(model),
+                                   "--train_file", str(HERE / "train.json"), "--output_dir", str(work / "out"),
+                                   "--result_file", str(work / "result.txt"), "--max_steps", str(opts.steps),
+                                   "--per_device_train_batch_size", str(opts.batch_size), "--eval_strategy", "no",
+                                   "--disable_tqdm", "True", *flags], env=env, capture_output=True, text=True)
+            if proc.returncode != 0:
+                sys.exit(f"bench: {name} failed:\n{proc.stderr[-3000:]}")
+            runs[name].append(json.loads((work / "out" / "metrics.json").read_text()))
+    ops = {name: ops_per_step(model, "bf16" if "bf16" in name else "fp32", opts.batch_size)
+           for name in ("fp32", "bf16 autocast")}
+    step = {name: statistics.median(m["median_step_seconds"] for m in ms) for name, ms in runs.items()}
+    extra = {name: statistics.median(max(0.0, m["train_seconds"] - m["median_step_seconds"] * m["train_steps"]) for m in ms)
+             for name, ms in runs.items()}
+    print(f"\n{Path(model).name}, batch {opts.batch_size}, {opts.steps} steps, {os.cpu_count()} CPU cores "
+          f"(native bf16: {_native_bf16_here()}); median of {opts.repeats} runs each\n")
+    print("| setting | aten ops a step | seconds a step | seconds beyond the steady steps (compiling, warming up) |")
+    print("|---|---:|---:|---:|")
+    for name in ops | settings:
+        cells = [f"{ops[name]:.0f}" if name in ops else "-"] + (
+            [f"{step[name]:.4f}", f"{extra[name]:.1f}"] if name in settings else ["not timed: no native bf16 here"] * 2)
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    saved = step["fp32"] - step["fp32 + torch.compile"]
+    cost = extra["fp32 + torch.compile"] - extra["fp32"]
+    if saved > 0:
+        steps = cost / saved
+        print(f"\ntorch.compile pays after {steps:.0f} steps: {cost:.1f} s of compiling against {saved * 1000:.1f} ms "
+              f"saved a step, i.e. a corpus of about {steps * opts.batch_size / 3:.0f} sentences at 3 epochs")
+    else:
+        print(f"\ntorch.compile does not pay here: a compiled step is not faster ({step['fp32 + torch.compile']:.4f} s "
+              f"against {step['fp32']:.4f} s), and compiling costs {cost:.1f} s")
+
+
+def _native_bf16_here() -> bool:
+    import device
+
+    return device.native_bf16()

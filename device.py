@@ -86,6 +86,24 @@ def set_precision(args, precision: str):
     args.mixed_precision = precision if precision != "fp32" else "no"  # what the Trainer hands accelerate
 
 
+# On a CPU that computes bf16 natively, autocast pays where matmuls dominate a step (bert-base-chinese, 768 wide:
+# 1.47x a whole run, measured on AMX). Narrower models are bound by the cost of each op, and autocast only adds
+# ops: a cast of each weight and of each matmul's output (bench.py precision counts them).
+MIN_BF16_HIDDEN_ON_CPU = 512
+
+
+def cpu_precision_for(args, model) -> str | None:
+    """--precision auto on a CPU: fp32 instead of native bf16 for a model narrower than MIN_BF16_HIDDEN_ON_CPU.
+    Returns why, where it switched; None otherwise."""
+    hidden = getattr(model.config, "hidden_size", None)
+    if args.precision != "auto" or torch.cuda.is_available() or not args.bf16 or hidden is None:
+        return None
+    if hidden >= MIN_BF16_HIDDEN_ON_CPU:
+        return None
+    set_precision(args, "fp32")
+    return f"a {hidden}-wide model is bound by per-op cost on a CPU, where bf16 autocast only adds casts"
+
+
 def wants_measured_precision(args) -> bool:
     """--precision auto on one GPU (with several, each process would measure and might choose differently)."""
     return args.precision == "auto" and torch.cuda.is_available() and args.world_size <= 1

@@ -33,15 +33,19 @@ class NameMaskingCollator(DataCollatorForLanguageModeling):
     holds their targets; K is padded up to a multiple of POSITIONS_MULTIPLE with position 0 and label -100.
     modeling.py's training forward gathers exactly those rows, so a GPU never has to find them with a
     boolean index (which makes the host wait for the device). attention_mask is left out when no row is
-    padded: the model then needs no mask, and does not check one on the device either.
+    padded: the model then needs no mask. With sdpa_mask, a padded batch's mask is sent as the 4D boolean mask
+    that PyTorch's scaled_dot_product_attention takes (batch, 1, 1, length): transformers passes a 4D mask
+    through as it is, instead of checking the 2D one on the device (a wait) and building the 4D one there.
     """
 
     name_mask_probability: float = 0.0
     send_positions: bool = True
+    sdpa_mask: bool = False
 
     def __post_init__(self):
         super().__post_init__()
         self._pad_only = DataCollatorForTokenClassification(self.tokenizer, pad_to_multiple_of=self.pad_to_multiple_of)
+        self._special_ids = torch.tensor(self.tokenizer.all_special_ids)
         self.tokens_seen = 0  # non-padding tokens of the training batches made so far (tokens/s)
 
     def torch_call(self, examples):
@@ -57,37 +61,42 @@ class NameMaskingCollator(DataCollatorForLanguageModeling):
             return self._pad_only([{k: e[k] for k in (*MODEL_INPUTS, "labels") if k in e} for e in examples])
         batch = super().torch_call([{k: e[k] for k in MODEL_INPUTS if k in e} for e in examples])
         ids, labels = batch["input_ids"], batch["labels"]
-        original = torch.where(labels == -100, ids, labels)
-        force = torch.zeros_like(ids, dtype=torch.bool)
-        if self.name_mask_probability > 0 and "name_mask" in examples[0]:
-            names = torch.zeros_like(force)
-            for i, e in enumerate(examples):
-                names[i, : len(e["name_mask"])] = torch.tensor(e["name_mask"], dtype=torch.bool)
-            chosen = torch.rand(len(examples), generator=self.generator) < self.name_mask_probability
-            force |= names & chosen[:, None]
+        force = self._whole_names(examples, ids.shape)
         unmasked_rows = (labels == -100).all(dim=1)
-        if unmasked_rows.any():
-            maskable = batch["attention_mask"].bool() & ~torch.isin(ids, torch.tensor(self.tokenizer.all_special_ids))
+        if unmasked_rows.any():  # a short sentence that drew no mask: mask one of its real tokens
+            maskable = batch["attention_mask"].bool() & ~torch.isin(ids, self._special_ids)
             scores = torch.rand(ids.shape, generator=self.generator).masked_fill(~maskable, -1)
-            pick = F.one_hot(scores.argmax(dim=1), ids.shape[1]).bool() & maskable
-            force |= pick & unmasked_rows[:, None]
-        labels[force] = original[force]
-        ids[force] = self.tokenizer.mask_token_id
+            pick = F.one_hot(scores.argmax(dim=1), ids.shape[1]).bool() & maskable & unmasked_rows[:, None]
+            force = pick if force is None else force | pick
+        if force is not None:
+            original = torch.where(labels == -100, ids, labels)  # what stands there before the 80/10/10 rule
+            labels[force] = original[force]
+            ids[force] = self.tokenizer.mask_token_id
         return batch
 
-    @staticmethod
-    def for_forward(batch):
+    def _whole_names(self, examples, shape) -> torch.Tensor | None:
+        """(batch, length) bool: the given-name tokens of the sentences chosen to have theirs masked, or None."""
+        if self.name_mask_probability <= 0 or "name_mask" not in examples[0]:
+            return None
+        chosen = torch.rand(len(examples), generator=self.generator) < self.name_mask_probability
+        if not chosen.any():
+            return None
+        width = shape[1]
+        names = torch.tensor([e["name_mask"] + [0] * (width - len(e["name_mask"])) for e in examples], dtype=torch.bool)
+        return names & chosen[:, None]
+
+    def for_forward(self, batch):
         """The batch as the training forward takes it: masked positions and targets added (see above)."""
         flat = batch["labels"].flatten()
         where = (flat != -100).nonzero().flatten()  # on the CPU: no device is waited for
         k = max(1, -(-len(where) // POSITIONS_MULTIPLE)) * POSITIONS_MULTIPLE
-        batch["masked_positions"] = torch.zeros(k, dtype=torch.long)
-        batch["masked_positions"][: len(where)] = where
-        batch["masked_labels"] = torch.full((k,), -100, dtype=torch.long)
-        batch["masked_labels"][: len(where)] = flat[where]
+        padding = k - len(where)
+        batch["masked_positions"] = torch.cat([where, where.new_zeros(padding)])
+        batch["masked_labels"] = torch.cat([flat[where], flat.new_full((padding,), -100)])
         batch.pop("special_tokens_mask", None)
-        if bool(batch["attention_mask"].all()):
-            del batch["attention_mask"]
+        mask = batch.pop("attention_mask")
+        if not bool(mask.all()):
+            batch["attention_mask"] = mask.bool()[:, None, None, :] if self.sdpa_mask else mask
         return batch
 
 

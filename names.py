@@ -73,6 +73,11 @@ def split_name(full_name: str) -> tuple[str, str]:
     return full_name[:cut], full_name[cut:]
 
 
+def is_surname(text: str) -> bool:
+    """One or two Han characters: 张, 欧阳."""
+    return 1 <= len(text) <= 2 and all(HAN_CHAR.fullmatch(c) for c in text)
+
+
 def prompt(surname: str, gender: str, length: int) -> str:
     """The sentence pattern for the gender with one [MASK] per given-name character: 女孩的名字叫李[MASK][MASK]."""
     return PROMPT_TEMPLATES[gender].format(surname=surname, masks=MASK * length)

@@ -22,6 +22,9 @@ from errors import UserError
 
 logger = logging.getLogger("app.outputs")
 
+# Where app.py saves the model by default, and where demo.py looks for it.
+DEFAULT_OUTPUT_DIR = "outputs/bert-base-chinese-names"
+
 # What a folder this script saved (or checkpointed into) holds; a folder with anything else is not replaced.
 MODEL_FOLDER_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "metrics.json", "checkpoint-*")
 

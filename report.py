@@ -39,13 +39,18 @@ def ljust(text: str, width: int) -> str:
     """str.ljust for terminals: a Han character is two columns wide."""
     return text + " " * max(0, width - display_width(text))
 
-def format_suggestions(title: str, suggestions: list[tuple[str, float]], surname: str = "") -> list[str]:
-    """Lines of a suggestion table: rank, name (surname + given name), pinyin, lean, probability.
+def table_rows(suggestions: list[tuple[str, float]], surname: str = "") -> list[tuple[str, str, str, str]]:
+    """The name table's rows, (name, pinyin, lean, probability) as shown, for the terminal and for demo.py's page.
 
-    The lean is the statistics' ('男 94%': 94% of people with these name characters are boys).
-    """
-    columns = [(surname + given, names.name_pinyin(surname, given), names.lean(given), format_probability(logp))
-               for given, logp in suggestions]
+    The name is surname + given name; the lean is the statistics' ('男 94%': 94% of people with these name
+    characters are boys)."""
+    return [(surname + given, names.name_pinyin(surname, given), names.lean(given), format_probability(logp))
+            for given, logp in suggestions]
+
+
+def format_suggestions(title: str, suggestions: list[tuple[str, float]], surname: str = "") -> list[str]:
+    """Lines of a suggestion table: rank, name, pinyin, lean, probability (table_rows), aligned for a terminal."""
+    columns = table_rows(suggestions, surname)
     header = ("name", "pinyin", "lean", "probability")
     widths = [max(display_width(row[i]) for row in [header, *columns]) for i in range(3)]
 
@@ -53,6 +58,7 @@ def format_suggestions(title: str, suggestions: list[tuple[str, float]], surname
         return f"{rank:>4}  " + "  ".join(ljust(c, w) for c, w in zip(cells, widths)) + f"  {cells[3]}"
 
     return [title, line("rank", header)] + [line(rank, cells) for rank, cells in enumerate(columns, start=1)]
+
 
 def format_probability(logp: float) -> str:
     """0.012345, or 1.23e-08 where six decimals would show 0.000000 (two-character names of an untrained model)."""

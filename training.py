@@ -8,6 +8,7 @@ It does not build the data (corpus.py, masking.py) and saves nothing itself (out
 from __future__ import annotations
 
 import os
+import statistics
 import time
 
 import torch
@@ -67,14 +68,15 @@ class EpochLines(TrainerCallback):
                             f"eval_loss {logs['eval_loss']:.4f}  perplexity {perplexity(logs['eval_loss']):.2f}")
 
 class StepTimer(TrainerCallback):
-    """Seconds spent in training steps alone (evaluation and saving excluded): for tokens/s.
+    """Seconds spent in training steps alone (evaluation and saving excluded): for tokens/s, and the first and
+    the median step (a first step that compiles, or warms up, against the steady ones).
 
     count_tokens() says how many training tokens have been seen; by default the Trainer's own count
     (--include_num_input_tokens_seen, which costs a wait for the device each step).
     """
 
     def __init__(self, count_tokens=None):
-        self.seconds = 0.0
+        self.steps: list[float] = []
         self._start = None
         self.count_tokens = count_tokens
 
@@ -82,13 +84,15 @@ class StepTimer(TrainerCallback):
         self._start = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):
-        self.seconds += time.perf_counter() - self._start
+        self.steps.append(time.perf_counter() - self._start)
 
     def metrics(self, state) -> dict:
-        steps = max(1, state.global_step)
+        seconds = sum(self.steps)
         tokens = self.count_tokens() if self.count_tokens else state.num_input_tokens_seen
-        return {"train_seconds": self.seconds, "seconds_per_step": self.seconds / steps, "train_tokens": tokens,
-                "tokens_per_second": tokens / self.seconds if self.seconds else None}
+        return {"train_seconds": seconds, "seconds_per_step": seconds / max(1, len(self.steps)),
+                "first_step_seconds": self.steps[0] if self.steps else None,
+                "median_step_seconds": statistics.median(self.steps) if self.steps else None,
+                "train_tokens": tokens, "tokens_per_second": tokens / seconds if seconds else None}
 
 
 def step_timer(trainer) -> StepTimer:
@@ -105,12 +109,20 @@ class QuietProgress(ProgressCallback):
         pass
 
 class NamingTrainer(Trainer):
-    """transformers.Trainer, with its guard against a NaN or infinite step loss kept without a wait per step.
+    """transformers.Trainer, with its guard against a NaN or infinite step loss kept without a wait per step, and
+    one optimizer group where there is no weight decay.
 
     The stock loop (logging_nan_inf_filter) asks `torch.isnan(loss) or torch.isinf(loss)` after every step,
     and each bool() makes a GPU host wait for the device. Here the same replacement (the average of the
     losses logged so far in the window) is chosen on the device; app.py turns the stock check off.
     """
+
+    def get_decay_parameter_names(self, model) -> list[str]:
+        """With no weight decay (the default) every parameter goes into one optimizer group: the stock split into
+        decay and no-decay groups would then only double the optimizer's kernel calls each step."""
+        if self.args.weight_decay == 0:
+            return [name for name, _ in model.named_parameters()]
+        return super().get_decay_parameter_names(model)
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         loss = super().training_step(model, inputs, num_items_in_batch)
@@ -121,7 +133,8 @@ class NamingTrainer(Trainer):
 def build_trainer(model, tokenizer, args, data_args, train, test_masked, report: Report):
     collator = NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability,
                                    name_mask_probability=data_args.name_mask_probability,
-                                   seed=args.seed + args.process_index, pad_to_multiple_of=device.pad_multiple(args))
+                                   seed=args.seed + args.process_index, pad_to_multiple_of=device.pad_multiple(args),
+                                   sdpa_mask=getattr(model.config, "_attn_implementation", None) == "sdpa")
     trainer = NamingTrainer(model=model, args=args, data_collator=collator, train_dataset=train,
                             eval_dataset=test_masked, processing_class=tokenizer)
     trainer.remove_callback(PrinterCallback)

@@ -84,6 +84,25 @@ def tiny_model(tmp_path_factory, corpus_rows):
     return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model", [r["text"] for r in corpus_rows])
 
 
+def run_script(*argv, cwd):
+    """`python app.py argv` in its own process, as a user runs it."""
+    import subprocess
+
+    return subprocess.run([sys.executable, str(REPO / "app.py"), *map(str, argv)], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, tiny_model):
+    """One real run of the script: tiny model, 60-sentence corpus, 2 epochs. (work folder, the process); the model
+    is saved in work / "out", as app.py saves it (the page's tests serve it too)."""
+    work = tmp_path_factory.mktemp("e2e")
+    corpus = write_jsonl(work / "corpus.json", read_corpus()[:60])
+    proc = run_script("--model_name_or_path", tiny_model, "--train_file", corpus, "--output_dir", work / "out",
+                      "--num_train_epochs", 2, "--per_device_train_batch_size", 8, cwd=work)
+    return work, proc
+
+
 @pytest.fixture(scope="session")
 def tiny_tokenizer(tiny_model):
     from transformers import AutoTokenizer

@@ -276,16 +276,13 @@ def test_two_simultaneous_runs_leave_one_complete_model(tmp_path, tiny_model, sm
     assert _litter(tmp_path) == []
 
 
-def test_sigkill_leaves_only_what_the_next_run_cleans(tmp_path, tiny_model, small_corpus):
+def test_sigkill_leaves_only_what_the_next_run_cleans(run_app, tmp_path, tiny_model, small_corpus):
     killed = _paused(tmp_path, tiny_model, small_corpus, tmp_path / "out")
     killed.kill()  # a stopped process dies at once
     killed.communicate()
     assert _litter(tmp_path) == [".out.lock"]  # nothing else: the save had not started
-    nxt = subprocess.run([sys.executable, str(REPO / "app.py"), "--model_name_or_path", str(tiny_model),
-                          "--train_file", str(small_corpus), "--output_dir", str(tmp_path / "out"), "--result_file",
-                          str(tmp_path / "result.txt"), "--num_train_epochs", "1"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300)
-    assert nxt.returncode == 0, nxt.stderr[-2000:]
+    status, err = run_app()  # the next run, into the same --output_dir
+    assert status == 0, err[-2000:]
     assert _litter(tmp_path) == []
 
 

@@ -123,3 +123,48 @@ def test_a_run_that_measures_its_precision_says_what_it_chose(tmp_path, tiny_mod
     assert f"| precision | {chosen} |" in (out / "README.md").read_text(encoding="utf-8")
     assert json.loads((out / "metrics.json").read_text())["train_steps"] > 0
 
+
+
+def test_torch_compile_takes_our_forward_whole(tmp_path, tiny_model, small_corpus):
+    """--torch_compile (the Trainer's flag) with the masked-positions forward: dynamo compiles it without a
+    graph break (a break would hand every step back to Python). aot_eager traces as inductor does, without
+    generating code, so the check is quick."""
+    import torch._dynamo
+
+    import app
+
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    assert app.main(["--model_name_or_path", str(tiny_model), "--train_file", str(small_corpus), "--output_dir",
+                     str(tmp_path / "out"), "--result_file", str(tmp_path / "result.txt"), "--num_train_epochs", "1",
+                     "--torch_compile", "True", "--torch_compile_backend", "aot_eager"]) == 0
+    counters = torch._dynamo.utils.counters
+    assert counters["stats"]["unique_graphs"] >= 1
+    assert dict(counters["graph_break"]) == {}
+    torch._dynamo.reset()
+
+
+@pytest.mark.parametrize("hidden, expected", [(64, "fp32"), (768, "bf16")])
+def test_on_a_cpu_with_native_bf16_a_small_model_trains_in_fp32(tmp_path, hidden, expected, monkeypatch):
+    """Autocast's casts cost more than bf16 saves where ops are small; bert-base's width keeps bf16."""
+    from types import SimpleNamespace
+
+    import app
+
+    monkeypatch.setattr(device, "native_bf16", lambda: True)
+    *_, args = app.parse_args(["--output_dir", str(tmp_path / "out")])
+    assert device.precision_of(args) == "bf16"
+    why = device.cpu_precision_for(args, SimpleNamespace(config=SimpleNamespace(hidden_size=hidden)))
+    assert device.precision_of(args) == expected and args.mixed_precision == ("no" if expected == "fp32" else "bf16")
+    assert (why is not None) == (expected == "fp32")
+    *_, asked = app.parse_args(["--output_dir", str(tmp_path / "out"), "--precision", "bf16"])
+    assert device.cpu_precision_for(asked, SimpleNamespace(config=SimpleNamespace(hidden_size=64))) is None
+
+
+def test_autocast_adds_ops_to_a_small_models_step(tiny_model):
+    """Why --precision auto keeps a small model in fp32 on a CPU: bf16 autocast casts every weight and every
+    matmul's output, so a step dispatches markedly more ops (counted, so the same on every machine)."""
+    import bench_host
+
+    fp32, bf16 = (bench_host.ops_per_step(tiny_model, p) for p in ("fp32", "bf16"))
+    assert bf16 > 1.15 * fp32

@@ -2,11 +2,9 @@
 
 import json
 import re
-import subprocess
-import sys
 
 import pytest
-from conftest import REPO, make_tiny_model, read_corpus
+from conftest import make_tiny_model, run_script
 
 import app
 import names
@@ -27,22 +25,6 @@ def tables(text: str, full: bool = False) -> list[list[tuple]]:
             name, pinyin, lean, p = m.group(2), m.group(3), m.group(4), float(m.group(5))
             found[-1].append((name, pinyin, lean, p) if full else (name, p))
     return found
-
-
-def run_script(*argv, cwd):
-    return subprocess.run([sys.executable, str(REPO / "app.py"), *map(str, argv)], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, tiny_model):
-    """One real run of the script: tiny model, 60-sentence corpus, 2 epochs."""
-    work = tmp_path_factory.mktemp("e2e")
-    corpus = work / "corpus.json"
-    corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in read_corpus()[:60]), encoding="utf-8")
-    proc = run_script("--model_name_or_path", tiny_model, "--train_file", corpus, "--output_dir", work / "out",
-                      "--num_train_epochs", 2, "--per_device_train_batch_size", 8, cwd=work)
-    return work, proc
 
 
 def test_script_runs_the_whole_flow(trained):

@@ -87,3 +87,13 @@ def test_the_collator_counts_training_tokens_not_evaluation_tokens(tiny_tokenize
     assert collator.tokens_seen == sum(len(ids) for ids in ds["input_ids"])  # non-padding tokens
     collator(list(masking.mask_test_split_once(ds, tiny_tokenizer, 0.15, seed=1)))  # the evaluation's batches
     assert collator.tokens_seen == sum(len(ids) for ids in ds["input_ids"])
+
+
+def test_a_padded_batch_can_carry_the_mask_sdpa_takes(tiny_tokenizer):
+    """(batch, 1, 1, length) bool, True where a token may be attended to: the 2D mask, shaped for
+    scaled_dot_product_attention, which transformers passes through as it is."""
+    examples = _examples(tiny_tokenizer, [("小孩取名叫张涛", None), ("女儿的名字叫欧阳娜", None)])
+    two_d = masking.NameMaskingCollator(tiny_tokenizer, seed=0)(examples)["attention_mask"]
+    four_d = masking.NameMaskingCollator(tiny_tokenizer, seed=0, sdpa_mask=True)(examples)["attention_mask"]
+    assert four_d.dtype == torch.bool and four_d.shape == (2, 1, 1, two_d.shape[1])
+    assert torch.equal(four_d[:, 0, 0, :], two_d.bool()) and not four_d.all()

@@ -16,8 +16,8 @@ def test_masked_positions_loss_equals_the_stock_loss(tiny_model, tiny_tokenizer,
     passes it, for gradient accumulation and for averaging across processes), transformers' ForMaskedLM loss
     on the stock logits: their sum over num_items_in_batch. (BertForMaskedLM.forward itself takes
     num_items_in_batch but ignores it.) A sum, or a mean over all tokens, is far off. Our forward gets the
-    batch as the Trainer hands it (with the collator's masked positions, padded) or, from other callers, with
-    labels only."""
+    batch as the Trainer hands it (with the collator's masked positions, padded, and the 4D attention mask that
+    SDPA takes) or, from other callers, with labels and the 2D mask only."""
     import datasets
     from transformers import AutoModelForMaskedLM
 
@@ -25,7 +25,7 @@ def test_masked_positions_loss_equals_the_stock_loss(tiny_model, tiny_tokenizer,
     ours, _ = modeling.load_model_and_tokenizer(str(tiny_model), for_training=True)
     ours.eval()
     rows = corpus.tokenize_corpus(datasets.Dataset.from_list(corpus_rows[:16]), tiny_tokenizer, 32)
-    collator = masking.NameMaskingCollator(tiny_tokenizer, seed=1)
+    collator = masking.NameMaskingCollator(tiny_tokenizer, seed=1, sdpa_mask=True)
     batch = collator.mask([{k: r[k] for k in masking.MODEL_INPUTS} for r in rows])
     batch.pop("special_tokens_mask", None)
     ours_batch = collator.for_forward(dict(batch)) if sent == "positions" else batch
@@ -37,6 +37,7 @@ def test_masked_positions_loss_equals_the_stock_loss(tiny_model, tiny_tokenizer,
         got = ours(**ours_batch, **extra).loss
     n_masked = int((batch["labels"] != -100).sum())
     assert n_masked > 16
+    assert ours_batch["attention_mask"].dim() == (4 if sent == "positions" else 2)  # the batch is padded
     assert got.item() == pytest.approx(want.item(), rel=1e-5)
     if num_items is None:  # what the check tells apart: a sum is n_masked times larger
         assert abs(got.item() * n_masked - want.item()) > 1
