@@ -274,7 +274,7 @@ def suggest_names(model, tokenizer, prompt: str, top_k: int, names_only: bool = 
     for step, pos in enumerate(positions):
         batch = ids.repeat(len(beams), 1)
         batch[:, positions[:step]] = beams
-        logp = model(input_ids=batch, attention_mask=torch.ones_like(batch)).logits[:, pos].float().log_softmax(dim=-1)
+        logp = _logits_at(model, batch, pos).float().log_softmax(dim=-1)
         if blocked is not None:
             logp[:, blocked] = float("-inf")
         total = scores[:, None] + logp
@@ -286,3 +286,12 @@ def suggest_names(model, tokenizer, prompt: str, top_k: int, names_only: bool = 
         scores, ratios = total[b, tok], new_ratio[b, tok]
     tokens = [tokenizer.convert_ids_to_tokens(row) for row in beams.tolist()]
     return [("".join(t), s) for t, s in zip(tokens, scores.tolist())]
+
+
+def _logits_at(model, input_ids, pos: int) -> torch.Tensor:
+    """(rows, vocab) logits at one position. For BERT the output layer runs there only (it is 21128 wide; the
+    other positions' logits would be thrown away); any other masked-LM model runs whole."""
+    attention_mask = torch.ones_like(input_ids)
+    if hasattr(model, "bert") and hasattr(model, "cls"):
+        return model.cls(model.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state[:, pos])
+    return model(input_ids=input_ids, attention_mask=attention_mask).logits[:, pos]
