@@ -177,7 +177,9 @@ def test_a_parent_reads_names_in_a_real_browser(page_url, tmp_path):
         assert "gender_fit" in page.locator("#quality").inner_text()
         page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
         if os.environ.get("UPDATE_SCREENSHOT"):  # the README's picture: UPDATE_SCREENSHOT=1 python -m pytest -k browser
-            shutil.copy(tmp_path / "demo.png", REPO / "docs" / "demo.png")
+            from PIL import Image
+
+            Image.open(tmp_path / "demo.png").quantize(64).save(REPO / "docs" / "demo.png", optimize=True)  # small
 
         for surname, how_many, words in (("", "12", "请输入姓"), ("Li", "12", "一到两个汉字"), ("李", "0", "1 到 50"),
                                          ("李", "80", "1 到 50")):

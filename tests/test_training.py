@@ -4,6 +4,7 @@ not wait for the device because of us."""
 import math
 
 import pytest
+import torch
 from conftest import REPO, ranked_model
 
 import bench_host
@@ -84,3 +85,18 @@ def test_a_nan_step_is_logged_as_the_stock_filter_logs_it(tiny_model, tiny_token
     assert len(stock) == 2 and all(math.isfinite(x) for x in stock)
     assert ours == pytest.approx(stock, rel=1e-6)
     assert all(math.isnan(x) for x in unguarded)  # and it stays NaN: the Trainer resets it with tr_loss -= tr_loss
+
+
+def test_the_flops_estimate_is_the_stock_one_with_the_parameters_counted_once(tiny_model, tmp_path, monkeypatch):
+    from transformers import AutoModelForMaskedLM, Trainer, TrainingArguments
+
+    model = AutoModelForMaskedLM.from_pretrained(tiny_model)
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
+    ours, stock = training.NamingTrainer(model=model, args=args), Trainer(model=model, args=args)
+    calls = []
+    count = model.num_parameters
+    monkeypatch.setattr(model, "num_parameters", lambda **kw: calls.append(kw) or count(**kw))
+    for length in (7, 12):
+        inputs = {"input_ids": torch.ones(4, length, dtype=torch.long)}
+        assert ours.floating_point_ops(inputs) == Trainer.floating_point_ops(stock, inputs) > 0
+    assert len(calls) == 1 + 2  # ours once, the stock method at each call
