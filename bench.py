@@ -40,12 +40,6 @@ from standin import SPECIAL, build_base_model, build_model, corpus_chars
 HERE = Path(__file__).resolve().parent
 
 
-
-
-
-
-
-
 def run_plain(model_dir: str, train_file: str, output_dir: str, epochs: float, batch_size: int, lr: float,
               seed: int, metrics_file: str):
     """The plain recipe, in this process. Shares app.py's data code so that both see the same tokens."""

@@ -31,6 +31,7 @@ ENCODING_NAMES = {"utf_8": "UTF-8", "utf_8_sig": "UTF-8 with BOM", "gb18030": "G
 
 GB_FAMILY = {"gb2312", "gbk", "gb18030", "hz", "cp936"}
 
+
 def read_corpus_text(path: str) -> tuple[str, str]:
     """(text, encoding name) of a corpus file saved as UTF-8 (with or without BOM), GB18030/GBK or UTF-16/32.
 
@@ -60,6 +61,7 @@ def read_corpus_text(path: str) -> tuple[str, str]:
                         "pass a JSON Lines file of {\"text\": ...} rows")
     return text, ENCODING_NAMES[encoding]
 
+
 def _decodes(raw: bytes, encoding: str) -> bool:
     try:
         raw.decode(encoding)
@@ -67,11 +69,13 @@ def _decodes(raw: bytes, encoding: str) -> bool:
         return False
     return True
 
+
 def _is_utf8_text(raw: bytes) -> bool:
     """Valid UTF-8, and not UTF-16 of ASCII (NUL bytes). A GBK file that is also valid UTF-8 is read as UTF-8:
     no detector can tell them apart, and it takes a file of a very few characters (GBK 一 is D2 BB, which
     is UTF-8 for Cyrillic һ); a real GBK corpus is never valid UTF-8."""
     return b"\x00" not in raw and _decodes(raw, "utf_8")
+
 
 def _bomless_utf16(raw: bytes) -> str | None:
     """UTF-16 without a byte-order mark, which charset-normalizer misses for short files of Chinese (found by
@@ -85,6 +89,7 @@ def _bomless_utf16(raw: bytes) -> str | None:
         if zeros >= pairs / 4 and zeros > 2 * others and _decodes(raw, encoding):
             return encoding
     return None
+
 
 def _detect_encoding(raw: bytes) -> str | None:
     """The encoding of a file that is not UTF-8, among those we read; else charset-normalizer's best guess of
@@ -101,6 +106,7 @@ def _detect_encoding(raw: bytes) -> str | None:
         return "gb18030"
     guess = charset_normalizer.from_bytes(raw).best()
     return codecs.lookup(guess.encoding).name.replace("-", "_") if guess else None
+
 
 def describe_corpus_problem(text: str) -> str | None:
     """The first problem of a corpus, as 'line N: ...' (JSON Lines) or 'row N: ...' (a JSON array), or None.
@@ -138,9 +144,11 @@ def describe_corpus_problem(text: str) -> str | None:
             return f'{where} {n}: "label" is {_short(row["label"])}; it must be the full name as a string ("张涛")'
     return None
 
+
 def _short(value) -> str:
     shown = repr(value)
     return shown if len(shown) <= 40 else shown[:37] + "..."
+
 
 def load_corpus(path: str) -> tuple[datasets.Dataset, str]:
     """(the corpus as a datasets.Dataset with a 'text' column, and 'label' if the file has one; its encoding)."""
@@ -163,6 +171,7 @@ def load_corpus(path: str) -> tuple[datasets.Dataset, str]:
                         "write one JSON object per line")
     return ds, encoding
 
+
 def _load_json(path: str, text: str, plain_utf8: bool) -> datasets.Dataset | None:
     """datasets' JSON loader on the file, or on a UTF-8 copy of it (datasets reads UTF-8 only); None if it
     refuses. Its own error lines ('Failed to load JSON ...') are not shown: the rows were checked already."""
@@ -183,13 +192,16 @@ def _load_json(path: str, text: str, plain_utf8: bool) -> datasets.Dataset | Non
     finally:
         quiet.setLevel(level)
 
+
 def _is_string_column(ds, column: str) -> bool:
     return getattr(ds.features[column], "dtype", None) == "string"  # datasets 5 reads mixed types as Json
+
 
 def _has_blank(ds, column: str) -> bool:
     """Any null or whitespace-only value, checked on the Arrow column (no copy into Python)."""
     values = ds.data.column(column)
     return bool(values.null_count) or bool(pc.any(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0)).as_py())
+
 
 def given_name_span(text: str, label: str | None) -> tuple[int, int] | None:
     """Character span of the given name of `label` inside `text`, or None if the text does not contain it."""
@@ -200,6 +212,7 @@ def given_name_span(text: str, label: str | None) -> tuple[int, int] | None:
         return None
     surname, _ = split_name(label)
     return start + len(surname), start + len(label)
+
 
 def tokenize_corpus(ds, tokenizer, max_seq_length: int):
     """Adds input_ids, attention_mask, token_type_ids, special_tokens_mask, word_ids and name_mask.
@@ -229,6 +242,7 @@ def tokenize_corpus(ds, tokenizer, max_seq_length: int):
         logger.warning("%d of %d texts are longer than --max_seq_length %d tokens and were truncated",
                        n_truncated, len(tokenized), max_seq_length)
     return tokenized.remove_columns("truncated")
+
 
 def split_corpus(tokenized, test_size: float, seed: int):
     n = len(tokenized)

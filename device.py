@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+
 def keep_freed_memory():
     """Stop glibc from handing freed memory back to the OS.
 
@@ -37,8 +38,10 @@ def keep_freed_memory():
     libc.mallopt(m_mmap_max, 0)
     libc.mallopt(m_trim_threshold, 2**31 - 1)
 
+
 def no_accelerator() -> bool:
     return not torch.cuda.is_available() and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available())
+
 
 def native_bf16() -> bool:
     """bf16 is faster only where the hardware computes it natively (AMX / AVX512-BF16 CPUs, Ampere+ GPUs)."""

@@ -16,6 +16,7 @@ from transformers.modeling_outputs import MaskedLMOutput
 from errors import UserError
 from names import MASK
 
+
 def _masked_positions_forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None,
                               masked_positions=None, masked_labels=None, **kwargs):
     """BertForMaskedLM.forward, but with labels the 21128-way output layer runs only at masked positions.

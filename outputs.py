@@ -28,6 +28,7 @@ DEFAULT_OUTPUT_DIR = "outputs/bert-base-chinese-names"
 # What a folder this script saved (or checkpointed into) holds; a folder with anything else is not replaced.
 MODEL_FOLDER_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "metrics.json", "checkpoint-*")
 
+
 def check_output_dir(output_dir: str):
     """Fail before training, not after, if the model could not be saved there, and never replace a folder
     that holds something else: the save swaps the whole folder (--output_dir ~/Documents would be lost)."""
@@ -42,12 +43,14 @@ def check_output_dir(output_dir: str):
                         "whole folder: pass a new or empty folder, or one this script saved a model to")
     _probe_folder(path.parent, f"--output_dir '{output_dir}'", "a folder you can write to")
 
+
 def check_result_file(result_file: str, output_dir: str | None):
     """Fail before any work, not after training, if the report could not be written there."""
     path = Path(result_file)
     if path.is_dir() or (output_dir and path.resolve() == Path(output_dir).resolve()):
         raise UserError(f"--result_file '{result_file}' is a folder: pass a file path such as result.txt")
     _probe_folder(path.parent, f"--result_file '{result_file}'", "a file in a folder you can write to")
+
 
 def _probe_folder(folder: Path, what: str, fix: str):
     """Create folder if needed and check that files can be made in it (a probe that is removed at once)."""
@@ -56,6 +59,7 @@ def _probe_folder(folder: Path, what: str, fix: str):
         os.rmdir(tempfile.mkdtemp(prefix=".probe-", dir=folder))
     except OSError as e:
         raise UserError(f"{what} is not writable ({e.strerror}): pass {fix}") from None
+
 
 @contextlib.contextmanager
 def exclusive_output_dir(output_dir: str):
@@ -82,6 +86,7 @@ def exclusive_output_dir(output_dir: str):
         lock_path.unlink(missing_ok=True)  # before the release: a waiting run then sees a new lock file
         lock.release()
 
+
 def recover_output_dir(path: Path):
     """Undo what a run killed mid-save left beside path (only ever called under the lock):
     a model moved aside (.NAME.old-PID) with no model in place is put back; staging folders are removed."""
@@ -91,6 +96,7 @@ def recover_output_dir(path: Path):
         logger.warning("restored %s, which a run killed while saving had moved aside", path)
     for leftover in [*aside, *path.parent.glob(f".{path.name}.new-*")]:
         shutil.rmtree(leftover, ignore_errors=True)
+
 
 def exchange_paths(a: Path, b: Path) -> bool:
     """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE): there is no moment without a model.
@@ -106,6 +112,7 @@ def exchange_paths(a: Path, b: Path) -> bool:
     if err in (errno.EINVAL, errno.ENOSYS, errno.EPERM):  # this filesystem cannot exchange
         return False
     raise OSError(err, os.strerror(err), str(b))
+
 
 def save_atomically(output_dir: str, write) -> None:
     """Call write(staging_folder), then swap the staging folder into output_dir.
@@ -144,6 +151,7 @@ def save_atomically(output_dir: str, write) -> None:
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
+
 def plot_losses(log_history: list[dict], before: float, out: Path):
     import matplotlib
 
@@ -163,6 +171,7 @@ def plot_losses(log_history: list[dict], before: float, out: Path):
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
+
 
 def model_card(model_args, data_args, suggest_args, args, metrics: dict, n_rows: int) -> str:
     scores = "\n".join(f"| {k} | {v:.4f} |" for k, v in metrics.items() if isinstance(v, float))
@@ -206,6 +215,7 @@ characters people really use in given names. Both are absent where they do not a
 ![loss](loss.png)
 """
 
+
 def save_outputs(model, tokenizer, trainer, model_args, data_args, suggest_args, args, metrics: dict, n_rows: int):
     def write(folder: Path):
         model.save_pretrained(folder)
@@ -220,6 +230,7 @@ def save_outputs(model, tokenizer, trainer, model_args, data_args, suggest_args,
         raise UserError(f"could not save the model to '{args.output_dir}' ({e.strerror or e}): the previous model "
                         "there is untouched; free some space or pass another --output_dir, and run again") from None
 
+
 def write_result_file(path: str, lines: list[str]):
     """Replace result.txt in one step: a half-written report is worse than the old one."""
     target = Path(path)
@@ -233,10 +244,12 @@ def write_result_file(path: str, lines: list[str]):
         raise UserError(f"could not write the report to '{path}' ({e.strerror or e}): the model is saved; "
                         "pass another --result_file next time") from None
 
+
 def _hub_token(args) -> str | None:
     import huggingface_hub
 
     return args.hub_token or huggingface_hub.get_token()
+
 
 def check_can_publish(args):
     """--push_to_hub: refused at the start, not after training, where it cannot work."""
@@ -256,6 +269,7 @@ def check_can_publish(args):
     except Exception as e:  # no network, bad token, hub down: all mean it cannot publish now
         raise UserError(f"--push_to_hub: the Hugging Face hub cannot be reached with this token ({type(e).__name__}): "
                         "check the network and the token, or drop --push_to_hub") from None
+
 
 def publish_model(args) -> str:
     """Upload the folder the atomic save wrote (model, tokenizer, card, loss.png, metrics.json); returns its URL."""

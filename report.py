@@ -19,6 +19,7 @@ import names
 
 logger = logging.getLogger("app")  # corpus.py and outputs.py log to its children
 
+
 class Report:
     """Collects the lines of result.txt while printing them (main process only)."""
 
@@ -32,12 +33,15 @@ class Report:
             if record:
                 self.lines.append(text)
 
+
 def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
 
 def ljust(text: str, width: int) -> str:
     """str.ljust for terminals: a Han character is two columns wide."""
     return text + " " * max(0, width - display_width(text))
+
 
 def table_rows(suggestions: list[tuple[str, float]], surname: str = "") -> list[tuple[str, str, str, str]]:
     """The name table's rows, (name, pinyin, lean, probability) as shown, for the terminal and for demo.py's page.
@@ -65,10 +69,12 @@ def format_probability(logp: float) -> str:
     p = math.exp(logp)
     return f"{p:.6f}" if p >= 1e-4 else f"{p:.2e}"
 
+
 def format_quality(scores: dict) -> str:
     """'名字质量 quality: gender_fit 0.9500  name_realism 1.0000' (gender_fit only for --gender boy|girl)."""
     shown = "  ".join(f"{k} {scores[k]:.4f}" for k in ("gender_fit", "name_realism") if k in scores)
     return f"名字质量 quality: {shown}"
+
 
 def perplexity(loss: float) -> float:
     try:
@@ -76,7 +82,9 @@ def perplexity(loss: float) -> float:
     except OverflowError:
         return float("inf")
 
+
 WHEN_ZH = {"before training": "训练前", "after training": "训练后"}
+
 
 def format_eval(when: str, metrics: dict) -> str:
     """One greppable line: '训练前 before training: eval_loss 9.8712  perplexity 19312.40  name_top1 0.0000 ...'."""
@@ -85,6 +93,7 @@ def format_eval(when: str, metrics: dict) -> str:
         if k in metrics:
             line += f"  {k} {metrics[k]:.4f}"
     return line
+
 
 def show_examples(report: Report, tokenizer, processed, masked_batch):
     def render(ids):
@@ -96,6 +105,7 @@ def show_examples(report: Report, tokenizer, processed, masked_batch):
         targets = tokenizer.convert_ids_to_tokens([t for t in labels if t != -100])
         report.say(f"masked example {i}: {render(ids)}  (targets: {' '.join(targets)})", record=False)
 
+
 def setup_logging(is_main: bool):
     logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.WARNING)
     logger.setLevel(logging.INFO if is_main else logging.ERROR)
@@ -106,6 +116,7 @@ def setup_logging(is_main: bool):
     datasets.disable_progress_bars()
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|accelerate)\..*")
+
 
 def close_progress_bars():
     """A run stopped mid-training leaves the Trainer's bar open, and tqdm would redraw it at exit, after the

@@ -19,6 +19,7 @@ from errors import UserError
 from masking import NameMaskingCollator
 from report import Report, perplexity
 
+
 @torch.inference_mode()
 def name_score(model, tokenizer, rows, ks=(1, 5, 20), batch_size: int = 64) -> dict:
     """How often the true given-name character is the model's top 1 / in its top 5 / top 20.
@@ -50,6 +51,7 @@ def name_score(model, tokenizer, rows, ks=(1, 5, 20), batch_size: int = 64) -> d
         return {}
     return {**{f"name_top{k}": hits[k] / total for k in ks}, "name_chars": total}
 
+
 class EpochLines(TrainerCallback):
     """One line per epoch ('epoch 1/3: train_loss 2.3100  eval_loss 2.4000  perplexity 11.02') instead
     of the Trainer's printed dicts."""
@@ -66,6 +68,7 @@ class EpochLines(TrainerCallback):
             train = f"train_loss {self.train_loss:.4f}  " if self.train_loss is not None else ""
             self.report.say(f"epoch {state.epoch:.0f}/{args.num_train_epochs:.0f}: {train}"
                             f"eval_loss {logs['eval_loss']:.4f}  perplexity {perplexity(logs['eval_loss']):.2f}")
+
 
 class StepTimer(TrainerCallback):
     """Seconds spent in training steps alone (evaluation and saving excluded): for tokens/s, and the first and
@@ -98,6 +101,7 @@ class StepTimer(TrainerCallback):
 def step_timer(trainer) -> StepTimer:
     return next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, StepTimer))
 
+
 class QuietProgress(ProgressCallback):
     """The Trainer's training progress bar, without the dict it prints at every log and without a bar
     for each evaluation (a few batches each)."""
@@ -107,6 +111,7 @@ class QuietProgress(ProgressCallback):
 
     def on_prediction_step(self, *args, **kwargs):
         pass
+
 
 class NamingTrainer(Trainer):
     """transformers.Trainer, with its guard against a NaN or infinite step loss kept without a wait per step, one
@@ -170,6 +175,7 @@ def resolve_checkpoint(args) -> str | None:
         raise UserError(f"--resume_from_checkpoint '{wanted}' is not a folder: pass a checkpoint-N folder or True")
     return wanted
 
+
 def evaluate(trainer, model, tokenizer, test, after_training: bool = False) -> dict:
     """Eval loss on the once-masked test split (all processes) and the name score (main process).
 
@@ -182,6 +188,7 @@ def evaluate(trainer, model, tokenizer, test, after_training: bool = False) -> d
         model.eval()
         metrics.update(name_score(model, tokenizer, test))
     return metrics
+
 
 def _last_epoch_eval_loss(trainer) -> float | None:
     state = trainer.state

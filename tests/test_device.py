@@ -124,7 +124,6 @@ def test_a_run_that_measures_its_precision_says_what_it_chose(tmp_path, tiny_mod
     assert json.loads((out / "metrics.json").read_text())["train_steps"] > 0
 
 
-
 def test_torch_compile_takes_our_forward_whole(tmp_path, tiny_model, small_corpus):
     """--torch_compile (the Trainer's flag) with the masked-positions forward: dynamo compiles it without a
     graph break (a break would hand every step back to Python). aot_eager traces as inductor does, without
