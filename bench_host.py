@@ -170,7 +170,7 @@ def waits_of_app(model_dir: Path, train_file: Path, epochs: int, batch_size: int
             status = app.main(["--model_name_or_path", str(model_dir), "--train_file", str(train_file), "--output_dir",
                                str(work / "out"), "--result_file", str(work / "result.txt"), "--num_train_epochs",
                                str(epochs), "--per_device_train_batch_size", str(batch_size), "--disable_tqdm", "True",
-                               *extra])
+                               "--use_cpu", "True", *extra])  # counted on the CPU, as the stock one is
     finally:
         training.build_trainer = build
     assert status == 0, f"app.py failed with status {status}"
@@ -426,7 +426,7 @@ def ops_per_step(model_dir: Path, precision: str, batch_size: int = 2, steps: in
 
     rows = corpus.tokenize_corpus(corpus.load_corpus(str(HERE / "train.json"))[0], AutoTokenizer.from_pretrained(model_dir), 64)
     trainer = our_trainer(model_dir, corpus.split_corpus(rows, 0.15, 42)["train"].select(range(batch_size * steps)),
-                          batch_size, tempfile.mkdtemp(prefix="ops-"), "--precision", precision)
+                          batch_size, tempfile.mkdtemp(prefix="ops-"), "--precision", precision, "--use_cpu", "True")
     counter, step = OpCount(), trainer.training_step
 
     def counted_step(*args, **kwargs):
@@ -489,4 +489,4 @@ def precision(opts):
 def _native_bf16_here() -> bool:
     import device
 
-    return device.native_bf16()
+    return device.native_bf16(cuda=torch.cuda.is_available())  # where app.py's runs will train

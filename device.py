@@ -43,9 +43,14 @@ def no_accelerator() -> bool:
     return not torch.cuda.is_available() and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available())
 
 
-def native_bf16() -> bool:
+def uses_cuda(args) -> bool:
+    """Training goes to a CUDA GPU: there is one, and --use_cpu was not asked for (then everything is the CPU's)."""
+    return torch.cuda.is_available() and not args.use_cpu
+
+
+def native_bf16(cuda: bool) -> bool:
     """bf16 is faster only where the hardware computes it natively (AMX / AVX512-BF16 CPUs, Ampere+ GPUs)."""
-    if torch.cuda.is_available():
+    if cuda:
         return torch.cuda.is_bf16_supported()
     try:
         flags = Path("/proc/cpuinfo").read_text()
@@ -60,12 +65,13 @@ def configure(args):
     if no_accelerator():
         # Without it torchrun on a CPU machine starts N separate runs of world_size 1 (no gloo group).
         args.use_cpu = True
+    cuda = uses_cuda(args)
     if not (args.bf16 or args.fp16):
-        if args.precision == "bf16" or (args.precision == "auto" and native_bf16()):
+        if args.precision == "bf16" or (args.precision == "auto" and native_bf16(cuda)):
             args.bf16 = True
-        elif args.precision == "fp16" or (args.precision == "auto" and torch.cuda.is_available()):
+        elif args.precision == "fp16" or (args.precision == "auto" and cuda):
             args.fp16 = True
-    if torch.cuda.is_available():
+    if cuda:
         args.tf32 = args.tf32 if args.tf32 is not None else torch.cuda.get_device_capability()[0] >= 8
         # Batches go to the GPU from pinned memory without the host waiting for the copy (and for all the work
         # queued before it, which a copy from pageable memory waits for).
@@ -76,7 +82,7 @@ def configure(args):
 def pad_multiple(args) -> int | None:
     """Pad batches to a multiple of 8 tokens on a GPU (tensor cores work in tiles of 8) and under torch.compile
     (fewer distinct shapes to compile for); not on a CPU, where padding is only more work."""
-    return 8 if torch.cuda.is_available() or args.torch_compile else None
+    return 8 if uses_cuda(args) or args.torch_compile else None
 
 
 def precision_of(args) -> str:
@@ -99,7 +105,7 @@ def cpu_precision_for(args, model) -> str | None:
     """--precision auto on a CPU: fp32 instead of native bf16 for a model narrower than MIN_BF16_HIDDEN_ON_CPU.
     Returns why, where it switched; None otherwise."""
     hidden = getattr(model.config, "hidden_size", None)
-    if args.precision != "auto" or torch.cuda.is_available() or not args.bf16 or hidden is None:
+    if args.precision != "auto" or uses_cuda(args) or not args.bf16 or hidden is None:
         return None
     if hidden >= MIN_BF16_HIDDEN_ON_CPU:
         return None
@@ -109,7 +115,7 @@ def cpu_precision_for(args, model) -> str | None:
 
 def wants_measured_precision(args) -> bool:
     """--precision auto on one GPU (with several, each process would measure and might choose differently)."""
-    return args.precision == "auto" and torch.cuda.is_available() and args.world_size <= 1
+    return args.precision == "auto" and uses_cuda(args) and args.world_size <= 1
 
 
 def choose_for_batch(args, model, batch) -> dict:

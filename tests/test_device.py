@@ -99,6 +99,22 @@ def test_on_a_gpu_copies_do_not_block_and_auto_is_measured(monkeypatch):
     assert not device.wants_measured_precision(args)  # asked for: not second-guessed
 
 
+def test_use_cpu_on_a_gpu_machine_gets_the_cpus_choices(monkeypatch):
+    """--use_cpu True where CUDA is present: the run is the CPU's, so none of the GPU's choices apply (no
+    timing on the GPU, no TF32, no pinned non-blocking copies, no padding) and the CPU's precision rule does."""
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(device, "native_bf16", lambda cuda: not cuda)  # a bf16 CPU: tells the two apart
+    args = SimpleNamespace(precision="auto", bf16=False, fp16=False, tf32=None, accelerator_config=None,
+                           torch_compile=False, use_cpu=True, world_size=1)
+    device.configure(args)
+    assert args.bf16 and not args.fp16 and args.tf32 is None and args.accelerator_config is None
+    assert not device.wants_measured_precision(args) and device.pad_multiple(args) is None
+    assert device.cpu_precision_for(args, SimpleNamespace(config=SimpleNamespace(hidden_size=64))) is not None
+    assert device.precision_of(args) == "fp32"
+
+
 def test_batches_are_padded_to_a_multiple_of_8_where_asked(tiny_tokenizer, corpus_rows):
     plain = _first_batch(tiny_tokenizer, corpus_rows)
     padded = _first_batch(tiny_tokenizer, corpus_rows, pad_to_multiple_of=8)
@@ -150,7 +166,8 @@ def test_on_a_cpu_with_native_bf16_a_small_model_trains_in_fp32(tmp_path, hidden
 
     import app
 
-    monkeypatch.setattr(device, "native_bf16", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a CPU's rule, on any machine
+    monkeypatch.setattr(device, "native_bf16", lambda cuda: True)
     *_, args = app.parse_args(["--output_dir", str(tmp_path / "out")])
     assert device.precision_of(args) == "bf16"
     why = device.cpu_precision_for(args, SimpleNamespace(config=SimpleNamespace(hidden_size=hidden)))

@@ -26,7 +26,8 @@ LAUNCHERS = {
 
 @pytest.mark.parametrize("launcher", LAUNCHERS)
 def test_two_processes_train_one_model(launcher, tmp_path, tiny_model, small_corpus):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    # CPU processes on any machine: on a one-GPU machine two ranks cannot each have a GPU.
+    env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
     cmd = [*LAUNCHERS[launcher], str(REPO / "app.py"), *_common(tiny_model, small_corpus, tmp_path / "out", tmp_path / "result.txt"),
            "--num_train_epochs", "2", "--per_device_train_batch_size", "4"]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
