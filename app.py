@@ -300,15 +300,19 @@ def prepare_data(report, rows, encoding: str, tokenizer, data_args, args):
     report.say(f"== 数据 data: {len(rows)} rows ({encoding}), {len(train)} train / {len(test)} test")
     collator = masking.NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability,
                                            name_mask_probability=data_args.name_mask_probability, seed=args.seed)
-    two = [{k: train[i][k] for k in (*masking.MODEL_INPUTS, "name_mask")} for i in range(min(2, len(train)))]
-    show_examples(report, tokenizer, processed, collator(two))
+    show_examples(report, tokenizer, processed, collator(first_examples(train, 2)))
     return training_columns(train), test, test_masked
 
 
 def training_columns(train):
     """The train split with only what the collator reads: datasets turns every column of a batch into Python
     objects, and text, label and word_ids would only be thrown away (the processed data keeps them)."""
-    return train.select_columns([c for c in (*masking.MODEL_INPUTS, "name_mask") if c in train.column_names])
+    return train.select_columns([c for c in masking.COLLATOR_INPUTS if c in train.column_names])
+
+
+def first_examples(train, n: int) -> list[dict]:
+    """The first n training rows as the collator takes them."""
+    return [{k: train[i][k] for k in masking.COLLATOR_INPUTS} for i in range(min(n, len(train)))]
 
 
 def settle_precision(report, model, tokenizer, train, data_args, args):
@@ -320,9 +324,7 @@ def settle_precision(report, model, tokenizer, train, data_args, args):
     if not device.wants_measured_precision(args):
         return
     collator = masking.NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability, seed=args.seed)
-    first = [{k: train[i][k] for k in (*masking.MODEL_INPUTS, "name_mask")}
-             for i in range(min(args.per_device_train_batch_size, len(train)))]
-    seconds = device.choose_for_batch(args, model, collator(first))
+    seconds = device.choose_for_batch(args, model, collator(first_examples(train, args.per_device_train_batch_size)))
     measured = ", ".join(f"{precision} {s * 1000:.1f} ms" for precision, s in seconds.items())
     report.say(f"== 精度 precision: {device.precision_of(args)} (a step of the first batch: {measured})")
 

@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from transformers import DataCollatorForLanguageModeling, DataCollatorForTokenClassification
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "special_tokens_mask")
+# What the training collator reads from a row: the model's inputs and which tokens are the given name.
+COLLATOR_INPUTS = (*MODEL_INPUTS, "name_mask")
 # The masked positions are padded to a multiple of this, so that batches share a few shapes (torch.compile).
 POSITIONS_MULTIPLE = 8
 

@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import device
 from errors import UserError
 
 logger = logging.getLogger("app.outputs")
@@ -199,7 +200,7 @@ pipeline("fill-mask", model="{args.output_dir}")("小孩的名字叫张[MASK]")
 | seed | {args.seed} |
 | mlm_probability | {data_args.mlm_probability} |
 | name_mask_probability | {data_args.name_mask_probability} |
-| precision | {"bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"} |
+| precision | {device.precision_of(args)} |
 
 ## Scores on the held-out split
 | metric | value |
