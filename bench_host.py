@@ -133,19 +133,8 @@ def count_waits(trainer, counter: HostWaits):
 def waits_of_the_stock_trainer(model_dir: Path, train_file: Path, epochs: int, batch_size: int) -> tuple[HostWaits, int]:
     """The stock recipe: BertForMaskedLM's own forward, DataCollatorForLanguageModeling, TrainingArguments'
     defaults (but for one log per epoch, as app.py)."""
-    from transformers import (AutoModelForMaskedLM, AutoTokenizer, DataCollatorForLanguageModeling, Trainer,
-                              TrainingArguments)
-
-    import corpus
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    rows = corpus.tokenize_corpus(corpus.load_corpus(str(train_file))[0], tokenizer, 64)
-    train = corpus.split_corpus(rows, 0.15, 42)["train"].select_columns(["input_ids", "attention_mask", "token_type_ids"])
-    args = TrainingArguments(output_dir=tempfile.mkdtemp(prefix="stock-"), num_train_epochs=epochs, report_to="none",
-                             per_device_train_batch_size=batch_size, save_strategy="no", logging_strategy="epoch",
-                             use_cpu=True, disable_tqdm=True)
-    trainer = Trainer(model=AutoModelForMaskedLM.from_pretrained(model_dir), args=args, train_dataset=train,
-                      data_collator=DataCollatorForLanguageModeling(tokenizer), processing_class=tokenizer)
+    trainer = plain_trainer(model_dir, train_split(model_dir, train_file), batch_size, tempfile.mkdtemp(prefix="stock-"),
+                            epochs)
     counter = HostWaits()
     count_waits(trainer, counter).train()
     return counter, trainer.state.global_step
@@ -338,14 +327,23 @@ class StepClock:
         raise AttributeError(name)
 
 
-def plain_trainer(model_dir: Path, train, batch_size: int, output_dir: str):
+def train_split(model_dir: Path, train_file: Path = HERE / "train.json"):
+    """The training rows of train_file as app.py makes them by default: tokenized (64 tokens), 15% held out, seed 42."""
+    import corpus
+    from transformers import AutoTokenizer
+
+    rows = corpus.tokenize_corpus(corpus.load_corpus(str(train_file))[0], AutoTokenizer.from_pretrained(model_dir), 64)
+    return corpus.split_corpus(rows, 0.15, 42)["train"]
+
+
+def plain_trainer(model_dir: Path, train, batch_size: int, output_dir: str, epochs: int = 1):
     """The plain script's recipe: BertForMaskedLM's own forward and loss, DataCollatorForLanguageModeling,
     TrainingArguments' defaults."""
     from transformers import AutoModelForMaskedLM, AutoTokenizer, DataCollatorForLanguageModeling, Trainer, \
         TrainingArguments
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    args = TrainingArguments(output_dir=output_dir, num_train_epochs=1, per_device_train_batch_size=batch_size,
+    args = TrainingArguments(output_dir=output_dir, num_train_epochs=epochs, per_device_train_batch_size=batch_size,
                              report_to="none", save_strategy="no", logging_strategy="epoch", use_cpu=True,
                              disable_tqdm=True)
     return Trainer(model=AutoModelForMaskedLM.from_pretrained(model_dir), args=args, processing_class=tokenizer,
@@ -370,15 +368,13 @@ def our_trainer(model_dir: Path, train, batch_size: int, output_dir: str, *flags
 def host(opts):
     """Seconds per step of the plain recipe and of app.py, alternated in one process (round after round, so
     that whatever else the machine does falls on both): medians over all steps of all rounds."""
-    import corpus
     import report
-    from transformers import AutoTokenizer, set_seed
+    from transformers import set_seed
 
     report.setup_logging(is_main=True)
     work = Path(opts.work or tempfile.mkdtemp(prefix="bench-"))
     model = opts.model or tiny_model(work / "tiny-model", opts.vocab)
-    rows = corpus.tokenize_corpus(corpus.load_corpus(str(HERE / "train.json"))[0], AutoTokenizer.from_pretrained(model), 64)
-    train = corpus.split_corpus(rows, 0.15, 42)["train"]
+    train = train_split(model)
     clocks = {"plain": [], "ours": []}
     for _ in range(opts.rounds):
         for name, make in (("plain", plain_trainer), ("ours", our_trainer)):
@@ -421,12 +417,8 @@ class OpCount(TorchDispatchMode):
 def ops_per_step(model_dir: Path, precision: str, batch_size: int = 2, steps: int = 4) -> float:
     """aten ops in one training step (forward, backward, clipping, optimizer) of app.py's Trainer, in fp32 or
     under bf16 autocast: a count, the same on every machine."""
-    import corpus
-    from transformers import AutoTokenizer
-
-    rows = corpus.tokenize_corpus(corpus.load_corpus(str(HERE / "train.json"))[0], AutoTokenizer.from_pretrained(model_dir), 64)
-    trainer = our_trainer(model_dir, corpus.split_corpus(rows, 0.15, 42)["train"].select(range(batch_size * steps)),
-                          batch_size, tempfile.mkdtemp(prefix="ops-"), "--precision", precision, "--use_cpu", "True")
+    trainer = our_trainer(model_dir, train_split(model_dir).select(range(batch_size * steps)), batch_size,
+                          tempfile.mkdtemp(prefix="ops-"), "--precision", precision, "--use_cpu", "True")
     counter, step = OpCount(), trainer.training_step
 
     def counted_step(*args, **kwargs):
