@@ -42,7 +42,9 @@ HERE = Path(__file__).resolve().parent
 
 def run_plain(model_dir: str, train_file: str, output_dir: str, epochs: float, batch_size: int, lr: float,
               seed: int, metrics_file: str):
-    """The plain recipe, in this process. Shares app.py's data code so that both see the same tokens."""
+    """The plain recipe, in this process. Shares app.py's data code so that both see the same tokens. It trains
+    and fills in on the device the Trainer and pipeline pick by themselves, as app.py does: the GPU where there is
+    one (pinning it to the CPU would time a CPU against app.py on the GPU)."""
     import corpus
     import masking
     import report
@@ -57,19 +59,19 @@ def run_plain(model_dir: str, train_file: str, output_dir: str, epochs: float, b
     test_masked = masking.mask_test_split_once(data["test"], tokenizer, 0.15, seed)
     args = TrainingArguments(output_dir=output_dir, num_train_epochs=epochs, per_device_train_batch_size=batch_size,
                              per_device_eval_batch_size=32, learning_rate=lr, seed=seed, eval_strategy="epoch",
-                             save_strategy="no", logging_strategy="epoch", report_to="none", use_cpu=True,
+                             save_strategy="no", logging_strategy="epoch", report_to="none",
                              remove_unused_columns=False, prediction_loss_only=True,
                              include_num_input_tokens_seen="non_padding", disable_tqdm=True)
     collator = masking.NameMaskingCollator(tokenizer, mlm_probability=0.15, seed=seed, send_positions=False)
     trainer = Trainer(model=model, args=args, data_collator=collator, train_dataset=data["train"],
                       eval_dataset=test_masked, processing_class=tokenizer, callbacks=[training.StepTimer()])
     before = trainer.evaluate()["eval_loss"]
-    pipeline("fill-mask", model=model_dir, device="cpu")("小孩的名字叫张[MASK]", top_k=20)
+    pipeline("fill-mask", model=model_dir)("小孩的名字叫张[MASK]", top_k=20)
     trainer.train()
     after = trainer.evaluate()["eval_loss"]
     trainer.save_model(output_dir)
     tokenizer.save_pretrained(output_dir)
-    pipeline("fill-mask", model=output_dir, device="cpu")("小孩的名字叫张[MASK]", top_k=20)
+    pipeline("fill-mask", model=output_dir)("小孩的名字叫张[MASK]", top_k=20)
     metrics = {"eval_loss_before": before, "eval_loss": after, "train_steps": trainer.state.global_step,
                **training.step_timer(trainer).metrics(trainer.state)}
     Path(metrics_file).write_text(json.dumps(metrics, indent=2))

@@ -352,7 +352,8 @@ def plain_trainer(model_dir: Path, train, batch_size: int, output_dir: str, epoc
 
 
 def our_trainer(model_dir: Path, train, batch_size: int, output_dir: str, *flags: str):
-    """app.py's Trainer with app.py's options (the same epochs and batch size; no evaluation, nothing saved)."""
+    """app.py's Trainer with app.py's options (the same epochs and batch size; no evaluation, nothing saved), on
+    the CPU as plain_trainer is: these measure the host's work, the same on any machine."""
     import app
     import modeling
     import training
@@ -360,7 +361,8 @@ def our_trainer(model_dir: Path, train, batch_size: int, output_dir: str, *flags
 
     _, data_args, _, args = app.parse_args(["--model_name_or_path", str(model_dir), "--output_dir", output_dir,
                                             "--num_train_epochs", "1", "--per_device_train_batch_size",
-                                            str(batch_size), "--eval_strategy", "no", "--disable_tqdm", "True", *flags])
+                                            str(batch_size), "--eval_strategy", "no", "--disable_tqdm", "True",
+                                            "--use_cpu", "True", *flags])
     model, tokenizer = modeling.load_model_and_tokenizer(str(model_dir), for_training=True)
     return training.build_trainer(model, tokenizer, args, data_args, app.training_columns(train), None, Report(False))
 
@@ -418,7 +420,7 @@ def ops_per_step(model_dir: Path, precision: str, batch_size: int = 2, steps: in
     """aten ops in one training step (forward, backward, clipping, optimizer) of app.py's Trainer, in fp32 or
     under bf16 autocast: a count, the same on every machine."""
     trainer = our_trainer(model_dir, train_split(model_dir).select(range(batch_size * steps)), batch_size,
-                          tempfile.mkdtemp(prefix="ops-"), "--precision", precision, "--use_cpu", "True")
+                          tempfile.mkdtemp(prefix="ops-"), "--precision", precision)
     counter, step = OpCount(), trainer.training_step
 
     def counted_step(*args, **kwargs):
