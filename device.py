@@ -48,12 +48,16 @@ def uses_cuda(args) -> bool:
     return torch.cuda.is_available() and not args.use_cpu
 
 
+# Where a Linux CPU lists its features; a constant so that tests can show the code another CPU.
+CPUINFO = Path("/proc/cpuinfo")
+
+
 def native_bf16(cuda: bool) -> bool:
     """bf16 is faster only where the hardware computes it natively (AMX / AVX512-BF16 CPUs, Ampere+ GPUs)."""
     if cuda:
         return torch.cuda.is_bf16_supported()
     try:
-        flags = Path("/proc/cpuinfo").read_text()
+        flags = CPUINFO.read_text()
     except OSError:  # not Linux: no cheap way to know, fp32 is the safe choice
         return False
     return bool(re.search(r"\b(amx_bf16|avx512_bf16)\b", flags))

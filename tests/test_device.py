@@ -122,19 +122,27 @@ def test_batches_are_padded_to_a_multiple_of_8_where_asked(tiny_tokenizer, corpu
     assert plain["input_ids"].shape[1] % 8 != 0  # the corpus's sentences are not all 8, 16, ... tokens long
 
 
-def test_a_run_that_measures_its_precision_says_what_it_chose(tmp_path, tiny_model, small_corpus, monkeypatch, capsys):
+@pytest.mark.parametrize("cpu_bf16", [False, True], ids=["plain-cpu", "bf16-cpu"])
+def test_a_run_that_measures_its_precision_says_what_it_chose(tmp_path, tiny_model, small_corpus, monkeypatch, capsys,
+                                                              cpu_bf16):
     """The wiring of --precision auto on a GPU, run on the CPU: the first batch is timed in fp32 and in half
-    precision, the faster is used for training and stated in the report and the card."""
+    precision, the faster is used for training and stated in the report and the card. Both kinds of CPU, on any
+    machine: on one with native bf16 the CPU's own rule speaks first (a 64-wide model: fp32), then the timing."""
     import app
 
+    monkeypatch.setattr(device, "native_bf16", lambda cuda: cpu_bf16)
     monkeypatch.setattr(device, "wants_measured_precision", lambda args: True)
     out = tmp_path / "out"
     assert app.main(["--model_name_or_path", str(tiny_model), "--train_file", str(small_corpus), "--output_dir",
                      str(out), "--result_file", str(tmp_path / "result.txt"), "--num_train_epochs", "1"]) == 0
     stdout = capsys.readouterr().out
-    line = next(l for l in stdout.splitlines() if l.startswith("== 精度 precision:"))
-    chosen = line.split()[3]
-    assert chosen in ("fp32", "fp16", "bf16") and "fp32" in line and "ms" in line
+    lines = [l for l in stdout.splitlines() if l.startswith("== 精度 precision:")]
+    measured = [l for l in lines if "a step of the first batch" in l]
+    assert len(measured) == 1 and len(lines) == 1 + cpu_bf16, lines
+    if cpu_bf16:
+        assert lines[0].startswith("== 精度 precision: fp32 (a 64-wide model")
+    chosen = measured[0].split()[3]
+    assert chosen in ("fp32", "fp16", "bf16") and "fp32" in measured[0] and "ms" in measured[0]
     assert "auto (measured on the first batch)" in stdout
     assert f"| precision | {chosen} |" in (out / "README.md").read_text(encoding="utf-8")
     assert json.loads((out / "metrics.json").read_text())["train_steps"] > 0
@@ -159,22 +167,43 @@ def test_torch_compile_takes_our_forward_whole(tmp_path, tiny_model, small_corpu
     torch._dynamo.reset()
 
 
-@pytest.mark.parametrize("hidden, expected", [(64, "fp32"), (768, "bf16")])
-def test_on_a_cpu_with_native_bf16_a_small_model_trains_in_fp32(tmp_path, hidden, expected, monkeypatch):
-    """Autocast's casts cost more than bf16 saves where ops are small; bert-base's width keeps bf16."""
+@pytest.mark.parametrize("flags, native", [
+    ("fpu sse2 avx2 fma", False),                                # AVX2 only
+    ("fpu avx2 avx512f avx512_bf16 avx512_vnni", True),          # AVX512-BF16 (AMD EPYC Genoa, Intel Cooper Lake)
+    ("fpu avx2 avx512f amx_bf16 amx_tile amx_int8", True),       # AMX (Intel Sapphire Rapids)
+    ("fpu avx2 avx512f avx512_bf16_not_a_flag", False),          # a whole flag, not a prefix
+])
+def test_native_bf16_reads_the_cpus_flags(tmp_path, monkeypatch, flags, native):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n\n")
+    monkeypatch.setattr(device, "CPUINFO", cpuinfo)
+    assert device.native_bf16(cuda=False) is native
+    monkeypatch.setattr(device, "CPUINFO", tmp_path / "absent")  # not Linux: fp32, the safe choice
+    assert device.native_bf16(cuda=False) is False
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["plain-cpu", "bf16-cpu"])
+@pytest.mark.parametrize("hidden", [64, 768])
+def test_the_cpu_precision_rule_on_both_kinds_of_cpu(tmp_path, hidden, native, monkeypatch):
+    """--precision auto on a CPU. Without native bf16: fp32 for every model, and no rule to state. With it: autocast's
+    casts cost more than bf16 saves where ops are small (fp32 below MIN_BF16_HIDDEN_ON_CPU, said why); bert-base's
+    width keeps bf16. Each kind of CPU is pinned, so the outcome is the same on any machine."""
     from types import SimpleNamespace
 
     import app
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a CPU's rule, on any machine
-    monkeypatch.setattr(device, "native_bf16", lambda cuda: True)
+    monkeypatch.setattr(device, "native_bf16", lambda cuda: native)
     *_, args = app.parse_args(["--output_dir", str(tmp_path / "out")])
-    assert device.precision_of(args) == "bf16"
+    assert device.precision_of(args) == ("bf16" if native else "fp32")
     why = device.cpu_precision_for(args, SimpleNamespace(config=SimpleNamespace(hidden_size=hidden)))
+    expected = "bf16" if native and hidden >= device.MIN_BF16_HIDDEN_ON_CPU else "fp32"
     assert device.precision_of(args) == expected and args.mixed_precision == ("no" if expected == "fp32" else "bf16")
-    assert (why is not None) == (expected == "fp32")
+    assert (why is not None) == (native and expected == "fp32")
     *_, asked = app.parse_args(["--output_dir", str(tmp_path / "out"), "--precision", "bf16"])
+    assert device.precision_of(asked) == "bf16"  # asked for: not second-guessed, on either CPU
     assert device.cpu_precision_for(asked, SimpleNamespace(config=SimpleNamespace(hidden_size=64))) is None
+    assert device.precision_of(asked) == "bf16"
 
 
 def test_autocast_adds_ops_to_a_small_models_step(tiny_model):
