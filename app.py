@@ -60,8 +60,8 @@ import names
 import outputs
 import training
 from errors import OneLineParser, UserError
-from report import Report, close_progress_bars, format_eval, format_quality, format_suggestions, perplexity, \
-    setup_logging, show_examples
+from report import Report, close_progress_bars, format_eval, format_quality, format_suggestions, format_tokens, \
+    perplexity, setup_logging, show_examples
 
 
 # ----------------------------------------------------------------------------------------------
@@ -71,7 +71,8 @@ from report import Report, close_progress_bars, format_eval, format_quality, for
 class ModelArguments:
     model_name_or_path: str = field(
         default="bert-base-chinese",
-        metadata={"help": "Hub name (from the Hugging Face cache, downloaded the first time) or a local model folder."},
+        metadata={"help": "A local model folder, or a hub name: from the Hugging Face cache, else downloaded "
+                          "once (HF_ENDPOINT for a mirror)."},
     )
 
 
@@ -87,7 +88,7 @@ class DataArguments:
     )
     max_seq_length: int = field(
         default=64,  # corpus sentences are under 20 characters; 64 leaves room for users' longer ones
-        metadata={"help": "Longer texts are truncated, with a warning."},
+        metadata={"help": "Tokens per sentence; longer sentences are truncated, with a warning."},
     )
     mlm_probability: float = field(
         default=0.15,  # BERT's own pre-training rate
@@ -115,11 +116,13 @@ class DataArguments:
 @dataclass
 class SuggestArguments:
     surname: str = field(default="张", metadata={"help": "Surname for the prompt; double surnames such as 欧阳 work."})
-    gender: str = field(default="any", metadata={"help": "boy, girl or any: picks the prompt's sentence pattern."})
+    gender: str = field(default="any", metadata={"help": "boy, girl or any: the prompt's pattern (男孩/女孩/小孩的名字叫…); "
+                                                         "boy/girl also rank by real naming statistics."})
     name_length: int = field(default=1, metadata={"help": "Given-name length: 1 or 2 characters."})
     prompt: str | None = field(
         default=None,
-        metadata={"help": "Explicit prompt with [MASK] (wins over --surname/--gender). Default: 小孩的名字叫张[MASK]."},
+        metadata={"help": "A prompt with [MASK] where the name goes (wins over --surname/--gender); unset: built "
+                          "from them, 小孩的名字叫张[MASK]."},
     )
     top_k: int = field(default=20, metadata={"help": "How many suggestions to print."})
     gender_weight: float = field(
@@ -136,7 +139,11 @@ class SuggestArguments:
         metadata={"help": "List the model's raw top-k tokens (punctuation, rare characters, ...): no name filter, "
                           "no gender, no variety rule."},
     )
-    result_file: str = field(default="result.txt", metadata={"help": "Where the run's report is written."})
+    result_file: str | None = field(
+        default=None,  # a suggest-only run must not replace the report of the training run
+        metadata={"help": f"The run's report; unset: {outputs.TRAINING_REPORT}, or {outputs.SUGGEST_REPORT} with "
+                          "--do_train False."},
+    )
 
     def __post_init__(self):
         if self.gender not in names.PROMPT_TEMPLATES:
@@ -166,22 +173,40 @@ class SuggestArguments:
 @dataclass
 class AppTrainingArguments(TrainingArguments):
     # Defaults chosen for the real bert-base-chinese on a laptop CPU; everything else is the Trainer's.
-    output_dir: str = field(default=outputs.DEFAULT_OUTPUT_DIR, metadata={"help": "Where the model is saved."})
-    do_train: bool = field(default=True, metadata={"help": "False: only suggest names from --model_name_or_path."})
-    num_train_epochs: float = field(default=3.0, metadata={"help": "3 passes over 300 sentences: the loss has flattened."})
-    learning_rate: float = field(default=5e-5, metadata={"help": "BERT's fine-tuning rate; higher forgets pre-training."})
-    per_device_train_batch_size: int = field(default=16, metadata={"help": "16 short sentences: fast on CPU, stable."})
-    per_device_eval_batch_size: int = field(default=32, metadata={"help": "No gradients, so larger than training."})
+    output_dir: str = field(default=outputs.DEFAULT_OUTPUT_DIR, metadata={"help": "Where the model, tokenizer, metrics.json, "
+                                                                             "loss.png and model card are saved."})
+    do_train: bool = field(default=True, metadata={"help": "False: no corpus, no training; suggest names from "
+                                                          "--model_name_or_path (a saved model folder)."})
+    num_train_epochs: float = field(default=3.0, metadata={"help": "Passes over the training split "
+                                                                  "(3: the loss has flattened on 300 sentences)."})
+    learning_rate: float = field(default=5e-5, metadata={"help": "Peak learning rate (BERT's "
+                                                                  "fine-tuning rate; higher forgets pre-training)."})
+    per_device_train_batch_size: int = field(default=16, metadata={"help": "Sentences per step and "
+                                                                           "device (16: fast on a CPU, stable)."})
+    per_device_eval_batch_size: int = field(default=32, metadata={"help": "Sentences per evaluation "
+                                                                          "step (no gradients: more than training)."})
     eval_strategy: str = field(default="epoch", metadata={"help": "Evaluate once per epoch: the loss curve."})
     logging_strategy: str = field(default="epoch", metadata={"help": "One train-loss line per epoch."})
-    save_strategy: str = field(default="no", metadata={"help": "'epoch' writes resumable checkpoints."})
+    save_strategy: str = field(default="no", metadata={"help": "no: no checkpoints; epoch: a "
+                                                                     "resumable checkpoint in --output_dir each epoch."})
     prediction_loss_only: bool = field(default=True, metadata={"help": "Evaluation needs only the loss."})
     # Each would make a GPU host wait for the device at every step; training.py does both without a wait.
     include_num_input_tokens_seen: str = field(default="no", metadata={"help": "The collator counts tokens instead."})
     logging_nan_inf_filter: bool = field(default=False, metadata={"help": "NamingTrainer keeps this guard instead."})
     precision: str = field(
         default="auto",
-        metadata={"help": "auto (bf16 where the hardware does it natively, else fp16 on GPU, else fp32), fp32, bf16, fp16."},
+        metadata={"help": "auto: on a GPU the faster of fp32 (TF32) and bf16 autocast (fp16 before Ampere) on the "
+                          "first batch; on a CPU bf16 where it is native (AMX, AVX512-BF16) and the model at least "
+                          "512 wide, else fp32. Or fp32, bf16, fp16."},
+    )
+    push_to_hub: bool = field(
+        default=False,
+        metadata={"help": "After training and saving, upload --output_dir to the Hugging Face Hub once "
+                          "(repository: --hub_model_id, else the folder's name)."},
+    )
+    resume_from_checkpoint: str | None = field(
+        default=None,
+        metadata={"help": "A checkpoint-N folder, or True: the newest in --output_dir (saved with --save_strategy epoch)."},
     )
 
     def __post_init__(self):
@@ -221,8 +246,48 @@ class AppTrainingArguments(TrainingArguments):
                 raise UserError(f"{flag} must be {wanted}, got {value}")
 
 
+USAGE = """python app.py [options]          (train on train.json, then suggest names)
+       python app.py --do_train False --model_name_or_path FOLDER [options]   (suggest from a saved model)
+       python app.py config.json        (all options in one JSON file)"""
+
+DESCRIPTION = ("Fine-tune bert-base-chinese with masked-language modelling on a corpus of sentences (train.json: "
+               "sentences about naming a child) and print the names it suggests for a prompt such as "
+               "小孩的名字叫张[MASK], before and after training. Writes --output_dir and --result_file.")
+
+# --help shows these, in this order; --help_all also the rest of transformers.TrainingArguments.
+OPTION_GROUPS = {
+    "model": ["model_name_or_path"],
+    "data: the corpus and its masking": ["train_file", "test_size", "max_seq_length", "mlm_probability",
+                                         "name_mask_probability"],
+    "names: the suggestion table": ["surname", "gender", "name_length", "prompt", "top_k", "gender_weight",
+                                    "max_per_character", "raw_predictions", "result_file"],
+    "training (transformers.TrainingArguments; these defaults are ours)": [
+        "do_train", "output_dir", "num_train_epochs", "max_steps", "learning_rate", "per_device_train_batch_size",
+        "per_device_eval_batch_size", "seed", "save_strategy", "resume_from_checkpoint", "push_to_hub",
+        "hub_model_id"],
+    "precision and device": ["precision", "use_cpu", "torch_compile"],
+}
+
+TRAINER_HELP = {
+    "max_steps": "Train this many optimizer steps instead of --num_train_epochs (-1: use the epochs).",
+    "seed": "Seed of the split, the masking, the model's new weights and the training order.",
+    "hub_model_id": "With --push_to_hub: the repository (user/name); unset: the name of --output_dir.",
+    "use_cpu": "Train on the CPU even where a GPU is present.",
+    "torch_compile": "torch.compile the model (pays only for long runs: README「速度」).",
+}
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser((ModelArguments, DataArguments, SuggestArguments, AppTrainingArguments), prog="app.py",
+                           usage=USAGE, description=DESCRIPTION)
+    for dest, text in TRAINER_HELP.items():  # the Trainer's own texts, said for this script
+        next(a for a in parser._actions if f"--{dest}" in a.option_strings).help = text
+    parser.group_options(OPTION_GROUPS, "other transformers.TrainingArguments options (all work; defaults are the Trainer's)")
+    return parser
+
+
 def parse_args(argv: list[str] | None):
-    parser = OneLineParser((ModelArguments, DataArguments, SuggestArguments, AppTrainingArguments), prog="app.py")
+    parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     try:
         if len(argv) == 1 and argv[0].endswith(".json"):
@@ -266,7 +331,8 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     # The list's quality goes into metrics.json and the card; the table itself is printed from the reloaded model.
     after |= suggestion_quality(suggest(model, tokenizer, suggest_args), suggest_args)
     metrics = collect_metrics(before, after, trainer, train, test)
-    outputs.save_outputs(model, tokenizer, trainer, model_args, data_args, suggest_args, args, metrics, len(rows))
+    labelled = sum(label is not None for label in rows["label"]) if "label" in rows.column_names else 0
+    outputs.save_outputs(model, tokenizer, trainer, model_args, data_args, suggest_args, args, metrics, len(rows), labelled)
     report.say(f"已保存 saved model, tokenizer, metrics.json, loss.png and README.md to {args.output_dir}")
     # What a user of the saved folder gets: the model as from_pretrained loads it, filling in the prompt.
     reloaded, tokenizer = modeling.load_model_and_tokenizer(args.output_dir, for_training=False)
@@ -337,6 +403,12 @@ def report_suggestions(report, model, tokenizer, suggest_args, when: str) -> dic
     """Print the top-k table and its quality line; returns the quality scores (gender_fit, name_realism)."""
     found = suggest(model, tokenizer, suggest_args)
     raw = suggest_args.raw_predictions
+    if raw:  # any prompt's raw tokens: no name columns, no name quality (README「用你自己的语料」)
+        report.say()
+        report.say(f"{SUGGESTIONS_ZH[when]} top {suggest_args.top_k} raw tokens for {suggest_args.resolved_prompt()} ({when})")
+        for line in format_tokens(found):
+            report.say(line)
+        return {}
     # A name is shown whole (张涛) when the prompt is ours, i.e. the surname stands right before the masks.
     surname = suggest_args.surname if suggest_args.prompt is None and not raw else ""
     kind = "raw tokens" if raw else "names"
@@ -364,6 +436,8 @@ def excluded_chars(suggest_args) -> str:
 
 
 def suggestion_quality(found: list[tuple[str, float]], suggest_args) -> dict:
+    if suggest_args.raw_predictions:
+        return {}  # tokens, not names
     return names.quality([given for given, _ in found], suggest_args.gender)
 
 
@@ -389,6 +463,10 @@ def suggest_only(report, model_args, suggest_args, args):
     report_suggestions(report, model, tokenizer, suggest_args, "saved model")
 
 
+TRAINING_ONLY_SETTINGS = ("train_file", "output_dir", "epochs", "steps", "learning_rate", "batch_size", "seed",
+                          "mlm_probability", "name_mask_probability")
+
+
 def report_configuration(report, model_args, data_args, suggest_args, args):
     report.say("== 配置 configuration")
     settings = {
@@ -407,6 +485,9 @@ def report_configuration(report, model_args, data_args, suggest_args, args):
         "prompt": suggest_args.resolved_prompt(),
         "gender": f"{suggest_args.gender} (weight {suggest_args.gender_weight:g})" if suggest_args.gender != "any" else "any",
     }
+    if not args.do_train:  # nothing is trained: the training settings do not apply
+        for key in TRAINING_ONLY_SETTINGS:
+            settings.pop(key, None)
     width = max(map(len, settings))
     for key, value in settings.items():
         report.say(f"{key.ljust(width)}  {value}")
@@ -437,6 +518,8 @@ def run(argv: list[str] | None = None):
     # at exit (~1.3 s a run, measured).
     gc.freeze()
     model_args, data_args, suggest_args, args = parse_args(argv)
+    if suggest_args.result_file is None:
+        suggest_args.result_file = outputs.TRAINING_REPORT if args.do_train else outputs.SUGGEST_REPORT
     is_main = args.process_index == 0
     setup_logging(is_main)
     check_before_work(suggest_args, args)
