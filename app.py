@@ -47,7 +47,7 @@ import math
 import os
 import signal
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import torch
 from transformers import TrainingArguments, set_seed
@@ -254,13 +254,12 @@ DESCRIPTION = ("Fine-tune bert-base-chinese with masked-language modelling on a 
                "sentences about naming a child) and print the names it suggests for a prompt such as "
                "小孩的名字叫张[MASK], before and after training. Writes --output_dir and --result_file.")
 
-# --help shows these, in this order; --help_all also the rest of transformers.TrainingArguments.
+# --help shows these, in this order (every option of our own dataclasses, and the Trainer's that matter here);
+# --help_all also the rest of transformers.TrainingArguments.
 OPTION_GROUPS = {
-    "model": ["model_name_or_path"],
-    "data: the corpus and its masking": ["train_file", "test_size", "max_seq_length", "mlm_probability",
-                                         "name_mask_probability"],
-    "names: the suggestion table": ["surname", "gender", "name_length", "prompt", "top_k", "gender_weight",
-                                    "max_per_character", "raw_predictions", "result_file"],
+    "model": [f.name for f in fields(ModelArguments)],
+    "data: the corpus and its masking": [f.name for f in fields(DataArguments)],
+    "names: the suggestion table": [f.name for f in fields(SuggestArguments)],
     "training (transformers.TrainingArguments; these defaults are ours)": [
         "do_train", "output_dir", "num_train_epochs", "max_steps", "learning_rate", "per_device_train_batch_size",
         "per_device_eval_batch_size", "seed", "save_strategy", "resume_from_checkpoint", "push_to_hub",
