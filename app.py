@@ -18,12 +18,12 @@ naming statistics, with pinyin and each name's lean (男 94%); two-character lis
 Every bad input (a GBK or UTF-16 corpus is fine; a broken one is not) ends in one `error:` line and exit
 status 2 before any training; SIGTERM and Ctrl-C leave the previous model and report as they were.
 
-Cost: the default run (350 sentences, 3 epochs) takes 40 to 90 seconds on 2 CPU cores with a model of
-bert-base-chinese's shape (bf16 on an AMX CPU; fp32 on an AVX2 one). It writes --output_dir (about 400 MB) and
-result.txt. python demo.py then serves the saved model's name table as a web page.
+Cost: the default run (350 sentences, 3 epochs) takes 28 to 90 seconds on 2 CPU cores with a model of
+bert-base-chinese's shape (bf16 on an AVX512-BF16 or AMX CPU; fp32 on an AVX2 one). It writes --output_dir (about
+400 MB) and result.txt (suggestions.txt with --do_train False). python demo.py serves the name table as a web page.
 
-It does not download anything but the model (once, into the Hugging Face cache); with
-HF_HUB_OFFLINE=1 it only uses the cache or a local folder.
+It downloads nothing but the model, once (the Hugging Face cache comes first; HF_ENDPOINT names a mirror);
+with HF_HUB_OFFLINE=1 it only uses the cache or a local folder. bash run.sh sets up .venv and runs it.
 
 This file is the story: the options, then train_and_suggest(), the pipeline step by step. Each step's
 details live in a module named for what it holds:
@@ -36,22 +36,22 @@ details live in a module named for what it holds:
     report.py    what the run prints: fixed-shape lines, the name table
     outputs.py   the output folder (lock, atomic save), result.txt, loss plot, model card, publishing
     errors.py    UserError: bad input, said in one line
+    cli.py       the command line: --help's groups, parsing the options above
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import math
-import os
 import signal
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import torch
 from transformers import TrainingArguments, set_seed
 
+import cli
 import corpus
 import device
 import masking
@@ -59,7 +59,7 @@ import modeling
 import names
 import outputs
 import training
-from errors import OneLineParser, UserError
+from errors import UserError
 from report import Report, close_progress_bars, format_eval, format_quality, format_suggestions, format_tokens, \
     perplexity, setup_logging, show_examples
 
@@ -173,22 +173,15 @@ class SuggestArguments:
 @dataclass
 class AppTrainingArguments(TrainingArguments):
     # Defaults chosen for the real bert-base-chinese on a laptop CPU; everything else is the Trainer's.
-    output_dir: str = field(default=outputs.DEFAULT_OUTPUT_DIR, metadata={"help": "Where the model, tokenizer, metrics.json, "
-                                                                             "loss.png and model card are saved."})
-    do_train: bool = field(default=True, metadata={"help": "False: no corpus, no training; suggest names from "
-                                                          "--model_name_or_path (a saved model folder)."})
-    num_train_epochs: float = field(default=3.0, metadata={"help": "Passes over the training split "
-                                                                  "(3: the loss has flattened on 300 sentences)."})
-    learning_rate: float = field(default=5e-5, metadata={"help": "Peak learning rate (BERT's "
-                                                                  "fine-tuning rate; higher forgets pre-training)."})
-    per_device_train_batch_size: int = field(default=16, metadata={"help": "Sentences per step and "
-                                                                           "device (16: fast on a CPU, stable)."})
-    per_device_eval_batch_size: int = field(default=32, metadata={"help": "Sentences per evaluation "
-                                                                          "step (no gradients: more than training)."})
+    output_dir: str = field(default=outputs.DEFAULT_OUTPUT_DIR, metadata={"help": "Where the model is saved."})
+    do_train: bool = field(default=True, metadata={"help": "False: no training; suggest from a saved --model_name_or_path."})
+    num_train_epochs: float = field(default=3.0, metadata={"help": "3 passes over 300 sentences: the loss has flattened."})
+    learning_rate: float = field(default=5e-5, metadata={"help": "BERT's fine-tuning rate; higher forgets pre-training."})
+    per_device_train_batch_size: int = field(default=16, metadata={"help": "16 short sentences: fast on CPU, stable."})
+    per_device_eval_batch_size: int = field(default=32, metadata={"help": "No gradients, so larger than training."})
     eval_strategy: str = field(default="epoch", metadata={"help": "Evaluate once per epoch: the loss curve."})
     logging_strategy: str = field(default="epoch", metadata={"help": "One train-loss line per epoch."})
-    save_strategy: str = field(default="no", metadata={"help": "no: no checkpoints; epoch: a "
-                                                                     "resumable checkpoint in --output_dir each epoch."})
+    save_strategy: str = field(default="no", metadata={"help": "'epoch' writes resumable checkpoints."})
     prediction_loss_only: bool = field(default=True, metadata={"help": "Evaluation needs only the loss."})
     # Each would make a GPU host wait for the device at every step; training.py does both without a wait.
     include_num_input_tokens_seen: str = field(default="no", metadata={"help": "The collator counts tokens instead."})
@@ -199,15 +192,7 @@ class AppTrainingArguments(TrainingArguments):
                           "first batch; on a CPU bf16 where it is native (AMX, AVX512-BF16) and the model at least "
                           "512 wide, else fp32. Or fp32, bf16, fp16."},
     )
-    push_to_hub: bool = field(
-        default=False,
-        metadata={"help": "After training and saving, upload --output_dir to the Hugging Face Hub once "
-                          "(repository: --hub_model_id, else the folder's name)."},
-    )
-    resume_from_checkpoint: str | None = field(
-        default=None,
-        metadata={"help": "A checkpoint-N folder, or True: the newest in --output_dir (saved with --save_strategy epoch)."},
-    )
+
 
     def __post_init__(self):
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
@@ -246,58 +231,12 @@ class AppTrainingArguments(TrainingArguments):
                 raise UserError(f"{flag} must be {wanted}, got {value}")
 
 
-USAGE = """python app.py [options]          (train on train.json, then suggest names)
-       python app.py --do_train False --model_name_or_path FOLDER [options]   (suggest from a saved model)
-       python app.py config.json        (all options in one JSON file)"""
-
-DESCRIPTION = ("Fine-tune bert-base-chinese with masked-language modelling on a corpus of sentences (train.json: "
-               "sentences about naming a child) and print the names it suggests for a prompt such as "
-               "小孩的名字叫张[MASK], before and after training. Writes --output_dir and --result_file.")
-
-# --help shows these, in this order (every option of our own dataclasses, and the Trainer's that matter here);
-# --help_all also the rest of transformers.TrainingArguments.
-OPTION_GROUPS = {
-    "model": [f.name for f in fields(ModelArguments)],
-    "data: the corpus and its masking": [f.name for f in fields(DataArguments)],
-    "names: the suggestion table": [f.name for f in fields(SuggestArguments)],
-    "training (transformers.TrainingArguments; these defaults are ours)": [
-        "do_train", "output_dir", "num_train_epochs", "max_steps", "learning_rate", "per_device_train_batch_size",
-        "per_device_eval_batch_size", "seed", "save_strategy", "resume_from_checkpoint", "push_to_hub",
-        "hub_model_id"],
-    "precision and device": ["precision", "use_cpu", "torch_compile"],
-}
-
-TRAINER_HELP = {
-    "max_steps": "Train this many optimizer steps instead of --num_train_epochs (-1: use the epochs).",
-    "seed": "Seed of the split, the masking, the model's new weights and the training order.",
-    "hub_model_id": "With --push_to_hub: the repository (user/name); unset: the name of --output_dir.",
-    "use_cpu": "Train on the CPU even where a GPU is present.",
-    "torch_compile": "torch.compile the model (pays only for long runs: README「速度」).",
-}
-
-
-def build_parser() -> OneLineParser:
-    parser = OneLineParser((ModelArguments, DataArguments, SuggestArguments, AppTrainingArguments), prog="app.py",
-                           usage=USAGE, description=DESCRIPTION)
-    for dest, text in TRAINER_HELP.items():  # the Trainer's own texts, said for this script
-        next(a for a in parser._actions if f"--{dest}" in a.option_strings).help = text
-    parser.group_options(OPTION_GROUPS, "other transformers.TrainingArguments options (all work; defaults are the Trainer's)")
-    return parser
+# The options as parsed from the command line or a JSON file; cli.py lays out --help.
+OPTIONS = (ModelArguments, DataArguments, SuggestArguments, AppTrainingArguments)
 
 
 def parse_args(argv: list[str] | None):
-    parser = build_parser()
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        if len(argv) == 1 and argv[0].endswith(".json"):
-            return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
-        return parser.parse_args_into_dataclasses(args=argv)
-    except json.JSONDecodeError as e:
-        raise UserError(f"config file '{argv[0]}' is not valid JSON (line {e.lineno}: {e.msg}): fix that line") from None
-    except (ValueError, TypeError) as e:  # TrainingArguments' own checks; a config file's unknown or odd keys
-        raise UserError(str(e).strip().splitlines()[0]) from None
-    except OSError as e:
-        raise UserError(f"config file '{argv[0]}': {e.strerror}: pass a JSON file of options") from None
+    return cli.parse_args(sys.argv[1:] if argv is None else argv, OPTIONS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -401,20 +340,16 @@ SUGGESTIONS_ZH = {"pretrained": "训练前的推荐", "fine-tuned, reloaded from
 def report_suggestions(report, model, tokenizer, suggest_args, when: str) -> dict:
     """Print the top-k table and its quality line; returns the quality scores (gender_fit, name_realism)."""
     found = suggest(model, tokenizer, suggest_args)
-    raw = suggest_args.raw_predictions
-    if raw:  # any prompt's raw tokens: no name columns, no name quality (README「用你自己的语料」)
-        report.say()
-        report.say(f"{SUGGESTIONS_ZH[when]} top {suggest_args.top_k} raw tokens for {suggest_args.resolved_prompt()} ({when})")
-        for line in format_tokens(found):
-            report.say(line)
-        return {}
+    raw = suggest_args.raw_predictions  # any prompt's raw tokens: no name columns, no name quality
+    title = (f"{SUGGESTIONS_ZH[when]} top {suggest_args.top_k} {'raw tokens' if raw else 'names'} for "
+             f"{suggest_args.resolved_prompt()} ({when})")
     # A name is shown whole (张涛) when the prompt is ours, i.e. the surname stands right before the masks.
-    surname = suggest_args.surname if suggest_args.prompt is None and not raw else ""
-    kind = "raw tokens" if raw else "names"
+    surname = suggest_args.surname if suggest_args.prompt is None else ""
     report.say()
-    title = f"{SUGGESTIONS_ZH[when]} top {suggest_args.top_k} {kind} for {suggest_args.resolved_prompt()} ({when})"
-    for line in format_suggestions(title, found, surname):
+    for line in [title, *format_tokens(found)] if raw else format_suggestions(title, found, surname):
         report.say(line)
+    if raw:
+        return {}
     scores = suggestion_quality(found, suggest_args)
     report.say(format_quality(scores))
     return scores
@@ -462,10 +397,6 @@ def suggest_only(report, model_args, suggest_args, args):
     report_suggestions(report, model, tokenizer, suggest_args, "saved model")
 
 
-TRAINING_ONLY_SETTINGS = ("train_file", "output_dir", "epochs", "steps", "learning_rate", "batch_size", "seed",
-                          "mlm_probability", "name_mask_probability")
-
-
 def report_configuration(report, model_args, data_args, suggest_args, args):
     report.say("== 配置 configuration")
     settings = {
@@ -485,7 +416,8 @@ def report_configuration(report, model_args, data_args, suggest_args, args):
         "gender": f"{suggest_args.gender} (weight {suggest_args.gender_weight:g})" if suggest_args.gender != "any" else "any",
     }
     if not args.do_train:  # nothing is trained: the training settings do not apply
-        for key in TRAINING_ONLY_SETTINGS:
+        for key in ("train_file", "output_dir", "epochs", "steps", "learning_rate", "batch_size", "seed",
+                    "mlm_probability", "name_mask_probability"):
             settings.pop(key, None)
     width = max(map(len, settings))
     for key, value in settings.items():
