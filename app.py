@@ -18,12 +18,12 @@ naming statistics, with pinyin and each name's lean (男 94%); two-character lis
 Every bad input (a GBK or UTF-16 corpus is fine; a broken one is not) ends in one `error:` line and exit
 status 2 before any training; SIGTERM and Ctrl-C leave the previous model and report as they were.
 
-Cost: the default run (350 sentences, 3 epochs) takes 40 to 90 seconds on 2 CPU cores with a model of
-bert-base-chinese's shape (bf16 on an AMX CPU; fp32 on an AVX2 one). It writes --output_dir (about 400 MB) and
-result.txt. python demo.py then serves the saved model's name table as a web page.
+Cost: the default run (350 sentences, 3 epochs) takes 28 to 90 seconds on 2 CPU cores with a model of
+bert-base-chinese's shape (bf16 on an AVX512-BF16 or AMX CPU; fp32 on an AVX2 one). It writes --output_dir (about
+400 MB) and result.txt (suggestions.txt with --do_train False). python demo.py serves the name table as a web page.
 
-It does not download anything but the model (once, into the Hugging Face cache); with
-HF_HUB_OFFLINE=1 it only uses the cache or a local folder.
+It downloads nothing but the model, once (the Hugging Face cache comes first; HF_ENDPOINT names a mirror);
+with HF_HUB_OFFLINE=1 it only uses the cache or a local folder. bash run.sh sets up .venv and runs it.
 
 This file is the story: the options, then train_and_suggest(), the pipeline step by step. Each step's
 details live in a module named for what it holds:
@@ -36,15 +36,14 @@ details live in a module named for what it holds:
     report.py    what the run prints: fixed-shape lines, the name table
     outputs.py   the output folder (lock, atomic save), result.txt, loss plot, model card, publishing
     errors.py    UserError: bad input, said in one line
+    cli.py       the command line: --help's groups, parsing the options above
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import math
-import os
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -52,6 +51,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import TrainingArguments, set_seed
 
+import cli
 import corpus
 import device
 import masking
@@ -59,9 +59,9 @@ import modeling
 import names
 import outputs
 import training
-from errors import OneLineParser, UserError
-from report import Report, close_progress_bars, format_eval, format_quality, format_suggestions, perplexity, \
-    setup_logging, show_examples
+from errors import UserError
+from report import Report, close_progress_bars, format_eval, format_quality, format_suggestions, format_tokens, \
+    perplexity, setup_logging, show_examples
 
 
 # ----------------------------------------------------------------------------------------------
@@ -71,7 +71,8 @@ from report import Report, close_progress_bars, format_eval, format_quality, for
 class ModelArguments:
     model_name_or_path: str = field(
         default="bert-base-chinese",
-        metadata={"help": "Hub name (from the Hugging Face cache, downloaded the first time) or a local model folder."},
+        metadata={"help": "A local model folder, or a hub name: from the Hugging Face cache, else downloaded "
+                          "once (HF_ENDPOINT for a mirror)."},
     )
 
 
@@ -87,7 +88,7 @@ class DataArguments:
     )
     max_seq_length: int = field(
         default=64,  # corpus sentences are under 20 characters; 64 leaves room for users' longer ones
-        metadata={"help": "Longer texts are truncated, with a warning."},
+        metadata={"help": "Tokens per sentence; longer sentences are truncated, with a warning."},
     )
     mlm_probability: float = field(
         default=0.15,  # BERT's own pre-training rate
@@ -115,11 +116,13 @@ class DataArguments:
 @dataclass
 class SuggestArguments:
     surname: str = field(default="张", metadata={"help": "Surname for the prompt; double surnames such as 欧阳 work."})
-    gender: str = field(default="any", metadata={"help": "boy, girl or any: picks the prompt's sentence pattern."})
+    gender: str = field(default="any", metadata={"help": "boy, girl or any: the prompt's pattern (男孩/女孩/小孩的名字叫…); "
+                                                         "boy/girl also rank by real naming statistics."})
     name_length: int = field(default=1, metadata={"help": "Given-name length: 1 or 2 characters."})
     prompt: str | None = field(
         default=None,
-        metadata={"help": "Explicit prompt with [MASK] (wins over --surname/--gender). Default: 小孩的名字叫张[MASK]."},
+        metadata={"help": "A prompt with [MASK] where the name goes (wins over --surname/--gender); unset: built "
+                          "from them, 小孩的名字叫张[MASK]."},
     )
     top_k: int = field(default=20, metadata={"help": "How many suggestions to print."})
     gender_weight: float = field(
@@ -136,7 +139,11 @@ class SuggestArguments:
         metadata={"help": "List the model's raw top-k tokens (punctuation, rare characters, ...): no name filter, "
                           "no gender, no variety rule."},
     )
-    result_file: str = field(default="result.txt", metadata={"help": "Where the run's report is written."})
+    result_file: str | None = field(
+        default=None,  # a suggest-only run must not replace the report of the training run
+        metadata={"help": f"The run's report; unset: {outputs.TRAINING_REPORT}, or {outputs.SUGGEST_REPORT} with "
+                          "--do_train False."},
+    )
 
     def __post_init__(self):
         if self.gender not in names.PROMPT_TEMPLATES:
@@ -167,7 +174,7 @@ class SuggestArguments:
 class AppTrainingArguments(TrainingArguments):
     # Defaults chosen for the real bert-base-chinese on a laptop CPU; everything else is the Trainer's.
     output_dir: str = field(default=outputs.DEFAULT_OUTPUT_DIR, metadata={"help": "Where the model is saved."})
-    do_train: bool = field(default=True, metadata={"help": "False: only suggest names from --model_name_or_path."})
+    do_train: bool = field(default=True, metadata={"help": "False: no training; suggest from a saved --model_name_or_path."})
     num_train_epochs: float = field(default=3.0, metadata={"help": "3 passes over 300 sentences: the loss has flattened."})
     learning_rate: float = field(default=5e-5, metadata={"help": "BERT's fine-tuning rate; higher forgets pre-training."})
     per_device_train_batch_size: int = field(default=16, metadata={"help": "16 short sentences: fast on CPU, stable."})
@@ -181,8 +188,11 @@ class AppTrainingArguments(TrainingArguments):
     logging_nan_inf_filter: bool = field(default=False, metadata={"help": "NamingTrainer keeps this guard instead."})
     precision: str = field(
         default="auto",
-        metadata={"help": "auto (bf16 where the hardware does it natively, else fp16 on GPU, else fp32), fp32, bf16, fp16."},
+        metadata={"help": "auto: on a GPU the faster of fp32 (TF32) and bf16 autocast (fp16 before Ampere) on the "
+                          "first batch; on a CPU bf16 where it is native (AMX, AVX512-BF16) and the model at least "
+                          "512 wide, else fp32. Or fp32, bf16, fp16."},
     )
+
 
     def __post_init__(self):
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
@@ -221,19 +231,12 @@ class AppTrainingArguments(TrainingArguments):
                 raise UserError(f"{flag} must be {wanted}, got {value}")
 
 
+# The options as parsed from the command line or a JSON file; cli.py lays out --help.
+OPTIONS = (ModelArguments, DataArguments, SuggestArguments, AppTrainingArguments)
+
+
 def parse_args(argv: list[str] | None):
-    parser = OneLineParser((ModelArguments, DataArguments, SuggestArguments, AppTrainingArguments), prog="app.py")
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        if len(argv) == 1 and argv[0].endswith(".json"):
-            return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
-        return parser.parse_args_into_dataclasses(args=argv)
-    except json.JSONDecodeError as e:
-        raise UserError(f"config file '{argv[0]}' is not valid JSON (line {e.lineno}: {e.msg}): fix that line") from None
-    except (ValueError, TypeError) as e:  # TrainingArguments' own checks; a config file's unknown or odd keys
-        raise UserError(str(e).strip().splitlines()[0]) from None
-    except OSError as e:
-        raise UserError(f"config file '{argv[0]}': {e.strerror}: pass a JSON file of options") from None
+    return cli.parse_args(sys.argv[1:] if argv is None else argv, OPTIONS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -266,7 +269,8 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     # The list's quality goes into metrics.json and the card; the table itself is printed from the reloaded model.
     after |= suggestion_quality(suggest(model, tokenizer, suggest_args), suggest_args)
     metrics = collect_metrics(before, after, trainer, train, test)
-    outputs.save_outputs(model, tokenizer, trainer, model_args, data_args, suggest_args, args, metrics, len(rows))
+    labelled = sum(label is not None for label in rows["label"]) if "label" in rows.column_names else 0
+    outputs.save_outputs(model, tokenizer, trainer, model_args, data_args, suggest_args, args, metrics, len(rows), labelled)
     report.say(f"已保存 saved model, tokenizer, metrics.json, loss.png and README.md to {args.output_dir}")
     # What a user of the saved folder gets: the model as from_pretrained loads it, filling in the prompt.
     reloaded, tokenizer = modeling.load_model_and_tokenizer(args.output_dir, for_training=False)
@@ -336,14 +340,16 @@ SUGGESTIONS_ZH = {"pretrained": "训练前的推荐", "fine-tuned, reloaded from
 def report_suggestions(report, model, tokenizer, suggest_args, when: str) -> dict:
     """Print the top-k table and its quality line; returns the quality scores (gender_fit, name_realism)."""
     found = suggest(model, tokenizer, suggest_args)
-    raw = suggest_args.raw_predictions
+    raw = suggest_args.raw_predictions  # any prompt's raw tokens: no name columns, no name quality
+    title = (f"{SUGGESTIONS_ZH[when]} top {suggest_args.top_k} {'raw tokens' if raw else 'names'} for "
+             f"{suggest_args.resolved_prompt()} ({when})")
     # A name is shown whole (张涛) when the prompt is ours, i.e. the surname stands right before the masks.
-    surname = suggest_args.surname if suggest_args.prompt is None and not raw else ""
-    kind = "raw tokens" if raw else "names"
+    surname = suggest_args.surname if suggest_args.prompt is None else ""
     report.say()
-    title = f"{SUGGESTIONS_ZH[when]} top {suggest_args.top_k} {kind} for {suggest_args.resolved_prompt()} ({when})"
-    for line in format_suggestions(title, found, surname):
+    for line in [title, *format_tokens(found)] if raw else format_suggestions(title, found, surname):
         report.say(line)
+    if raw:
+        return {}
     scores = suggestion_quality(found, suggest_args)
     report.say(format_quality(scores))
     return scores
@@ -364,6 +370,8 @@ def excluded_chars(suggest_args) -> str:
 
 
 def suggestion_quality(found: list[tuple[str, float]], suggest_args) -> dict:
+    if suggest_args.raw_predictions:
+        return {}  # tokens, not names
     return names.quality([given for given, _ in found], suggest_args.gender)
 
 
@@ -407,6 +415,10 @@ def report_configuration(report, model_args, data_args, suggest_args, args):
         "prompt": suggest_args.resolved_prompt(),
         "gender": f"{suggest_args.gender} (weight {suggest_args.gender_weight:g})" if suggest_args.gender != "any" else "any",
     }
+    if not args.do_train:  # nothing is trained: the training settings do not apply
+        for key in ("train_file", "output_dir", "epochs", "steps", "learning_rate", "batch_size", "seed",
+                    "mlm_probability", "name_mask_probability"):
+            settings.pop(key, None)
     width = max(map(len, settings))
     for key, value in settings.items():
         report.say(f"{key.ljust(width)}  {value}")
@@ -437,6 +449,8 @@ def run(argv: list[str] | None = None):
     # at exit (~1.3 s a run, measured).
     gc.freeze()
     model_args, data_args, suggest_args, args = parse_args(argv)
+    if suggest_args.result_file is None:
+        suggest_args.result_file = outputs.TRAINING_REPORT if args.do_train else outputs.SUGGEST_REPORT
     is_main = args.process_index == 0
     setup_logging(is_main)
     check_before_work(suggest_args, args)

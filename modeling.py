@@ -7,6 +7,7 @@ to get the model. It does not choose the precision (device.py) and does not trai
 
 from __future__ import annotations
 
+import functools
 import os
 
 import torch.nn.functional as F
@@ -15,6 +16,9 @@ from transformers.modeling_outputs import MaskedLMOutput
 
 from errors import UserError
 from names import MASK
+
+# The hub answers a HEAD in well under a second where there is network; 3 s also covers a slow mirror.
+HUB_PROBE_SECONDS = 3.0
 
 
 def _masked_positions_forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None,
@@ -44,10 +48,18 @@ def _masked_positions_forward(self, input_ids=None, attention_mask=None, token_t
 
 
 def load_model_and_tokenizer(name: str, for_training: bool):
-    """(model, tokenizer) from the hub cache or a local folder, or a UserError saying how to get them."""
+    """(model, tokenizer) from a local folder or the hub cache, else downloaded; or a UserError saying how to get them.
+
+    The cache comes first (no network at all), so a cached model loads the same with or without network. Only a
+    model that is not there is downloaded, and only after one quick look at the hub: without network,
+    huggingface_hub would retry each file for about 50 seconds, printing a warning at every retry."""
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForMaskedLM.from_pretrained(name)
+        try:
+            tokenizer, model = _load(name, local_files_only=True)
+        except Exception:
+            if os.path.isdir(name) or hub_offline() or not hub_reachable():
+                raise
+            tokenizer, model = _load(name, local_files_only=False)  # the first run: download into the cache
     except Exception as e:  # OSError, ValueError, safetensors' and tokenizers' own errors: all mean "cannot load"
         if os.path.isdir(name) and os.path.isfile(os.path.join(name, "config.json")):
             raise UserError(f"model folder '{name}' cannot be loaded ({type(e).__name__}: "
@@ -58,14 +70,48 @@ def load_model_and_tokenizer(name: str, for_training: bool):
                 f"model folder '{name}' does not exist: train one first (python app.py --output_dir {name}) "
                 "or pass --model_name_or_path a saved model folder"
             ) from None
-        offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
-        why = "HF_HUB_OFFLINE=1 and it is not in the Hugging Face cache" if offline else "not cached and the hub is unreachable"
+        if hub_offline():
+            why = "HF_HUB_OFFLINE=1 and it is not in the Hugging Face cache"
+        elif not hub_reachable():
+            why = f"it is not in the Hugging Face cache and {hub_endpoint()} cannot be reached"
+        else:
+            why = f"not in the cache, and the download from {hub_endpoint()} failed: {type(e).__name__}"
         raise UserError(
-            f"cannot load model '{name}' ({why}; {type(e).__name__}): pre-download it where there is network "
-            f"(hf download {name}) or pass --model_name_or_path a local model folder"
+            f"cannot load model '{name}' ({why}): pre-download it where there is network (hf download {name}), "
+            f"use a mirror (HF_ENDPOINT=https://your-mirror), or pass --model_name_or_path a local model folder"
         ) from None
     if MASK not in tokenizer.get_vocab():
         raise UserError(f"model '{name}': its tokenizer has no {MASK} token, so it cannot fill in names")
     if for_training and type(model) is BertForMaskedLM:
         model.forward = _masked_positions_forward.__get__(model)
     return model, tokenizer
+
+
+def _load(name: str, local_files_only: bool):
+    tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_files_only)
+    model = AutoModelForMaskedLM.from_pretrained(name, local_files_only=local_files_only)
+    return tokenizer, model
+
+
+def hub_offline() -> bool:
+    """HF_HUB_OFFLINE=1 (or TRANSFORMERS_OFFLINE=1): the cache and local folders only."""
+    return any(os.environ.get(v, "0").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def hub_endpoint() -> str:
+    """The hub, or the mirror that HF_ENDPOINT names."""
+    from huggingface_hub import constants
+
+    return constants.ENDPOINT
+
+
+@functools.cache
+def hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
+    """One request to the hub (or HF_ENDPOINT's mirror) with a short timeout and no retry; any answer counts."""
+    from huggingface_hub import get_session
+
+    try:
+        get_session().head(hub_endpoint(), timeout=timeout)
+    except Exception:  # no route, refused, DNS failure, timeout, proxy error
+        return False
+    return True

@@ -25,6 +25,10 @@ logger = logging.getLogger("app.outputs")
 
 # Where app.py saves the model by default, and where demo.py looks for it.
 DEFAULT_OUTPUT_DIR = "outputs/bert-base-chinese-names"
+# The default reports: a suggest-only run (--do_train False) has its own, so it never replaces the training
+# run's report (loss before and after, both tables).
+TRAINING_REPORT = "result.txt"
+SUGGEST_REPORT = "suggestions.txt"
 
 # What a folder this script saved (or checkpointed into) holds; a folder with anything else is not replaced.
 MODEL_FOLDER_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "metrics.json", "checkpoint-*")
@@ -174,21 +178,30 @@ def plot_losses(log_history: list[dict], before: float, out: Path):
     plt.close(fig)
 
 
-def model_card(model_args, data_args, suggest_args, args, metrics: dict, n_rows: int) -> str:
+def model_card(model_args, data_args, suggest_args, args, metrics: dict, n_rows: int, n_labelled: int) -> str:
     scores = "\n".join(f"| {k} | {v:.4f} |" for k, v in metrics.items() if isinstance(v, float))
+    # What the corpus is, from the corpus itself: any corpus trains, not only sentences about names.
+    labels = f"{n_labelled} with a name label" if n_labelled else "no name labels"
+    quality = ""
+    if "name_realism" in metrics:
+        quality = f"""
+gender_fit: share of the top-{suggest_args.top_k} names for `{suggest_args.resolved_prompt()}` that lean to the asked
+gender ({suggest_args.gender}) in real naming statistics (ngender's charfreq.csv); name_realism: share of them whose
+characters people really use in given names. Both are absent where they do not apply (gender_fit for --gender any).
+"""
     return f"""---
 language: zh
 base_model: {model_args.model_name_or_path}
 pipeline_tag: fill-mask
 ---
-# 取名模型 / Chinese given-name suggester
+# {"取名模型 / Chinese given-name suggester" if n_labelled else "掩码语言模型 / fill-mask model"}
 
 Fine-tuned from `{model_args.model_name_or_path}` with masked-language modelling on `{data_args.train_file}`
-({n_rows} sentences about naming a child) by `app.py`.
+({n_rows} sentences, {labels}) by `app.py`.
 
 ```python
 from transformers import pipeline
-pipeline("fill-mask", model="{args.output_dir}")("小孩的名字叫张[MASK]")
+pipeline("fill-mask", model="{args.output_dir}")("{suggest_args.resolved_prompt()}")
 ```
 
 ## Settings
@@ -207,23 +220,22 @@ pipeline("fill-mask", model="{args.output_dir}")("小孩的名字叫张[MASK]")
 |---|---|
 {scores}
 
-name_topK: share of held-out given-name characters that the model ranks in its top K when the whole
-given name is masked. Loss and perplexity are measured on the same masked test tokens before and after.
-gender_fit: share of the top-{suggest_args.top_k} names for `{suggest_args.resolved_prompt()}` that lean to the asked
-gender ({suggest_args.gender}) in real naming statistics (ngender's charfreq.csv); name_realism: share of them whose
-characters people really use in given names. Both are absent where they do not apply (gender_fit for --gender any).
-
+Loss and perplexity are measured on the same masked test tokens before and after. name_topK (where the
+corpus has name labels): share of held-out given-name characters that the model ranks in its top K when the
+whole given name is masked.{quality}
 ![loss](loss.png)
 """
 
 
-def save_outputs(model, tokenizer, trainer, model_args, data_args, suggest_args, args, metrics: dict, n_rows: int):
+def save_outputs(model, tokenizer, trainer, model_args, data_args, suggest_args, args, metrics: dict, n_rows: int,
+                 n_labelled: int):
     def write(folder: Path):
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
         plot_losses(trainer.state.log_history, metrics["eval_loss_before"], folder / "loss.png")
-        (folder / "README.md").write_text(model_card(model_args, data_args, suggest_args, args, metrics, n_rows), encoding="utf-8")
+        (folder / "README.md").write_text(model_card(model_args, data_args, suggest_args, args, metrics, n_rows, n_labelled),
+                                              encoding="utf-8")
 
     try:
         save_atomically(args.output_dir, write)

@@ -64,6 +64,13 @@ def format_suggestions(title: str, suggestions: list[tuple[str, float]], surname
     return [title, line("rank", header)] + [line(rank, cells) for rank, cells in enumerate(columns, start=1)]
 
 
+def format_tokens(suggestions: list[tuple[str, float]]) -> list[str]:
+    """Lines of a raw-token table (--raw_predictions): rank, token, probability; no name columns."""
+    width = max([display_width("token")] + [display_width(token) for token, _ in suggestions])
+    return [f"{'rank':>4}  {ljust('token', width)}  probability"] + [
+        f"{rank:>4}  {ljust(token, width)}  {format_probability(logp)}" for rank, (token, logp) in enumerate(suggestions, 1)]
+
+
 def format_probability(logp: float) -> str:
     """0.012345, or 1.23e-08 where six decimals would show 0.000000 (two-character names of an untrained model)."""
     p = math.exp(logp)

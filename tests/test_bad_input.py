@@ -136,6 +136,62 @@ def test_uncached_model_offline_says_how_to_get_it(tmp_path, small_corpus):
     assert not (tmp_path / "r.txt").exists() and not (tmp_path / "out").exists()
 
 
+
+class _Hub(__import__("http.server").server.BaseHTTPRequestHandler):
+    """A stand-in hub that answers every request with 404 and remembers the paths asked for."""
+    seen: list = []
+
+    def do_HEAD(self):
+        self.seen.append(self.path)
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_HEAD
+
+    def log_message(self, *args):
+        pass
+
+
+def _run_without_cache(tmp_path, small_corpus, endpoint):
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update(HF_ENDPOINT=endpoint, HF_HOME=str(tmp_path / "hf"))
+    return subprocess.run([sys.executable, str(REPO / "app.py"), "--train_file", str(small_corpus),
+                           "--output_dir", str(tmp_path / "out"), "--result_file", str(tmp_path / "r.txt")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_uncached_model_without_network_is_one_line_and_no_retries(tmp_path, small_corpus):
+    """No network (HF_ENDPOINT at a closed local port), HF_HUB_OFFLINE unset, empty cache: huggingface_hub would
+    retry each file for ~50 s with a warning each time; the one quick look at the hub finds it unreachable."""
+    proc = _run_without_cache(tmp_path, small_corpus, "http://127.0.0.1:9")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr  # no 'Retrying in 1s' warnings
+    for words in ("bert-base-chinese", "http://127.0.0.1:9 cannot be reached", "hf download bert-base-chinese",
+                  "HF_ENDPOINT", "--model_name_or_path"):
+        assert words in proc.stderr
+    assert not (tmp_path / "r.txt").exists() and not (tmp_path / "out").exists()
+
+
+def test_uncached_model_with_a_reachable_hub_is_downloaded(tmp_path, small_corpus):
+    """Where the hub (here a local stand-in that knows no model) answers, the model is downloaded as before:
+    the files are asked for, and the error says the download failed, not that there is no network."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    _Hub.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        proc = _run_without_cache(tmp_path, small_corpus, f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+    assert proc.returncode == 2, proc.stderr
+    assert any(path.startswith("/bert-base-chinese/") for path in _Hub.seen), _Hub.seen
+    assert "download from" in proc.stderr and "failed" in proc.stderr and "cannot be reached" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+
+
 # ---- encodings ------------------------------------------------------------------------------
 ROWS = [{"text": "小孩取名叫张涛", "label": "张涛"}, {"text": "女儿的名字叫欧阳娜", "label": "欧阳娜"},
         {"text": "宝宝取名叫张梓涵", "label": "张梓涵"}]

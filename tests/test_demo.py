@@ -112,7 +112,7 @@ def test_only_the_page_imports_gradio():
 def _chromium() -> str:
     path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not path:
-        pytest.fail("the page test needs headless Chromium: sudo apt-get install chromium chromium-driver "
+        pytest.fail("the page test needs headless Chromium: sudo apt-get install chromium "
                     "(Debian/Ubuntu), or set CHROMIUM to a Chrome or Chromium executable")
     return path
 

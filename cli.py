@@ -1,0 +1,77 @@
+"""app.py's command line: parsing its option dataclasses (and all of transformers.TrainingArguments) with
+HfArgumentParser, and a --help that a newcomer can read.
+
+--help opens with a short usage, what the script does, and our own options in five groups (model, data, names,
+training, precision); the ~150 other options of TrainingArguments all work and are listed by --help_all. Errors
+are one line (errors.OneLineParser). It defines no option: the dataclasses and their defaults live in app.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import fields
+
+from errors import OneLineParser, UserError
+
+USAGE = """python app.py [options]          (train on train.json, then suggest names)
+       python app.py --do_train False --model_name_or_path FOLDER [options]   (suggest from a saved model)
+       python app.py config.json        (all options in one JSON file)"""
+
+DESCRIPTION = ("Fine-tune bert-base-chinese with masked-language modelling on a corpus of sentences (train.json: "
+               "sentences about naming a child) and print the names it suggests for a prompt such as "
+               "小孩的名字叫张[MASK], before and after training. Writes --output_dir and --result_file.")
+
+# After the model, data and names groups (every field of app.py's own three dataclasses), these options of
+# TrainingArguments: the ones app.py gives its own default or help, and the ones a newcomer reaches for.
+TRAINER_GROUPS = {
+    "training (transformers.TrainingArguments; these defaults are ours)": [
+        "do_train", "output_dir", "num_train_epochs", "max_steps", "learning_rate", "per_device_train_batch_size",
+        "per_device_eval_batch_size", "seed", "save_strategy", "resume_from_checkpoint", "push_to_hub",
+        "hub_model_id"],
+    "precision and device": ["precision", "use_cpu", "torch_compile"],
+}
+OWN_GROUPS = ("model", "data: the corpus and its masking", "names: the suggestion table")
+
+# The Trainer's own help texts, said for this script.
+TRAINER_HELP = {
+    "max_steps": "Train this many optimizer steps instead of --num_train_epochs (-1: use the epochs).",
+    "seed": "Seed of the split, the masking, the model's new weights and the training order.",
+    "hub_model_id": "With --push_to_hub: the repository (user/name); unset: the name of --output_dir.",
+    "use_cpu": "Train on the CPU even where a GPU is present.",
+    "torch_compile": "torch.compile the model (pays only for long runs: README「速度」).",
+    "push_to_hub": "After training and saving, upload --output_dir to the Hugging Face Hub once (repository: "
+                   "--hub_model_id, else the folder's name).",
+    "resume_from_checkpoint": "A checkpoint-N folder, or True: the newest in --output_dir (saved with "
+                              "--save_strategy epoch).",
+}
+
+
+def option_groups(dataclasses) -> dict[str, list[str]]:
+    """--help's groups: {title: option names}, in the order shown."""
+    own = {title: [f.name for f in fields(cls)] for title, cls in zip(OWN_GROUPS, dataclasses)}
+    return own | TRAINER_GROUPS
+
+
+def build_parser(dataclasses) -> OneLineParser:
+    parser = OneLineParser(dataclasses, prog="app.py", usage=USAGE, description=DESCRIPTION)
+    for dest, text in TRAINER_HELP.items():
+        next(a for a in parser._actions if f"--{dest}" in a.option_strings).help = text
+    parser.group_options(option_groups(dataclasses),
+                         "other transformers.TrainingArguments options (all work; defaults are the Trainer's)")
+    return parser
+
+
+def parse_args(argv: list[str], dataclasses):
+    """The dataclasses filled from argv, or from the one JSON file argv names."""
+    parser = build_parser(dataclasses)
+    try:
+        if len(argv) == 1 and argv[0].endswith(".json"):
+            return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
+        return parser.parse_args_into_dataclasses(args=argv)
+    except json.JSONDecodeError as e:
+        raise UserError(f"config file '{argv[0]}' is not valid JSON (line {e.lineno}: {e.msg}): fix that line") from None
+    except (ValueError, TypeError) as e:  # TrainingArguments' own checks; a config file's unknown or odd keys
+        raise UserError(str(e).strip().splitlines()[0]) from None
+    except OSError as e:
+        raise UserError(f"config file '{argv[0]}': {e.strerror}: pass a JSON file of options") from None

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Set up (once) and run the tests:  bash test.sh [pytest options]   (CI: .ci/run)
+# The tests also need the test packages and a Chromium for the page's browser test, which this installs
+# with apt-get where it is missing (Debian/Ubuntu). The environment is reused; README「两条命令」.
+set -euo pipefail
+cd "$(dirname "$0")"
+. scripts/env.sh requirements-test.txt
+if [ -z "${CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "== apt-get install chromium (the page's browser test)"
+    sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium > /dev/null
+  else
+    echo "no Chromium here and no apt-get: install Chromium, or set CHROMIUM=/path/to/chromium" >&2
+  fi
+fi
+python -c "import torch, transformers, datasets, accelerate; print('torch', torch.__version__, '| transformers', transformers.__version__, '| datasets', datasets.__version__, '| accelerate', accelerate.__version__)"
+exec python -m pytest "${@:--v}"
