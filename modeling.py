@@ -26,6 +26,11 @@ def _masked_positions_forward(self, input_ids=None, attention_mask=None, token_t
     (masking.NameMaskingCollator: masked_positions into the flattened batch, masked_labels, padded with
     -100), so the rows are gathered by index: a boolean index would make a GPU host wait for the device
     to count them. Without labels (predictions) it is the stock forward.
+
+    Under nn.DataParallel (several GPUs in one process) the collator sends labels only: DataParallel splits
+    every tensor along dim 0, and positions into the whole flattened batch would be out of range in each
+    replica's rows; each replica finds its own here. While training, the loss is label-smoothed by
+    self.label_smoothing (--label_smoothing_factor, set by training.NamingTrainer); evaluation's is plain.
     """
     num_items_in_batch = kwargs.pop("num_items_in_batch", None)
     if labels is None and masked_labels is None:
@@ -36,11 +41,18 @@ def _masked_positions_forward(self, input_ids=None, attention_mask=None, token_t
         masked_labels = labels.flatten()[masked_positions]
     hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
     logits = self.cls(hidden.flatten(0, 1).index_select(0, masked_positions))  # (K, vocab)
+    # The Trainer's LabelSmoother on the masked positions: PyTorch's label_smoothing is its formula.
+    smoothing = getattr(self, "label_smoothing", 0.0) if self.training else 0.0
     if num_items_in_batch is not None:  # gradient accumulation: the Trainer normalises over all micro-batches
-        loss = F.cross_entropy(logits.float(), masked_labels, reduction="sum") / num_items_in_batch
-    else:
-        loss = F.cross_entropy(logits.float(), masked_labels)  # the mean over the real targets (-100 ignored)
+        loss = F.cross_entropy(logits.float(), masked_labels, reduction="sum", label_smoothing=smoothing) / num_items_in_batch
+    else:  # the mean over the real targets (-100 ignored)
+        loss = F.cross_entropy(logits.float(), masked_labels, label_smoothing=smoothing)
     return MaskedLMOutput(loss=loss, logits=logits)
+
+
+def takes_positions(model) -> bool:
+    """The model trains with _masked_positions_forward (a BertForMaskedLM loaded for training)."""
+    return getattr(model.forward, "__func__", None) is _masked_positions_forward
 
 
 def load_model_and_tokenizer(name: str, for_training: bool):
