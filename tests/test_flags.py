@@ -277,23 +277,27 @@ def test_no_name_score_from_nan_logits(tiny_model, tiny_tokenizer, corpus_rows, 
 
 # ---- the flag matrix -------------------------------------------------------------------------------
 # Flags real users pass (run_mlm's documented usage, the Trainer's docs), each run for 2 steps end to end.
+# --torch_compile has its end-to-end run in test_device.py (test_torch_compile_takes_our_forward_whole), which also
+# checks that dynamo takes the forward without a graph break.
 WORKS = {
-    "accumulation, cosine, warmup": ["--gradient_accumulation_steps", "2", "--lr_scheduler_type", "cosine",
-                                     "--warmup_ratio", "0.5"],
+    "accumulation, cosine, warmup share": ["--gradient_accumulation_steps", "2", "--lr_scheduler_type", "cosine",
+                                           "--warmup_steps", "0.5"],
     "steps: evaluate, save, keep 1": ["--eval_strategy", "steps", "--eval_steps", "1", "--save_strategy", "steps",
                                       "--save_steps", "1", "--save_total_limit", "1"],
     "adafactor, weight decay": ["--optim", "adafactor", "--weight_decay", "0.01"],
-    "adamw_torch, group_by_length, report_to none": ["--optim", "adamw_torch", "--group_by_length", "True",
-                                                     "--report_to", "none"],
+    "adamw_torch, group_by_length, report_to none": ["--optim", "adamw_torch", "--train_sampling_strategy",
+                                                     "group_by_length", "--report_to", "none"],
     "label smoothing": ["--label_smoothing_factor", "0.1"],
     "bf16 asked for": ["--bf16", "True"],
     "fp16 asked for": ["--fp16", "True"],
-    "torch_compile": ["--torch_compile", "True", "--torch_compile_backend", "aot_eager"],
 }
 REFUSED = {
     "best model without checkpoints": (["--load_best_model_at_end", "True"], ["--load_best_model_at_end"]),
     "bf16 against --precision fp32": (["--bf16", "True", "--precision", "fp32"], ["--bf16 True", "--precision fp32"]),
     "bf16 and fp16": (["--bf16", "True", "--fp16", "True"], ["--bf16", "--fp16"]),
+    # transformers 4's names, which transformers 5 removed: the line says what replaced them
+    "warmup_ratio": (["--warmup_ratio", "0.1"], ["--warmup_ratio", "--warmup_steps"]),
+    "group_by_length": (["--group_by_length", "True"], ["--group_by_length", "--train_sampling_strategy group_by_length"]),
 }
 
 
@@ -326,14 +330,14 @@ def test_flag_refused_in_one_line_before_training(tmp_path, tiny_model, small_co
 @settings(max_examples=3, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(accumulation=st.sampled_from(["1", "2"]), scheduler=st.sampled_from(["linear", "cosine", "constant"]),
        optim=st.sampled_from(["adamw_torch", "adafactor"]), smoothing=st.sampled_from(["0", "0.1"]),
-       weight_decay=st.sampled_from(["0", "0.01"]), group_by_length=st.booleans(),
+       weight_decay=st.sampled_from(["0", "0.01"]), sampling=st.sampled_from(["random", "group_by_length"]),
        precision=st.sampled_from([[], ["--bf16", "True"], ["--precision", "fp32"]]))
 def test_drawn_combinations_of_flags_train(tmp_path_factory, tiny_model, small_corpus, capsys, accumulation,
-                                           scheduler, optim, smoothing, weight_decay, group_by_length, precision):
+                                           scheduler, optim, smoothing, weight_decay, sampling, precision):
     work = tmp_path_factory.mktemp("drawn")
     flags = ["--max_steps", "2", "--gradient_accumulation_steps", accumulation, "--lr_scheduler_type", scheduler,
              "--optim", optim, "--label_smoothing_factor", smoothing, "--weight_decay", weight_decay,
-             "--group_by_length", str(group_by_length), *precision]
+             "--train_sampling_strategy", sampling, *precision]
     status, out, err = run_app(capsys, [*_common(work, tiny_model, small_corpus), *flags])
     assert_trained(status, out, err, work / "out", steps=2)
     if precision:
