@@ -262,7 +262,8 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     training.check_resumable(checkpoint, args)
     rows, encoding = corpus.load_corpus(data_args.train_file)  # datasets.load_dataset("json", ...)
     set_seed(args.seed)
-    model, tokenizer = modeling.load_model_and_tokenizer(model_args.model_name_or_path, for_training=True)
+    model, tokenizer = modeling.load_model_and_tokenizer(model_args.model_name_or_path, for_training=True,
+                                                         masked_positions=args.n_gpu <= 1)  # n_gpu > 1: DataParallel
     check_fits_model(model, tokenizer, data_args, suggest_args)
     train, test, test_masked, processed = prepare_data(rows, tokenizer, data_args, args)
     precision = settle_precision(model, tokenizer, train, data_args, args)

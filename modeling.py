@@ -27,10 +27,8 @@ def _masked_positions_forward(self, input_ids=None, attention_mask=None, token_t
     -100), so the rows are gathered by index: a boolean index would make a GPU host wait for the device
     to count them. Without labels (predictions) it is the stock forward.
 
-    Under nn.DataParallel (several GPUs in one process) the collator sends labels only: DataParallel splits
-    every tensor along dim 0, and positions into the whole flattened batch would be out of range in each
-    replica's rows; each replica finds its own here. While training, the loss is label-smoothed by
-    self.label_smoothing (--label_smoothing_factor, set by training.NamingTrainer); evaluation's is plain.
+    While training, the loss is label-smoothed by self.label_smoothing (--label_smoothing_factor, set by
+    training.NamingTrainer); evaluation's is plain. Not under nn.DataParallel (load_model_and_tokenizer).
     """
     num_items_in_batch = kwargs.pop("num_items_in_batch", None)
     if labels is None and masked_labels is None:
@@ -55,8 +53,14 @@ def takes_positions(model) -> bool:
     return getattr(model.forward, "__func__", None) is _masked_positions_forward
 
 
-def load_model_and_tokenizer(name: str, for_training: bool):
-    """(model, tokenizer) from the hub cache or a local folder, or a UserError saying how to get them."""
+def load_model_and_tokenizer(name: str, for_training: bool, masked_positions: bool = True):
+    """(model, tokenizer) from the hub cache or a local folder, or a UserError saying how to get them.
+
+    For training, a BertForMaskedLM gets _masked_positions_forward, unless masked_positions is False: under
+    nn.DataParallel (several GPUs in one process) it keeps the stock forward. DataParallel splits every tensor
+    along dim 0, which cuts positions into the whole flattened batch apart from the rows they index, and its
+    replicas are shallow copies whose instance attributes (this bound forward among them) still point at the
+    model on GPU 0."""
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
         model = AutoModelForMaskedLM.from_pretrained(name)
@@ -78,6 +82,6 @@ def load_model_and_tokenizer(name: str, for_training: bool):
         ) from None
     if MASK not in tokenizer.get_vocab():
         raise UserError(f"model '{name}': its tokenizer has no {MASK} token, so it cannot fill in names")
-    if for_training and type(model) is BertForMaskedLM:
+    if for_training and masked_positions and type(model) is BertForMaskedLM:
         model.forward = _masked_positions_forward.__get__(model)
     return model, tokenizer

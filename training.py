@@ -13,7 +13,7 @@ import statistics
 import time
 
 import torch
-from transformers import PrinterCallback, ProgressCallback, Trainer, TrainerCallback
+from transformers import BertForMaskedLM, PrinterCallback, ProgressCallback, Trainer, TrainerCallback
 
 import device
 import modeling
@@ -150,6 +150,10 @@ class NamingTrainer(Trainer):
         super().__init__(*args, **kwargs)
         if self.label_smoother is not None and modeling.takes_positions(self.model):
             self.model.label_smoothing, self.label_smoother = self.label_smoother.epsilon, None
+        if type(self.model) is BertForMaskedLM and not modeling.takes_positions(self.model):
+            # The stock forward (nn.DataParallel) takes num_items_in_batch but ignores it: the Trainer must then
+            # scale each micro-batch's mean loss for gradient accumulation itself.
+            self.model_accepts_loss_kwargs = False
         self._tokens_counted = 0  # batches without padding: their size, known on the host
         self._tokens_on_device = 0  # padded batches: the sum of the mask, a tensor on the device, read at the end
 
@@ -183,11 +187,9 @@ class NamingTrainer(Trainer):
 
 
 def make_collator(model, tokenizer, args, data_args) -> NameMaskingCollator:
-    """The training collator (also the one whose first batch device.choose_for_batch times).
-
-    Under nn.DataParallel (the Trainer's choice with several GPUs in one process, args.n_gpu > 1) it sends labels
-    only: DataParallel splits each tensor along dim 0, which would cut the flattened batch's masked positions
-    apart from the rows they index (modeling.py); each replica then finds its own masked tokens."""
+    """The training collator (also the one whose first batch device.choose_for_batch times). It sends masked
+    positions only to the masked-positions forward, and never under nn.DataParallel (args.n_gpu > 1: the
+    Trainer's choice with several GPUs in one process), which splits each tensor along dim 0 (modeling.py)."""
     return NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability,
                                name_mask_probability=data_args.name_mask_probability,
                                seed=args.seed + args.process_index, pad_to_multiple_of=device.pad_multiple(args),
