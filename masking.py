@@ -37,8 +37,8 @@ class NameMaskingCollator(DataCollatorForLanguageModeling):
     When the rows carry their number ('row'), a training batch's masks are drawn from a generator seeded with
     the seed and the batch's row numbers in order, not from one generator that runs through the whole training.
     So a batch is masked the same way whatever came before it: a run resumed from a checkpoint masks its batches
-    as the straight run did (the Trainer skips the trained batches without collating them), and dataloader
-    workers, each holding a copy of the collator, draw different masks (copies of one generator draw the same).
+    as the straight run did, and dataloader workers, each holding a copy of the collator, draw different masks
+    (copies of one generator draw the same).
     Each epoch the sampler shuffles the rows, so a row's masks differ from epoch to epoch.
 
     With send_positions (the default), each batch also says where its masked tokens are, worked out here on
