@@ -245,12 +245,16 @@ def parse_args(argv: list[str] | None):
 def train_and_suggest(report, model_args, data_args, suggest_args, args):
     """The pipeline: corpus, model, data, evaluate and suggest, train, evaluate, save, reload and suggest."""
     checkpoint = training.resolve_checkpoint(args)
+    training.check_resumable(checkpoint, args)
     rows, encoding = corpus.load_corpus(data_args.train_file)  # datasets.load_dataset("json", ...)
     set_seed(args.seed)
-    model, tokenizer = modeling.load_model_and_tokenizer(model_args.model_name_or_path, for_training=True)
+    model, tokenizer = modeling.load_model_and_tokenizer(model_args.model_name_or_path, for_training=True,
+                                                         masked_positions=args.n_gpu <= 1)  # n_gpu > 1: DataParallel
     check_fits_model(model, tokenizer, data_args, suggest_args)
-    train, test, test_masked = prepare_data(report, rows, encoding, tokenizer, data_args, args)
-    settle_precision(report, model, tokenizer, train, data_args, args)
+    train, test, test_masked, processed = prepare_data(rows, tokenizer, data_args, args)
+    precision = settle_precision(model, tokenizer, train, data_args, args)
+    report_configuration(report, model_args, data_args, suggest_args, args)  # the precision that will train
+    show_data(report, len(rows), encoding, processed, train, test, tokenizer, data_args, args, precision)
     trainer = training.build_trainer(model, tokenizer, args, data_args, train, test_masked, report)
 
     # Before training: loss, perplexity and name score on the held-out split, and the pretrained model's names.
@@ -263,6 +267,7 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     train_model(report, trainer, checkpoint)  # trainer.train()
     after = training.evaluate(trainer, model, tokenizer, test, after_training=True)
     report.say(format_eval("after training", after))
+    check_converged(report, after, trainer, args)
     if not trainer.is_world_process_zero():
         return  # the other processes only train and evaluate
 
@@ -275,6 +280,17 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     # What a user of the saved folder gets: the model as from_pretrained loads it, filling in the prompt.
     reloaded, tokenizer = modeling.load_model_and_tokenizer(args.output_dir, for_training=False)
     report_suggestions(report, reloaded, tokenizer, suggest_args, "fine-tuned, reloaded from output_dir")
+
+
+def check_converged(report, after: dict, trainer, args):
+    """A run whose eval loss is NaN or infinite has diverged: its weights are no model. It is not saved (the model
+    already in --output_dir stays), its names are not suggested, and the run ends in one error line."""
+    if math.isfinite(after["eval_loss"]):
+        return
+    report.say("训练发散 diverged: no name score and no name table for a diverged model; nothing saved")
+    raise UserError(f"training diverged (eval_loss {after['eval_loss']} after {trainer.state.global_step} steps at "
+                    f"--learning_rate {args.learning_rate:g}): nothing was saved and {args.output_dir} is as it was; "
+                    "lower --learning_rate (default 5e-5) or raise --warmup_steps")
 
 
 def check_fits_model(model, tokenizer, data_args, suggest_args):
@@ -292,8 +308,8 @@ def check_fits_model(model, tokenizer, data_args, suggest_args):
         raise UserError(f"--top_k {suggest_args.top_k} is more than the {available} {what}: pass at most {available}")
 
 
-def prepare_data(report, rows, encoding: str, tokenizer, data_args, args):
-    """(train, test, test masked once): tokenized keeping word_ids, split, masked; the processed data shown."""
+def prepare_data(rows, tokenizer, data_args, args):
+    """(train, test, test masked once, all rows processed): tokenized keeping word_ids, split, masked."""
     with args.main_process_first(desc="tokenize"):
         processed = corpus.tokenize_corpus(rows, tokenizer, data_args.max_seq_length)
     splits = corpus.split_corpus(processed, data_args.test_size, args.seed)
@@ -301,36 +317,48 @@ def prepare_data(report, rows, encoding: str, tokenizer, data_args, args):
     # The training batches are masked afresh each epoch by the Trainer's collator, NameMaskingCollator:
     # transformers' DataCollatorForLanguageModeling, plus whole given names. The test split is masked once.
     test_masked = masking.mask_test_split_once(test, tokenizer, data_args.mlm_probability, args.seed)
-    report.say(f"== 数据 data: {len(rows)} rows ({encoding}), {len(train)} train / {len(test)} test")
+    return training_columns(train), test, test_masked, processed
+
+
+def show_data(report, n_rows: int, encoding: str, processed, train, test, tokenizer, data_args, args,
+              precision: str | None):
+    """The data's sizes, the processed rows and two masked examples; how the precision was settled."""
+    report.say(f"== 数据 data: {n_rows} rows ({encoding}), {len(train)} train / {len(test)} test")
     collator = masking.NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability,
                                            name_mask_probability=data_args.name_mask_probability, seed=args.seed)
     show_examples(report, tokenizer, processed, collator(first_examples(train, 2)))
-    return training_columns(train), test, test_masked
+    if precision:
+        report.say(f"== 精度 precision: {precision}")
 
 
 def training_columns(train):
-    """The train split with only what the collator reads: datasets turns every column of a batch into Python
-    objects, and text, label and word_ids would only be thrown away (the processed data keeps them)."""
+    """The train split with only what the collator reads, and each row's number (its masks are drawn from it):
+    datasets turns every column of a batch into Python objects, and text, label and word_ids would only be
+    thrown away (the processed data keeps them)."""
+    train = train.add_column("row", list(range(len(train))))
     return train.select_columns([c for c in masking.COLLATOR_INPUTS if c in train.column_names])
 
 
 def first_examples(train, n: int) -> list[dict]:
     """The first n training rows as the collator takes them."""
-    return [{k: train[i][k] for k in masking.COLLATOR_INPUTS} for i in range(min(n, len(train)))]
+    columns = [k for k in masking.COLLATOR_INPUTS if k in train.column_names]
+    return [{k: train[i][k] for k in columns} for i in range(min(n, len(train)))]
 
 
-def settle_precision(report, model, tokenizer, train, data_args, args):
+def settle_precision(model, tokenizer, train, data_args, args) -> str | None:
     """--precision auto, now that the model is known: on a GPU, fp32 (TF32) or bf16 autocast, whichever runs the
-    first training batch faster; on a CPU with native bf16, fp32 for a small model."""
+    first training batch faster; on a CPU with native bf16, fp32 for a small model. Returns what it chose and
+    why, where it chose."""
     why = device.cpu_precision_for(args, model)
     if why:
-        report.say(f"== 精度 precision: fp32 ({why})")
+        return f"fp32 ({why})"
     if not device.wants_measured_precision(args):
-        return
-    collator = masking.NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability, seed=args.seed)
+        return None
+    # The very batch the Trainer will train on first: the training collator's padding, mask and positions.
+    collator = training.make_collator(model, tokenizer, args, data_args)
     seconds = device.choose_for_batch(args, model, collator(first_examples(train, args.per_device_train_batch_size)))
     measured = ", ".join(f"{precision} {s * 1000:.1f} ms" for precision, s in seconds.items())
-    report.say(f"== 精度 precision: {device.precision_of(args)} (a step of the first batch: {measured})")
+    return f"{device.precision_of(args)} (a step of the first batch: {measured})"
 
 
 SUGGESTIONS_ZH = {"pretrained": "训练前的推荐", "fine-tuned, reloaded from output_dir": "训练后的推荐（从输出目录重新加载）",
@@ -403,15 +431,14 @@ def report_configuration(report, model_args, data_args, suggest_args, args):
         "model": model_args.model_name_or_path,
         "train_file": data_args.train_file if args.do_train else "-",
         "output_dir": args.output_dir if args.do_train else "-",
-        "epochs": f"{args.num_train_epochs:g}",
+        **({"steps": args.max_steps} if args.max_steps > 0 else {"epochs": f"{args.num_train_epochs:g}"}),
         "learning_rate": f"{args.learning_rate:g}",
-        "batch_size": args.per_device_train_batch_size * max(1, args.world_size),
+        "batch_size": args.train_batch_size * max(1, args.world_size),  # train_batch_size: x GPUs under DataParallel
         "seed": args.seed,
         "mlm_probability": data_args.mlm_probability,
         "name_mask_probability": data_args.name_mask_probability,
-        "precision": "auto (measured on the first batch)" if device.wants_measured_precision(args) and args.do_train
-                     else device.precision_of(args),
-        "device": f"{args.device} x {args.world_size}",
+        "precision": device.precision_of(args) if args.do_train else "-",
+        "device": f"{args.device} x {args.world_size if args.n_gpu <= 1 else f'{args.n_gpu} (nn.DataParallel)'}",
         "prompt": suggest_args.resolved_prompt(),
         "gender": f"{suggest_args.gender} (weight {suggest_args.gender_weight:g})" if suggest_args.gender != "any" else "any",
     }
@@ -455,7 +482,8 @@ def run(argv: list[str] | None = None):
     setup_logging(is_main)
     check_before_work(suggest_args, args)
     report = Report(enabled=is_main)
-    report_configuration(report, model_args, data_args, suggest_args, args)
+    if not args.do_train:  # a training run says it once its precision is settled (train_and_suggest)
+        report_configuration(report, model_args, data_args, suggest_args, args)
     writes_model = args.do_train and is_main
     with outputs.exclusive_output_dir(args.output_dir) if writes_model else contextlib.nullcontext():
         if args.do_train:

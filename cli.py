@@ -47,6 +47,19 @@ TRAINER_HELP = {
 }
 
 
+# Trainer flags of transformers 4 that transformers 5 removed, still in run_mlm's older docs and many tutorials:
+# what to pass instead.
+REMOVED_FLAGS = {
+    "--warmup_ratio": "pass the share as --warmup_steps (a number below 1 is a share of the steps)",
+    "--group_by_length": "pass --train_sampling_strategy group_by_length",
+    "--evaluation_strategy": "pass --eval_strategy",
+    "--no_cuda": "pass --use_cpu True",
+    "--per_gpu_train_batch_size": "pass --per_device_train_batch_size",
+    "--per_gpu_eval_batch_size": "pass --per_device_eval_batch_size",
+    "--overwrite_output_dir": "drop it: app.py replaces a model folder it saved (atomically) anyway",
+}
+
+
 def option_groups(dataclasses) -> dict[str, list[str]]:
     """--help's groups: {title: option names}, in the order shown."""
     own = {title: [f.name for f in fields(cls)] for title, cls in zip(OWN_GROUPS, dataclasses)}
@@ -72,6 +85,10 @@ def parse_args(argv: list[str], dataclasses):
     except json.JSONDecodeError as e:
         raise UserError(f"config file '{argv[0]}' is not valid JSON (line {e.lineno}: {e.msg}): fix that line") from None
     except (ValueError, TypeError) as e:  # TrainingArguments' own checks; a config file's unknown or odd keys
+        removed = [a.split("=")[0] for a in argv if a.split("=")[0] in REMOVED_FLAGS]
+        if removed:
+            raise UserError(f"{removed[0]} is no longer a Trainer flag (transformers 5): "
+                            f"{REMOVED_FLAGS[removed[0]]}") from None
         raise UserError(str(e).strip().splitlines()[0]) from None
     except OSError as e:
         raise UserError(f"config file '{argv[0]}': {e.strerror}: pass a JSON file of options") from None

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import re
 import sys
 import time
 from pathlib import Path
 
 import torch
+
+from errors import UserError
 
 
 def keep_freed_memory():
@@ -52,10 +55,21 @@ def uses_cuda(args) -> bool:
 CPUINFO = Path("/proc/cpuinfo")
 
 
+def local_gpu() -> int:
+    """The GPU this process trains on: LOCAL_RANK under torchrun/accelerate. The Trainer selects it only later
+    (TrainingArguments' device setup), so until then torch's current device is GPU 0 in every process."""
+    return int(os.environ.get("LOCAL_RANK", 0) or 0) % max(1, torch.cuda.device_count())
+
+
 def native_bf16(cuda: bool) -> bool:
     """bf16 is faster only where the hardware computes it natively (AMX / AVX512-BF16 CPUs, Ampere+ GPUs)."""
     if cuda:
-        return torch.cuda.is_bf16_supported()
+        # torch.cuda.is_bf16_supported() counts emulation by default: True on a T4 or V100, where bf16 is slow.
+        # Its including_emulation=False test is the compute capability (8.0, Ampere, and later) of the current
+        # device, which is GPU 0 at this point; ours is the process's own GPU.
+        if torch.version.hip:
+            return torch.cuda.is_bf16_supported(including_emulation=False)
+        return torch.cuda.get_device_capability(local_gpu())[0] >= 8
     try:
         flags = CPUINFO.read_text()
     except OSError:  # not Linux: no cheap way to know, fp32 is the safe choice
@@ -70,13 +84,21 @@ def configure(args):
         # Without it torchrun on a CPU machine starts N separate runs of world_size 1 (no gloo group).
         args.use_cpu = True
     cuda = uses_cuda(args)
+    asked = "bf16" if args.bf16 else "fp16" if args.fp16 else None  # the Trainer's own flags, --bf16 / --fp16 True
+    if asked and args.bf16 and args.fp16:
+        raise UserError("--bf16 True and --fp16 True ask for two precisions: pass one (or --precision auto|fp32|bf16|fp16)")
+    if asked and args.precision not in ("auto", asked):
+        raise UserError(f"--{asked} True contradicts --precision {args.precision}: pass one of them "
+                        f"(--precision {asked} is the same as --{asked} True)")
+    if asked:
+        args.precision = asked  # asked for by name: neither the CPU rule nor the GPU timing second-guesses it
     if not (args.bf16 or args.fp16):
         if args.precision == "bf16" or (args.precision == "auto" and native_bf16(cuda)):
             args.bf16 = True
         elif args.precision == "fp16" or (args.precision == "auto" and cuda):
             args.fp16 = True
     if cuda:
-        args.tf32 = args.tf32 if args.tf32 is not None else torch.cuda.get_device_capability()[0] >= 8
+        args.tf32 = args.tf32 if args.tf32 is not None else torch.cuda.get_device_capability(local_gpu())[0] >= 8
         # Batches go to the GPU from pinned memory without the host waiting for the copy (and for all the work
         # queued before it, which a copy from pageable memory waits for).
         if args.accelerator_config is None or isinstance(args.accelerator_config, dict):
@@ -125,7 +147,7 @@ def wants_measured_precision(args) -> bool:
 def choose_for_batch(args, model, batch) -> dict:
     """The faster of fp32 (TF32 matmuls) and bf16 autocast (fp16 before Ampere) for this model and batch on
     this GPU, measured; args are switched to it. Returns {precision: seconds a step}."""
-    half = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    half = "bf16" if native_bf16(True) else "fp16"
     seconds = time_precisions(model, batch, ("fp32", half), args.device)
     set_precision(args, min(seconds, key=seconds.get))
     return seconds
@@ -134,26 +156,27 @@ def choose_for_batch(args, model, batch) -> dict:
 def time_precisions(model, batch, precisions, device, warmup: int = 2, steps: int = 5) -> dict:
     """Seconds for one forward and backward of `batch` in each precision (median of `steps`, after `warmup`).
 
+    Every precision is warmed up before any is timed, and the timed steps alternate between them, so that
+    neither gets the cold GPU (first kernels, the allocator growing) or a later clock change to itself.
     The model is left as it was: on `device`, no gradients, the random state (dropout) restored."""
     model.to(device).train()
     batch = {k: v.to(device) for k, v in batch.items()}
-    seconds = {}
+    times = {precision: [] for precision in precisions}
     with torch.random.fork_rng(devices=[device] if torch.device(device).type == "cuda" else []):
-        for precision in precisions:
-            dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-            autocast = torch.autocast(torch.device(device).type, dtype=dtype) if dtype else contextlib.nullcontext()
-            times = []
-            for _ in range(warmup + steps):
+        for step in range(warmup + steps):
+            for precision in precisions:
+                dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+                autocast = torch.autocast(torch.device(device).type, dtype=dtype) if dtype else contextlib.nullcontext()
                 _synchronize(device)
                 start = time.perf_counter()
                 with autocast:
                     loss = model(**batch).loss
                 loss.backward()
                 _synchronize(device)
-                times.append(time.perf_counter() - start)
-            seconds[precision] = sorted(times[warmup:])[steps // 2]
+                if step >= warmup:
+                    times[precision].append(time.perf_counter() - start)
     model.zero_grad(set_to_none=True)
-    return seconds
+    return {precision: sorted(t)[steps // 2] for precision, t in times.items()}
 
 
 def _synchronize(device):

@@ -8,15 +8,19 @@ before and after training score the very same tokens. It does not tokenize (corp
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from transformers import DataCollatorForLanguageModeling, DataCollatorForTokenClassification
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "special_tokens_mask")
-# What the training collator reads from a row: the model's inputs and which tokens are the given name.
-COLLATOR_INPUTS = (*MODEL_INPUTS, "name_mask")
+# What the training collator reads from a row: the model's inputs, which tokens are the given name, and the row's
+# number in the train split (a batch's masks are drawn from its rows, see NameMaskingCollator).
+COLLATOR_INPUTS = (*MODEL_INPUTS, "name_mask", "row")
 # The masked positions are padded to a multiple of this, so that batches share a few shapes (torch.compile).
 POSITIONS_MULTIPLE = 8
 
@@ -29,6 +33,13 @@ class NameMaskingCollator(DataCollatorForLanguageModeling):
       batch of such gives a NaN loss);
     - with probability name_mask_probability an example also gets its whole given name masked.
     Examples that already carry 'labels' (the test split, masked once) are only padded.
+
+    When the rows carry their number ('row'), a training batch's masks are drawn from a generator seeded with
+    the seed and the batch's row numbers in order, not from one generator that runs through the whole training.
+    So a batch is masked the same way whatever came before it: a run resumed from a checkpoint masks its batches
+    as the straight run did, and dataloader workers, each holding a copy of the collator, draw different masks
+    (copies of one generator draw the same).
+    Each epoch the sampler shuffles the rows, so a row's masks differ from epoch to epoch.
 
     With send_positions (the default), each batch also says where its masked tokens are, worked out here on
     the CPU: masked_positions (K,) indexes the flattened (batch x length) tokens, and masked_labels (K,)
@@ -52,6 +63,9 @@ class NameMaskingCollator(DataCollatorForLanguageModeling):
 
     def torch_call(self, examples):
         training = "labels" not in examples[0]
+        if training and "row" in examples[0]:
+            self.generator = torch.Generator().manual_seed(batch_seed(self.seed or 0, [e["row"] for e in examples]))
+            self._generator_pid = os.getpid()
         batch = self.mask(examples)
         if training:
             self.tokens_seen += int(batch["attention_mask"].sum())
@@ -100,6 +114,12 @@ class NameMaskingCollator(DataCollatorForLanguageModeling):
         if not bool(mask.all()):
             batch["attention_mask"] = mask.bool()[:, None, None, :] if self.sdpa_mask else mask
         return batch
+
+
+def batch_seed(seed: int, rows: list[int]) -> int:
+    """A 63-bit seed for the batch of these rows (in this order), under this run's seed."""
+    digest = hashlib.blake2b(np.asarray([seed, *rows], dtype=np.int64).tobytes(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
 
 
 def mask_test_split_once(test, tokenizer, mlm_probability: float, seed: int):

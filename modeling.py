@@ -30,6 +30,9 @@ def _masked_positions_forward(self, input_ids=None, attention_mask=None, token_t
     (masking.NameMaskingCollator: masked_positions into the flattened batch, masked_labels, padded with
     -100), so the rows are gathered by index: a boolean index would make a GPU host wait for the device
     to count them. Without labels (predictions) it is the stock forward.
+
+    While training, the loss is label-smoothed by self.label_smoothing (--label_smoothing_factor, set by
+    training.NamingTrainer); evaluation's is plain. Not under nn.DataParallel (load_model_and_tokenizer).
     """
     num_items_in_batch = kwargs.pop("num_items_in_batch", None)
     if labels is None and masked_labels is None:
@@ -40,19 +43,32 @@ def _masked_positions_forward(self, input_ids=None, attention_mask=None, token_t
         masked_labels = labels.flatten()[masked_positions]
     hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
     logits = self.cls(hidden.flatten(0, 1).index_select(0, masked_positions))  # (K, vocab)
+    # The Trainer's LabelSmoother on the masked positions: PyTorch's label_smoothing is its formula.
+    smoothing = getattr(self, "label_smoothing", 0.0) if self.training else 0.0
     if num_items_in_batch is not None:  # gradient accumulation: the Trainer normalises over all micro-batches
-        loss = F.cross_entropy(logits.float(), masked_labels, reduction="sum") / num_items_in_batch
-    else:
-        loss = F.cross_entropy(logits.float(), masked_labels)  # the mean over the real targets (-100 ignored)
+        loss = F.cross_entropy(logits.float(), masked_labels, reduction="sum", label_smoothing=smoothing) / num_items_in_batch
+    else:  # the mean over the real targets (-100 ignored)
+        loss = F.cross_entropy(logits.float(), masked_labels, label_smoothing=smoothing)
     return MaskedLMOutput(loss=loss, logits=logits)
 
 
-def load_model_and_tokenizer(name: str, for_training: bool):
+def takes_positions(model) -> bool:
+    """The model trains with _masked_positions_forward (a BertForMaskedLM loaded for training)."""
+    return getattr(model.forward, "__func__", None) is _masked_positions_forward
+
+
+def load_model_and_tokenizer(name: str, for_training: bool, masked_positions: bool = True):
     """(model, tokenizer) from a local folder or the hub cache, else downloaded; or a UserError saying how to get them.
 
     The cache comes first (no network at all), so a cached model loads the same with or without network. Only a
     model that is not there is downloaded, and only after one quick look at the hub: without network,
-    huggingface_hub would retry each file for about 50 seconds, printing a warning at every retry."""
+    huggingface_hub would retry each file for about 50 seconds, printing a warning at every retry.
+
+    For training, a BertForMaskedLM gets _masked_positions_forward, unless masked_positions is False: under
+    nn.DataParallel (several GPUs in one process) it keeps the stock forward. DataParallel splits every tensor
+    along dim 0, which cuts positions into the whole flattened batch apart from the rows they index, and its
+    replicas are shallow copies whose instance attributes (this bound forward among them) still point at the
+    model on GPU 0."""
     try:
         try:
             tokenizer, model = _load(name, local_files_only=True)
@@ -82,7 +98,7 @@ def load_model_and_tokenizer(name: str, for_training: bool):
         ) from None
     if MASK not in tokenizer.get_vocab():
         raise UserError(f"model '{name}': its tokenizer has no {MASK} token, so it cannot fill in names")
-    if for_training and type(model) is BertForMaskedLM:
+    if for_training and masked_positions and type(model) is BertForMaskedLM:
         model.forward = _masked_positions_forward.__get__(model)
     return model, tokenizer
 

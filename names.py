@@ -57,9 +57,10 @@ _TONE_MARKS = {"\u0300", "\u0301", "\u0304", "\u030c"}  # grave, acute, macron, 
 
 MASK = "[MASK]"
 # Double surnames, so that 欧阳娜 splits into 欧阳 + 娜 and not 欧 + 阳娜.
+# Every two-character key of SURNAME_READINGS is one (单于, 万俟), so the two lists cannot disagree.
 DOUBLE_SURNAMES = frozenset(
     "欧阳 司马 上官 诸葛 东方 皇甫 令狐 慕容 司徒 夏侯 尉迟 公孙 长孙 宇文 轩辕 端木 独孤 南宫 西门 百里 呼延 澹台 东郭 闻人".split()
-)
+) | {surname for surname in SURNAME_READINGS if len(surname) == 2}
 # Prompt templates per --gender: the same sentence patterns as train.json, so a trained model has seen them.
 PROMPT_TEMPLATES = {"any": "小孩的名字叫{surname}{masks}", "boy": "男孩的名字叫{surname}{masks}", "girl": "女孩的名字叫{surname}{masks}"}
 

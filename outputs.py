@@ -207,7 +207,7 @@ pipeline("fill-mask", model="{args.output_dir}")("{suggest_args.resolved_prompt(
 ## Settings
 | setting | value |
 |---|---|
-| epochs | {args.num_train_epochs:g} |
+| {"steps" if args.max_steps > 0 else "epochs"} | {args.max_steps if args.max_steps > 0 else f"{args.num_train_epochs:g}"} |
 | learning rate | {args.learning_rate:g} |
 | batch size per device | {args.per_device_train_batch_size} |
 | seed | {args.seed} |

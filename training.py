@@ -7,14 +7,16 @@ It does not build the data (corpus.py, masking.py) and saves nothing itself (out
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
 
 import torch
-from transformers import PrinterCallback, ProgressCallback, Trainer, TrainerCallback
+from transformers import BertForMaskedLM, PrinterCallback, ProgressCallback, Trainer, TrainerCallback
 
 import device
+import modeling
 from errors import UserError
 from masking import NameMaskingCollator
 from report import Report, perplexity
@@ -53,21 +55,40 @@ def name_score(model, tokenizer, rows, ks=(1, 5, 20), batch_size: int = 64) -> d
 
 
 class EpochLines(TrainerCallback):
-    """One line per epoch ('epoch 1/3: train_loss 2.3100  eval_loss 2.4000  perplexity 11.02') instead
-    of the Trainer's printed dicts."""
+    """One line per evaluation ('epoch 1/3: train_loss 2.3100  eval_loss 2.4000  perplexity 11.02') instead
+    of the Trainer's printed dicts. Where the run is counted in steps (--max_steps, or evaluating every
+    --eval_steps) the line says so: 'step 20/60: ...'."""
 
     def __init__(self, report: Report):
         self.report = report
         self.train_loss = None
+        self.training = False  # evaluations before and after training have lines of their own
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.training = True
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.training = False
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
         if "loss" in logs:
             self.train_loss = logs["loss"]
-        if "eval_loss" in logs and state.global_step > 0:
+        if not self.training:
+            return
+        where = (f"step {state.global_step}/{state.max_steps}" if counts_steps(args)
+                 else f"epoch {state.epoch:.0f}/{args.num_train_epochs:g}")
+        if "eval_loss" in logs:
             train = f"train_loss {self.train_loss:.4f}  " if self.train_loss is not None else ""
-            self.report.say(f"epoch {state.epoch:.0f}/{args.num_train_epochs:.0f}: {train}"
-                            f"eval_loss {logs['eval_loss']:.4f}  perplexity {perplexity(logs['eval_loss']):.2f}")
+            self.report.say(f"{where}: {train}eval_loss {logs['eval_loss']:.4f}  "
+                            f"perplexity {perplexity(logs['eval_loss']):.2f}")
+        elif "loss" in logs and args.eval_strategy == "no":  # no evaluation to wait for
+            self.report.say(f"{where}: train_loss {logs['loss']:.4f}")
+
+
+def counts_steps(args) -> bool:
+    """The run's length is given in steps (--max_steps) or it is evaluated every so many steps."""
+    return args.max_steps > 0 or args.eval_strategy == "steps"
 
 
 class StepTimer(TrainerCallback):
@@ -116,11 +137,29 @@ class QuietProgress(ProgressCallback):
 class NamingTrainer(Trainer):
     """transformers.Trainer, with its guard against a NaN or infinite step loss kept without a wait per step, one
     optimizer group where there is no weight decay, and its FLOPs estimate without a walk over the parameters.
+    --label_smoothing_factor is applied by the masked-positions forward (the stock LabelSmoother would get its
+    (masked tokens, vocab) logits against (batch, length) labels). The training tokens are counted here, in
+    the main process (dataloader workers count in copies that never come back), without a wait for the device.
 
     The stock loop (logging_nan_inf_filter) asks `torch.isnan(loss) or torch.isinf(loss)` after every step,
     and each bool() makes a GPU host wait for the device. Here the same replacement (the average of the
     losses logged so far in the window) is chosen on the device; app.py turns the stock check off.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.label_smoother is not None and modeling.takes_positions(self.model):
+            self.model.label_smoothing, self.label_smoother = self.label_smoother.epsilon, None
+        if type(self.model) is BertForMaskedLM and not modeling.takes_positions(self.model):
+            # The stock forward (nn.DataParallel) takes num_items_in_batch but ignores it: the Trainer must then
+            # scale each micro-batch's mean loss for gradient accumulation itself.
+            self.model_accepts_loss_kwargs = False
+        self._tokens_counted = 0  # batches without padding: their size, known on the host
+        self._tokens_on_device = 0  # padded batches: the sum of the mask, a tensor on the device, read at the end
+
+    def tokens_seen(self) -> int:
+        """Non-padding tokens of the training batches this process has trained on."""
+        return self._tokens_counted + int(self._tokens_on_device)
 
     def get_decay_parameter_names(self, model) -> list[str]:
         """With no weight decay (the default) every parameter goes into one optimizer group: the stock split into
@@ -137,24 +176,37 @@ class NamingTrainer(Trainer):
         return 6 * inputs[self.model.main_input_name].numel() * self._counted_parameters
 
     def training_step(self, model, inputs, num_items_in_batch=None):
+        mask = inputs.get("attention_mask")
+        if mask is None:  # the collator leaves it out where no row is padded
+            self._tokens_counted += inputs["input_ids"].numel()
+        else:  # (batch, length) or the 4D (batch, 1, 1, length): the same count; no bool() or item(), so no wait
+            self._tokens_on_device = self._tokens_on_device + mask.sum()
         loss = super().training_step(model, inputs, num_items_in_batch)
         window_average = self._tr_loss / (1 + self.state.global_step - self._globalstep_last_logged)
         return torch.where(torch.isfinite(loss), loss, window_average)
 
 
+def make_collator(model, tokenizer, args, data_args) -> NameMaskingCollator:
+    """The training collator (also the one whose first batch device.choose_for_batch times). It sends masked
+    positions only to the masked-positions forward, and never under nn.DataParallel (args.n_gpu > 1: the
+    Trainer's choice with several GPUs in one process), which splits each tensor along dim 0 (modeling.py)."""
+    return NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability,
+                               name_mask_probability=data_args.name_mask_probability,
+                               seed=args.seed + args.process_index, pad_to_multiple_of=device.pad_multiple(args),
+                               send_positions=modeling.takes_positions(model) and args.n_gpu <= 1,
+                               sdpa_mask=getattr(model.config, "_attn_implementation", None) == "sdpa")
+
+
 def build_trainer(model, tokenizer, args, data_args, train, test_masked, report: Report):
-    collator = NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability,
-                                   name_mask_probability=data_args.name_mask_probability,
-                                   seed=args.seed + args.process_index, pad_to_multiple_of=device.pad_multiple(args),
-                                   sdpa_mask=getattr(model.config, "_attn_implementation", None) == "sdpa")
+    collator = make_collator(model, tokenizer, args, data_args)
     trainer = NamingTrainer(model=model, args=args, data_collator=collator, train_dataset=train,
                             eval_dataset=test_masked, processing_class=tokenizer)
     trainer.remove_callback(PrinterCallback)
     if trainer.pop_callback(ProgressCallback):
         trainer.add_callback(QuietProgress())
     trainer.add_callback(EpochLines(report))
-    # Tokens are counted by the collator, on the CPU; each process counts its own share of the batches.
-    trainer.add_callback(StepTimer(lambda: collator.tokens_seen * max(1, args.world_size)))
+    # Each process counts its own share of the batches.
+    trainer.add_callback(StepTimer(lambda: trainer.tokens_seen() * max(1, args.world_size)))
     return trainer
 
 
@@ -176,15 +228,34 @@ def resolve_checkpoint(args) -> str | None:
     return wanted
 
 
+def check_resumable(checkpoint: str | None, args):
+    """Resuming restores the optimizer's state, and with it the weight decay the checkpoint was trained with
+    (torch's load_state_dict sets each group's settings): another --weight_decay would be silently ignored, and
+    NamingTrainer's one group without decay against the stock two with it does not even load. Refused here."""
+    path = os.path.join(checkpoint, "optimizer.pt") if checkpoint else None
+    if path is None or not os.path.isfile(path):
+        return
+    try:  # mmap: only the few bytes of the groups' settings are read, not the optimizer's state
+        groups = torch.load(path, map_location="cpu", weights_only=True, mmap=True)["param_groups"]
+    except Exception:  # not a torch optimizer file (deepspeed, ...): the Trainer reports what it cannot load
+        return
+    saved = max((g.get("weight_decay", 0.0) for g in groups), default=0.0)
+    if not math.isclose(saved, args.weight_decay, rel_tol=1e-9, abs_tol=1e-12):
+        raise UserError(f"--resume_from_checkpoint: {checkpoint} was trained with --weight_decay {saved:g}, and "
+                        f"resuming continues its optimizer: pass --weight_decay {saved:g} (not {args.weight_decay:g}), "
+                        "or start a new run without --resume_from_checkpoint")
+
+
 def evaluate(trainer, model, tokenizer, test, after_training: bool = False) -> dict:
     """Eval loss on the once-masked test split (all processes) and the name score (main process).
 
-    After training, the evaluation at the end of the last epoch is reused: it scored this very model
-    on the very same masked tokens.
+    After training, the evaluation at the end of the last epoch is reused where it scored this very model on the
+    very same masked tokens; with --load_best_model_at_end the model is the best checkpoint's, evaluated again.
+    A NaN or infinite loss (a diverged run) gets no name score: NaN logits rank every character first.
     """
     loss = _last_epoch_eval_loss(trainer) if after_training else None
     metrics = {"eval_loss": loss if loss is not None else trainer.evaluate()["eval_loss"]}
-    if trainer.is_world_process_zero():
+    if trainer.is_world_process_zero() and math.isfinite(metrics["eval_loss"]):
         model.eval()
         metrics.update(name_score(model, tokenizer, test))
     return metrics
@@ -192,6 +263,8 @@ def evaluate(trainer, model, tokenizer, test, after_training: bool = False) -> d
 
 def _last_epoch_eval_loss(trainer) -> float | None:
     state = trainer.state
+    if trainer.args.load_best_model_at_end and state.best_model_checkpoint is not None:
+        return None  # the Trainer has loaded the best checkpoint, which may be an earlier one
     for entry in reversed(state.log_history):
         if "eval_loss" in entry:
             return entry["eval_loss"] if entry.get("step") == state.global_step else None

@@ -84,3 +84,17 @@ def test_split_sizes_are_exact_and_reproducible(tiny_tokenizer, corpus_rows):
     assert len(corpus.split_corpus(ds, 10, seed=1)["test"]) == 10
     with pytest.raises(UserError, match="too few to split"):
         corpus.split_corpus(ds.select([0]), 0.15, seed=1)
+
+
+def test_every_double_surname_with_a_reading_splits_as_one(tiny_tokenizer):
+    """单于娜 is 单于 + 娜, not 单 + 于娜: each double surname in names.SURNAME_READINGS is a double surname, and
+    the given-name mask of a corpus sentence marks only the given name."""
+    import datasets
+
+    doubles = [s for s in names.SURNAME_READINGS if len(s) == 2]
+    assert {"单于", "万俟"} <= set(doubles) <= names.DOUBLE_SURNAMES
+    assert [names.split_name(s + "娜") for s in doubles] == [(s, "娜") for s in doubles]
+    rows = corpus.tokenize_corpus(datasets.Dataset.from_list([{"text": "小孩取名叫单于娜", "label": "单于娜"}]),
+                                  tiny_tokenizer, 32)
+    tokens = tiny_tokenizer.convert_ids_to_tokens(rows[0]["input_ids"])
+    assert [t for t, m in zip(tokens, rows[0]["name_mask"]) if m] == ["娜"]

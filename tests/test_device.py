@@ -2,6 +2,7 @@
 where it pays, and the speed levers that no output shows."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -143,7 +144,8 @@ def test_a_run_that_measures_its_precision_says_what_it_chose(tmp_path, tiny_mod
         assert lines[0].startswith("== 精度 precision: fp32 (a 64-wide model")
     chosen = measured[0].split()[3]
     assert chosen in ("fp32", "fp16", "bf16") and "fp32" in measured[0] and "ms" in measured[0]
-    assert "auto (measured on the first batch)" in stdout
+    # The configuration block says what trains: the measured choice, not "auto".
+    assert re.search(rf"^precision +{chosen}$", stdout, re.M)
     assert f"| precision | {chosen} |" in (out / "README.md").read_text(encoding="utf-8")
     assert json.loads((out / "metrics.json").read_text())["train_steps"] > 0
 
@@ -213,3 +215,80 @@ def test_autocast_adds_ops_to_a_small_models_step(tiny_model):
 
     fp32, bf16 = (bench_host.ops_per_step(tiny_model, p) for p in ("fp32", "bf16"))
     assert bf16 > 1.15 * fp32
+
+
+@pytest.mark.parametrize("local_rank, capability, expected", [("0", (8, 0), "bf16"), ("1", (7, 5), "fp16")])
+def test_bf16_is_native_only_from_ampere_on_this_processs_own_gpu(monkeypatch, local_rank, capability, expected):
+    """A T4 or V100 emulates bf16, and torch.cuda.is_bf16_supported() counts emulation by default: there auto must
+    start from fp16, and TF32 is off. Under torchrun each process asks about its own GPU (LOCAL_RANK), not GPU 0:
+    here GPU 0 is an A100 and GPU 1 a T4."""
+    from types import SimpleNamespace
+
+    gpus = {0: (8, 0), 1: (7, 5)}
+    asked = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda index=None: asked.append(index) or gpus[index or 0])
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)  # emulation counts
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setenv("LOCAL_RANK", local_rank)
+    args = SimpleNamespace(precision="auto", bf16=False, fp16=False, tf32=None, accelerator_config=None,
+                           torch_compile=False, use_cpu=False, world_size=1)
+    device.configure(args)
+    assert gpus[int(local_rank)] == capability and set(asked) == {int(local_rank)}
+    assert device.precision_of(args) == expected and args.tf32 == (expected == "bf16")
+    assert device.native_bf16(True) == (expected == "bf16")
+
+
+@pytest.mark.parametrize("native", [True, False])
+@pytest.mark.parametrize("flag, precision", [("--bf16", "bf16"), ("--fp16", "fp16")])
+def test_an_explicit_bf16_or_fp16_is_what_trains(tmp_path, monkeypatch, native, flag, precision):
+    """--bf16 True / --fp16 True (the Trainer's flags) are honoured like --precision bf16 / fp16: the CPU's rule
+    for small models does not turn them back to fp32, on a CPU with or without native bf16. Against another
+    --precision they are refused in one line."""
+    from types import SimpleNamespace
+
+    import app
+    from errors import UserError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(device, "native_bf16", lambda cuda: native)
+    *_, args = app.parse_args(["--output_dir", str(tmp_path / "out"), flag, "True"])
+    assert device.cpu_precision_for(args, SimpleNamespace(config=SimpleNamespace(hidden_size=64))) is None
+    assert device.precision_of(args) == precision and args.precision == precision
+    with pytest.raises(UserError, match=f"{flag} True contradicts --precision fp32"):
+        app.parse_args(["--output_dir", str(tmp_path / "out"), flag, "True", "--precision", "fp32"])
+    with pytest.raises(UserError, match="two precisions"):
+        app.parse_args(["--output_dir", str(tmp_path / "out"), "--bf16", "True", "--fp16", "True"])
+
+
+def test_the_timed_batch_is_the_training_batch_and_the_precisions_alternate(tmp_path, tiny_model, tiny_tokenizer,
+                                                                            corpus_rows, monkeypatch):
+    """--precision auto on a GPU times the batch the Trainer trains on first: the training collator's padding (to a
+    multiple of 8), its 4D mask and masked positions. Each precision is warmed up before any is timed, and the
+    timed steps alternate, so that neither gets the cold GPU alone."""
+    import datasets
+
+    import app
+    import modeling
+    import training
+
+    monkeypatch.setattr(device, "wants_measured_precision", lambda args: True)
+    monkeypatch.setattr(device, "pad_multiple", lambda args: 8)  # as on a GPU
+    monkeypatch.setattr(device, "native_bf16", lambda cuda: True)
+    monkeypatch.setattr(device, "cpu_precision_for", lambda args, model: None)  # a GPU has no CPU rule
+    *_, data_args, _, args = app.parse_args(["--output_dir", str(tmp_path / "out"), "--precision", "auto",
+                                             "--per_device_train_batch_size", "8"])
+    model, _ = modeling.load_model_and_tokenizer(str(tiny_model), for_training=True)
+    train = app.training_columns(corpus.tokenize_corpus(datasets.Dataset.from_list(corpus_rows[:16]), tiny_tokenizer, 32))
+    order, timed = [], []
+    model.register_forward_pre_hook(lambda module, args: order.append(torch.is_autocast_enabled("cpu")))
+    time_precisions = device.time_precisions
+    monkeypatch.setattr(device, "time_precisions",
+                        lambda model, batch, *a, **k: timed.append(batch) or time_precisions(model, batch, *a, **k))
+    app.settle_precision(model, tiny_tokenizer, train, data_args, args)
+    (batch,) = timed
+    first = training.make_collator(model, tiny_tokenizer, args, data_args)(app.first_examples(train, 8))
+    assert batch.keys() == first.keys() and all(torch.equal(batch[k], first[k]) for k in batch)
+    assert batch["input_ids"].shape[1] % 8 == 0 and batch["attention_mask"].dim() == 4 and "masked_positions" in batch
+    assert order == [False, True] * (2 + 5)  # fp32, bf16, fp32, bf16, ...: 2 warm-up rounds, 5 timed
