@@ -285,10 +285,11 @@ def log_counts(tokenizer, size: int) -> torch.Tensor:
 
 
 def word_pairs(tokenizer, size: int, keep=()) -> dict[int, list[int]]:
-    """First character's token id -> the second characters' ids that make an everyday word with it (everyday_words),
-    less the words in `keep` (the corpus's own given names)."""
+    """First character's token id -> the second characters' ids that make an everyday word with it (everyday_words)
+    or repeat it (子子), less the words in `keep` (the corpus's own given names)."""
     vocab, pairs = tokenizer.get_vocab(), {}
-    for word in everyday_words():
+    doubled = (c + c for c, idx in vocab.items() if idx < size and is_name_char(c))
+    for word in [*everyday_words(), *doubled]:
         first, second = vocab.get(word[0], size), vocab.get(word[1], size)
         if first < size and second < size and word not in keep:
             pairs.setdefault(first, []).append(second)
@@ -348,7 +349,8 @@ def suggest_names(model, tokenizer, prompt: str, top_k: int, names_only: bool = 
       `roles` (roles.CorpusRoles of the training corpus), not one that corpus uses mostly outside given names;
     - with gender boy or girl, no character leaning strongly the other way (leans_strongly), and a finished name
       that leans to the asked sex (fits_gender): fewer than top_k names come back where fewer qualify;
-    - no two characters in a row that make an everyday word (everyday_words), unless the corpus gives it as a name.
+    - no two characters in a row that make an everyday word (everyday_words), nor the same character twice (子子,
+      宇宇: what a model that has learned little repeats), unless the corpus gives it as a name (婷婷).
     And candidates are ranked, at every step, by
         log-probability + frequency_weight * log(count of its characters in real given names)
                         + gender_weight * log P(gender | characters so far)          (gender boy or girl),

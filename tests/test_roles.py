@@ -151,7 +151,7 @@ def test_no_character_leaning_strongly_the_other_way_even_where_the_name_fits(to
     model, _ = context_free_model(tokenizer, {"杰": 9, "婷": 8.5, "霞": 8, "涛": 7.5}, torch.zeros(len(tokenizer)))
     girls = [g for g, _ in names.suggest_names(model, tokenizer, "女孩的名字叫李[MASK][MASK]", 20, gender="girl")]
     boys = [g for g, _ in names.suggest_names(model, tokenizer, "男孩的名字叫李[MASK][MASK]", 20, gender="boy")]
-    assert "婷婷" in girls and not any("杰" in g or "涛" in g for g in girls)
+    assert "婷霞" in girls and not any("杰" in g or "涛" in g for g in girls)
     assert "杰涛" in boys and not any("霞" in g or "婷" in g for g in boys)
     assert all(names.fits_strictly(g, "girl") for g in girls) and all(names.fits_strictly(g, "boy") for g in boys)
 
@@ -196,3 +196,14 @@ def test_no_everyday_word_as_a_given_name_unless_the_corpus_gives_it(tokenizer):
     with_roles = roles.CorpusRoles(given_names={"天天": 1})
     found = [g for g, _ in names.suggest_names(model, tokenizer, prompt, 20, max_per_character=0, roles=with_roles)]
     assert "天天" in found and "子女" not in found
+
+
+def test_no_character_twice_unless_the_corpus_gives_such_a_name(tokenizer):
+    """A model that has learned little repeats its favourite (王子子, 王宇宇 in the default run before this rule)."""
+    model, _ = context_free_model(tokenizer, {"子": 9, "婷": 8.9, "宇": 8}, torch.zeros(len(tokenizer)))
+    prompt = "小孩的名字叫陈[MASK][MASK]"
+    found = [g for g, _ in names.suggest_names(model, tokenizer, prompt, 20, max_per_character=0)]
+    assert "子宇" in found and not {"子子", "婷婷", "宇宇"} & set(found)
+    found = [g for g, _ in names.suggest_names(model, tokenizer, prompt, 20, max_per_character=0,
+                                               roles=roles.CorpusRoles(given_names={"婷婷": 1}))]
+    assert "婷婷" in found and not {"子子", "宇宇"} & set(found)
