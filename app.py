@@ -58,6 +58,7 @@ import masking
 import modeling
 import names
 import outputs
+import roles
 import training
 from errors import UserError
 from report import Report, close_progress_bars, format_eval, format_quality, format_suggestions, format_tokens, \
@@ -247,6 +248,7 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     checkpoint = training.resolve_checkpoint(args)
     training.check_resumable(checkpoint, args)
     rows, encoding = corpus.load_corpus(data_args.train_file)  # datasets.load_dataset("json", ...)
+    corpus_roles = roles.count_roles(rows)  # which characters the corpus gives as names; saved with the model
     set_seed(args.seed)
     model, tokenizer = modeling.load_model_and_tokenizer(model_args.model_name_or_path, for_training=True,
                                                          masked_positions=args.n_gpu <= 1)  # n_gpu > 1: DataParallel
@@ -262,7 +264,7 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     report.say()
     report.say(format_eval("before training", before))
     if trainer.is_world_process_zero():
-        before |= report_suggestions(report, model, tokenizer, suggest_args, "pretrained")
+        before |= report_suggestions(report, model, tokenizer, suggest_args, "pretrained", corpus_roles)
 
     train_model(report, trainer, checkpoint)  # trainer.train()
     after = training.evaluate(trainer, model, tokenizer, test, after_training=True)
@@ -272,14 +274,16 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
         return  # the other processes only train and evaluate
 
     # The list's quality goes into metrics.json and the card; the table itself is printed from the reloaded model.
-    after |= suggestion_quality(suggest(model, tokenizer, suggest_args), suggest_args)
+    after |= suggestion_quality(suggest(model, tokenizer, suggest_args, corpus_roles), suggest_args)
     metrics = collect_metrics(before, after, trainer, train, test)
     labelled = sum(label is not None for label in rows["label"]) if "label" in rows.column_names else 0
-    outputs.save_outputs(model, tokenizer, trainer, model_args, data_args, suggest_args, args, metrics, len(rows), labelled)
+    outputs.save_outputs(model, tokenizer, trainer, model_args, data_args, suggest_args, args, metrics, len(rows), labelled,
+                         corpus_roles)
     report.say(f"已保存 saved model, tokenizer, metrics.json, loss.png and README.md to {args.output_dir}")
     # What a user of the saved folder gets: the model as from_pretrained loads it, filling in the prompt.
     reloaded, tokenizer = modeling.load_model_and_tokenizer(args.output_dir, for_training=False)
-    report_suggestions(report, reloaded, tokenizer, suggest_args, "fine-tuned, reloaded from output_dir")
+    report_suggestions(report, reloaded, tokenizer, suggest_args, "fine-tuned, reloaded from output_dir",
+                       roles.load(args.output_dir))
 
 
 def check_converged(report, after: dict, trainer, args):
@@ -365,9 +369,10 @@ SUGGESTIONS_ZH = {"pretrained": "训练前的推荐", "fine-tuned, reloaded from
                   "saved model": "保存的模型的推荐"}
 
 
-def report_suggestions(report, model, tokenizer, suggest_args, when: str) -> dict:
-    """Print the top-k table and its quality line; returns the quality scores (gender_fit, name_realism)."""
-    found = suggest(model, tokenizer, suggest_args)
+def report_suggestions(report, model, tokenizer, suggest_args, when: str, corpus_roles=None) -> dict:
+    """Print the top-k table and its quality line (and a line if fewer names qualify than asked for); returns the
+    quality scores (gender_fit, name_realism)."""
+    found = suggest(model, tokenizer, suggest_args, corpus_roles)
     raw = suggest_args.raw_predictions  # any prompt's raw tokens: no name columns, no name quality
     title = (f"{SUGGESTIONS_ZH[when]} top {suggest_args.top_k} {'raw tokens' if raw else 'names'} for "
              f"{suggest_args.resolved_prompt()} ({when})")
@@ -378,18 +383,22 @@ def report_suggestions(report, model, tokenizer, suggest_args, when: str) -> dic
         report.say(line)
     if raw:
         return {}
+    short = names.shortfall(len(found), suggest_args.top_k, suggest_args.gender)
+    if short:
+        report.say(short)
     scores = suggestion_quality(found, suggest_args)
     report.say(format_quality(scores))
     return scores
 
 
-def suggest(model, tokenizer, suggest_args) -> list[tuple[str, float]]:
-    """The top-k (given name, log-probability) for the options' prompt, gender and variety rule."""
+def suggest(model, tokenizer, suggest_args, corpus_roles=None) -> list[tuple[str, float]]:
+    """The top-k (given name, log-probability) for the options' prompt, gender and variety rule, and the training
+    corpus's roles (roles.py; None: no corpus known)."""
     model.eval()
     return names.suggest_names(model, tokenizer, suggest_args.resolved_prompt(), suggest_args.top_k,
                                names_only=not suggest_args.raw_predictions, gender=suggest_args.gender,
                                gender_weight=suggest_args.gender_weight, max_per_character=suggest_args.max_per_character,
-                               exclude=excluded_chars(suggest_args))
+                               exclude=excluded_chars(suggest_args), roles=corpus_roles)
 
 
 def excluded_chars(suggest_args) -> str:
@@ -422,7 +431,7 @@ def collect_metrics(before: dict, after: dict, trainer, train, test) -> dict:
 def suggest_only(report, model_args, suggest_args, args):
     model, tokenizer = modeling.load_model_and_tokenizer(model_args.model_name_or_path, for_training=False)
     check_fits_model(model, tokenizer, None, suggest_args)
-    report_suggestions(report, model, tokenizer, suggest_args, "saved model")
+    report_suggestions(report, model, tokenizer, suggest_args, "saved model", roles.load(model_args.model_name_or_path))
 
 
 def report_configuration(report, model_args, data_args, suggest_args, args):

@@ -4,6 +4,7 @@
     python bench.py scaling                # 1k / 10k / 100k-sentence corpora; ~6 minutes
     python bench.py names                  # name score with and without name-aware masking; ~3 minutes
     python bench.py gender                 # gender fit, realism and variety per --gender_weight; ~1 minute
+    python bench.py lists --vocab PATH     # the four tables a parent reads, weak and strong model; ~10 minutes
     python bench.py speed --vocab PATH     # use a real vocab.txt instead of the synthetic one
 
 The model is BertConfig(vocab_size=21128) with random weights (the real checkpoint is not needed: the
@@ -244,6 +245,71 @@ def gender(opts):
         print(f"| {weight:g} | one-character boy and girl lists share | {shared} of 20 | | | |")
 
 
+LIST_CASES = [("王", "boy", 2), ("欧阳", "girl", 2), ("陈", "any", 1), ("李", "girl", 1)]  # issue 19's four tables
+
+
+def lists(opts):
+    """The four name tables a parent reads first (王 boy 2, 欧阳 girl 2, 陈 any 1, 李 girl 1), from a weakly trained
+    model (app.py's defaults on bert-base-chinese's shape, random weights: --vocab for the real vocabulary) and a
+    strongly trained one (the tiny BERT of `gender`, lr 2e-3, 60 epochs), per --weights (names.FREQUENCY_WEIGHT).
+    Per list: the share of names whose every character is among those real given names use most
+    (names.is_common_char), the gender fit (names.fits_strictly), how many of the corpus's given names it holds, and
+    how many names it shares with the list of the frequency prior alone (weight 1000: the model no longer matters).
+    Then the rows themselves at the default weight. --weak/--strong reuse folders app.py saved."""
+    sys.path.insert(0, str(HERE))
+    import names as naming
+    import roles
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    work = Path(opts.work or tempfile.mkdtemp(prefix="bench-"))
+    corpus = HERE / "train.json"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_CACHE=str(work / "datasets-cache"))
+    weak, strong = opts.weak, opts.strong
+    if weak is None:
+        base = build_base_model(work / "base-model", corpus, opts.vocab)
+        weak = work / "weak"
+        print(f"training the weak model (app.py defaults) into {weak}", flush=True)
+        timed([sys.executable, str(HERE / "app.py"), "--model_name_or_path", str(base), "--output_dir", str(weak),
+               "--result_file", str(work / "weak-result.txt"), "--disable_tqdm", "True"], env)
+    if strong is None:
+        tiny = build_model(work / "tiny-model", SPECIAL[:1] + SPECIAL[-4:] + corpus_chars(corpus), hidden_size=64,
+                           num_hidden_layers=2, num_attention_heads=2, intermediate_size=128, max_position_embeddings=128)
+        strong = work / "strong"
+        print(f"training the strong model (tiny BERT, lr 2e-3, 60 epochs) into {strong}", flush=True)
+        timed([sys.executable, str(HERE / "app.py"), "--model_name_or_path", str(tiny), "--output_dir", str(strong),
+               "--result_file", str(work / "strong-result.txt"), "--learning_rate", "2e-3", "--num_train_epochs", "60",
+               "--per_device_train_batch_size", "16", "--disable_tqdm", "True"], env)
+    rows = {}
+    print("\n| model | frequency weight | list | common characters | gender fit | corpus names | shared with the prior "
+          "alone | first 6 |\n|---|---:|---|---:|---:|---:|---:|---|")
+    for label, folder in (("weak", weak), ("strong", strong)):
+        model = AutoModelForMaskedLM.from_pretrained(folder).eval()
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        corpus_roles = roles.load(folder)
+        corpus_names = corpus_roles.given_names if corpus_roles else {}
+
+        def givens(surname, sex, length, weight):
+            prompt = naming.prompt(surname, sex, length)
+            return [g for g, _ in naming.suggest_names(model, tokenizer, prompt, 20, gender=sex, exclude=surname,
+                                                       frequency_weight=weight, roles=corpus_roles)]
+
+        prior_alone = {case: givens(*case, 1000.0) for case in LIST_CASES}
+        for weight in opts.weights:
+            for case in LIST_CASES:
+                found = givens(*case, weight)
+                rows[label, weight, case] = found
+                n = max(1, len(found))
+                common = sum(all(map(naming.is_common_char, g)) for g in found) / n
+                fit = sum(naming.fits_strictly(g, case[1]) for g in found) / n
+                shared = len(set(found) & set(prior_alone[case]))
+                print(f"| {label} | {weight:g} | {case[0]} {case[1]} {case[2]} | {common:.2f} | {fit:.2f} | "
+                      f"{sum(g in corpus_names for g in found)} | {shared} | {' '.join(case[0] + g for g in found[:6])} |",
+                      flush=True)
+    for (label, weight, case), found in rows.items():
+        if weight == naming.FREQUENCY_WEIGHT:
+            print(f"\n{label} model, {case[0]} {case[1]} {case[2]} (weight {weight:g}): {' '.join(case[0] + g for g in found)}")
+
+
 def main(argv=None):
     if argv is None and sys.argv[1:2] == ["_plain"]:  # the plain run's own process (see speed())
         model_dir, train_file, output_dir, epochs, batch, lr, seed, metrics = sys.argv[2:]
@@ -251,7 +317,7 @@ def main(argv=None):
         return run_plain(model_dir, train_file, output_dir, float(epochs), int(batch), float(lr), int(seed), metrics)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
-    for name in ("speed", "scaling", "names", "gender", "waits", "startup", "host", "precision"):
+    for name in ("speed", "scaling", "names", "gender", "lists", "waits", "startup", "host", "precision"):
         p = sub.add_parser(name)
         p.add_argument("--work", help="folder for the model and outputs (default: a new temporary one)")
         p.add_argument("--vocab", type=Path, help="a real vocab.txt of 21128 tokens (default: synthetic)")
@@ -271,6 +337,10 @@ def main(argv=None):
     nm.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     nm.add_argument("--epochs", type=int, default=30)
     sub.choices["gender"].add_argument("--weights", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0])
+    ls = sub.choices["lists"]
+    ls.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.25, 0.5, 1.0, 2.0])
+    ls.add_argument("--weak", type=Path, help="a folder app.py saved with its defaults (skips that training)")
+    ls.add_argument("--strong", type=Path, help="a folder app.py saved after long training (skips that training)")
     wt = sub.choices["waits"]
     wt.add_argument("--epochs", type=int, default=2)
     wt.add_argument("--batch_size", type=int, default=16)
@@ -291,7 +361,7 @@ def main(argv=None):
         import bench_host
 
         return getattr(bench_host, opts.what)(opts)
-    {"speed": speed, "scaling": scaling, "names": names, "gender": gender}[opts.what](opts)
+    {"speed": speed, "scaling": scaling, "names": names, "gender": gender, "lists": lists}[opts.what](opts)
 
 
 if __name__ == "__main__":

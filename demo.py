@@ -27,6 +27,7 @@ import modeling
 import names
 import outputs
 import report
+import roles
 from errors import OneLineParser, UserError
 
 GENDERS = {"不限 any": "any", "男孩 boy": "boy", "女孩 girl": "girl"}
@@ -49,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         (options,) = OneLineParser((DemoArguments,), prog="demo.py").parse_args_into_dataclasses(
             args=sys.argv[1:] if argv is None else argv)
         report.setup_logging(is_main=True)
-        model, tokenizer = modeling.load_model_and_tokenizer(options.model_name_or_path, for_training=False)
-        serve(build_page(Suggester(model.eval(), tokenizer), options.model_name_or_path), options)
+        serve(build_page(load_suggester(options.model_name_or_path), options.model_name_or_path), options)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -59,23 +59,32 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-class Suggester:
-    """The page's one action: the checked inputs in, the table, the quality line and a message out."""
+def load_suggester(folder: str) -> "Suggester":
+    """The model, tokenizer and corpus roles (roles.py) that app.py saved in folder, loaded once."""
+    model, tokenizer = modeling.load_model_and_tokenizer(folder, for_training=False)
+    return Suggester(model.eval(), tokenizer, roles.load(folder))
 
-    def __init__(self, model, tokenizer):
-        self.model, self.tokenizer = model, tokenizer
+
+class Suggester:
+    """The page's one action: the checked inputs in, the table, the quality line and a message out. With the corpus
+    roles that app.py saved beside the model (roles.py), it lists what app.py --do_train False lists."""
+
+    def __init__(self, model, tokenizer, corpus_roles=None):
+        self.model, self.tokenizer, self.corpus_roles = model, tokenizer, corpus_roles
 
     def __call__(self, surname: str, gender_label: str, length_label: str, how_many) -> tuple[str, str, str]:
-        """(table HTML, quality line, message): a bad input gives an empty table and a message saying why."""
+        """(table HTML, quality line, message): a bad input gives an empty table and a message saying why; a list
+        shorter than asked for (too few names fit) says so in the message."""
         surname = (surname or "").strip()
         problem = input_problem(surname, how_many)
         if problem:
             return "", "", problem
         gender, length = GENDERS[gender_label], LENGTHS[length_label]
         found = names.suggest_names(self.model, self.tokenizer, names.prompt(surname, gender, length), int(how_many),
-                                    gender=gender, exclude=surname)
+                                    gender=gender, exclude=surname, roles=self.corpus_roles)
         quality = names.quality([given for given, _ in found], gender)
-        return table_html(report.table_rows(found, surname)), report.format_quality(quality), ""
+        short = names.shortfall(len(found), int(how_many), gender) or ""
+        return table_html(report.table_rows(found, surname)), report.format_quality(quality), short
 
 
 def input_problem(surname: str, how_many) -> str | None:

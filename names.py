@@ -6,7 +6,8 @@ The knowledge is data from installed packages, read once when first needed:
 - ngender's charfreq.csv (MIT licence): for 9,442 characters, how often each occurs in men's and in
   women's given names, about 32 million characters in all;
 - pypinyin (MIT licence) for readings, plus SURNAME_READINGS below for surnames that it reads as
-  common words.
+  common words;
+- jieba's dictionary (MIT licence): two-character words of everyday Chinese (子女, 名字), which are no given names.
 It does not judge meaning, tones that clash, or generation names; and a lean is a share of real names
 given to boys or girls, nothing more.
 """
@@ -40,6 +41,25 @@ GENDER_WEIGHT = 2.0
 # At most this many rows of a two-character list share a character in the same position, so that the
 # top 20 uses at least 10 distinct characters in each position.
 MAX_PER_CHARACTER = 2
+# The characters real given names use most: the most frequent ones that together make up this share of all
+# given-name characters in the statistics. 80% is 293 characters, each used at least 21,859 times (子 59,360,
+# 宇 147,851, 杰 231,469). A character the training corpus uses mostly outside given names stays a name
+# character only if it is one of these (roles.py); bench.py names scores lists by them.
+COMMON_SHARE = 0.80
+# Weight of log(count in real given names) per character, beside the model's log-probability: a character used
+# 5,000 times (张 5,259) needs the model log(150,000 / 5,000) x 0.5 = 1.7 nats (5.5 times) surer than one used
+# 150,000 times (宇) to rank above it. Measured with `python bench.py lists` (README「名字表」).
+FREQUENCY_WEIGHT = 0.5
+# With --gender boy|girl no character may be this many times as frequent (per character, even priors) in the other
+# sex's given names as in the asked sex's: 杰 (2.7 times in boys') never goes into a girl's name, 霞 (32 times in
+# girls') never into a boy's. 2.5 bars 490 given-name characters from girls' names (13.2% of what real girls' names use)
+# and 256 from boys' names (6.0%). Over the whole name, naive Bayes must also lean to the asked sex (fits_gender).
+STRONG_LEAN = 2.5
+# Two-character words of jieba's dictionary that it counts at least this often are everyday words, no given names:
+# 子女 1,845, 天天 1,855, 明明 1,305, 宝宝 301 are out; names that are also rare words, such as 欣然 286, 天宇 286,
+# 安然 139, 俊杰 27, stay. 4,191 pairs of given-name characters are out. The corpus's own given names always stay.
+WORDS_PACKAGE, WORDS_FILE = "jieba", "dict.txt"
+MIN_WORD_COUNT = 300
 
 HAN_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -107,6 +127,41 @@ def is_name_char(char: str) -> bool:
     return sum(name_counts().get(char, (0, 0))) >= MIN_NAME_COUNT
 
 
+@functools.cache
+def min_common_count() -> int:
+    """The count of the least used of the characters real given names use most (COMMON_SHARE)."""
+    totals = sorted((b + g for b, g in name_counts().values()), reverse=True)
+    needed, running = COMMON_SHARE * sum(totals), 0
+    for count in totals:
+        running += count
+        if running >= needed:
+            return count
+    return totals[-1]
+
+
+def is_common_char(char: str) -> bool:
+    """One of the characters real given names use most (COMMON_SHARE of all given-name characters)."""
+    return sum(name_counts().get(char, (0, 0))) >= min_common_count()
+
+
+def leans_strongly(char: str, gender: str) -> bool:
+    """Whether the character is at least STRONG_LEAN times as frequent in the other sex's names ('boy', 'girl')."""
+    sign = {"boy": -1.0, "girl": 1.0}.get(gender, 0.0)
+    return sign * char_log_ratio(char) >= math.log(STRONG_LEAN) if sign else False
+
+
+@functools.cache
+def everyday_words() -> frozenset[str]:
+    """Two-character words of jieba's dictionary (MIN_WORD_COUNT or more) whose characters are given-name characters."""
+    words = set()
+    with importlib.resources.files(WORDS_PACKAGE).joinpath(WORDS_FILE).open(encoding="utf-8") as f:
+        for line in f:
+            word, count, *_ = line.split()
+            if len(word) == 2 and int(count) >= MIN_WORD_COUNT and is_name_char(word[0]) and is_name_char(word[1]):
+                words.add(word)
+    return frozenset(words)
+
+
 def char_log_ratio(char: str) -> float:
     """log f(char | boys' names) - log f(char | girls' names), add-one smoothed; 0 for unknown characters."""
     if char not in name_counts():
@@ -134,6 +189,14 @@ def fits_gender(given: str, gender: str) -> bool:
     """Whether the name leans to the asked gender ('boy' or 'girl')."""
     p = boy_share(given)
     return p > 0.5 if gender == "boy" else p < 0.5
+
+
+def fits_strictly(given: str, gender: str) -> bool:
+    """The hard gender rule of boy and girl lists: the name leans to the asked sex and none of its characters leans
+    strongly the other way. Always true for 'any'."""
+    if gender not in ("boy", "girl"):
+        return True
+    return fits_gender(given, gender) and not any(leans_strongly(c, gender) for c in given)
 
 
 def quality(givens: list[str], gender: str) -> dict:
@@ -209,6 +272,31 @@ def _vocab_tables(tokenizer, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     return name, ratio
 
 
+def log_counts(tokenizer, size: int) -> torch.Tensor:
+    """(size,): per token id, log of how often real given names use it (0 for tokens the statistics lack)."""
+    per_size = _TABLES.setdefault(tokenizer, {})
+    if ("log_counts", size) not in per_size:
+        counts = name_counts()
+        table = torch.zeros(size)
+        for token, idx in tokenizer.get_vocab().items():
+            if idx < size and token in counts and sum(counts[token]):
+                table[idx] = math.log(sum(counts[token]))
+        per_size["log_counts", size] = table
+    return per_size["log_counts", size].clone()
+
+
+def word_pairs(tokenizer, size: int, keep=()) -> dict[int, list[int]]:
+    """First character's token id -> the second characters' ids that make an everyday word with it (everyday_words)
+    or repeat it (子子), less the words in `keep` (the corpus's own given names)."""
+    vocab, pairs = tokenizer.get_vocab(), {}
+    doubled = (c + c for c, idx in vocab.items() if idx < size and is_name_char(c))
+    for word in [*everyday_words(), *doubled]:
+        first, second = vocab.get(word[0], size), vocab.get(word[1], size)
+        if first < size and second < size and word not in keep:
+            pairs.setdefault(first, []).append(second)
+    return pairs
+
+
 def candidates(tokenizer, size: int, exclude: str = "") -> torch.Tensor:
     """(size,) bool: the tokens suggest_names may fill in, the given-name characters less those in `exclude`."""
     name, _ = vocab_tables(tokenizer, size)
@@ -249,44 +337,78 @@ def _select(key: torch.Tensor, beams: torch.Tensor, keep: int, cap: int) -> tupl
 @torch.inference_mode()
 def suggest_names(model, tokenizer, prompt: str, top_k: int, names_only: bool = True, gender: str = "any",
                   gender_weight: float = GENDER_WEIGHT, max_per_character: int = MAX_PER_CHARACTER,
-                  beam_width: int | None = None, exclude: str = "") -> list[tuple[str, float]]:
+                  beam_width: int | None = None, exclude: str = "", frequency_weight: float = FREQUENCY_WEIGHT,
+                  roles=None) -> list[tuple[str, float]]:
     """Top-k fillings of the prompt's [MASK]s as (given name, joint log-probability), best first.
 
     One mask: the model's distribution at it. Several: a beam search filling the masks left to right,
     each conditioned on those already filled, so a name's log-probability is
-    log p(c1 | prompt) + log p(c2 | prompt, c1). With names_only, each position takes only given-name
-    characters (is_name_char), and candidates are ranked, at every step, by
-        log-probability + gender_weight * log P(gender | characters so far)   (gender boy or girl),
+    log p(c1 | prompt) + log p(c2 | prompt, c1).
+
+    With names_only, what a name may hold:
+    - at every position a given-name character (is_name_char), not one in `exclude` (the surname: 张玲张) and, with
+      `roles` (roles.CorpusRoles of the training corpus), not one that corpus uses mostly outside given names;
+    - with gender boy or girl, no character leaning strongly the other way (leans_strongly), and a finished name
+      that leans to the asked sex (fits_gender): fewer than top_k names come back where fewer qualify;
+    - no two characters in a row that make an everyday word (everyday_words), nor the same character twice (子子,
+      宇宇: what a model that has learned little repeats), unless the corpus gives it as a name (婷婷).
+    And candidates are ranked, at every step, by
+        log-probability + frequency_weight * log(count of its characters in real given names)
+                        + gender_weight * log P(gender | characters so far)          (gender boy or girl),
     with at most max_per_character rows sharing a character in one position. Without names_only it is
-    the model's raw top-k: any token, no gender, no limit. The log-probability is the model's own over
-    the whole vocabulary, not renormalised. Characters in `exclude` (the surname: 张玲张) are never filled in.
+    the model's raw top-k: any token, no gender, no prior, no limit. The log-probability returned is the model's own
+    over the whole vocabulary, not renormalised.
     """
     ids = tokenizer(prompt, return_tensors="pt")["input_ids"][0].to(model.device)
     positions = (ids == tokenizer.mask_token_id).nonzero().flatten().tolist()
-    _, ratio = vocab_tables(tokenizer, model.config.vocab_size)
-    blocked = ~candidates(tokenizer, model.config.vocab_size, exclude).to(model.device) if names_only else None
+    size = model.config.vocab_size
+    _, ratio = vocab_tables(tokenizer, size)
     sign = {"boy": 1.0, "girl": -1.0}.get(gender, 0.0) if names_only else 0.0
+    blocked, prior, pairs = None, torch.zeros(size), {}
+    if names_only:
+        allowed = candidates(tokenizer, size, exclude + (roles.not_given_name_chars() if roles else ""))
+        if sign:
+            allowed &= sign * ratio > -math.log(STRONG_LEAN)  # leans_strongly, for the whole vocabulary at once
+        blocked = ~allowed.to(model.device)
+        prior = frequency_weight * log_counts(tokenizer, size)
+        pairs = word_pairs(tokenizer, size, keep=roles.given_names if roles else ())
     cap = max_per_character if names_only else 0
-    ratio = ratio.to(model.device)
+    ratio, prior = ratio.to(model.device), prior.to(model.device)
     width = max(beam_width or 2 * top_k, top_k)
     beams = torch.empty(1, 0, dtype=torch.long, device=model.device)  # (n_beams, filled so far)
     scores = torch.zeros(1, device=model.device)  # joint log-probability of each beam
     ratios = torch.zeros(1, device=model.device)  # summed char_log_ratio of each beam's characters
+    priors = torch.zeros(1, device=model.device)  # summed frequency prior of each beam's characters
     for step, pos in enumerate(positions):
+        last = step == len(positions) - 1
         batch = ids.repeat(len(beams), 1)
         batch[:, positions[:step]] = beams
         logp = _logits_at(model, batch, pos).float().log_softmax(dim=-1)
         if blocked is not None:
             logp[:, blocked] = float("-inf")
+            for row, previous in enumerate(beams[:, -1].tolist() if step else []):
+                logp[row, pairs.get(previous, [])] = float("-inf")
         total = scores[:, None] + logp
         new_ratio = ratios[:, None] + ratio[None, :]
-        key = total + gender_weight * F.logsigmoid(sign * new_ratio) if sign else total
-        b, tok = _select(key.cpu(), beams.cpu(), top_k if step == len(positions) - 1 else width, cap)
+        new_prior = priors[:, None] + prior[None, :]
+        key = total + new_prior + (gender_weight * F.logsigmoid(sign * new_ratio) if sign else 0)
+        if sign and last:
+            key = key.masked_fill(sign * new_ratio <= 0, float("-inf"))  # the finished name leans the other way
+        b, tok = _select(key.cpu(), beams.cpu(), top_k if last else width, cap)
         b, tok = b.to(model.device), tok.to(model.device)
         beams = torch.cat([beams[b], tok[:, None]], dim=1)
-        scores, ratios = total[b, tok], new_ratio[b, tok]
+        scores, ratios, priors = total[b, tok], new_ratio[b, tok], new_prior[b, tok]
     tokens = [tokenizer.convert_ids_to_tokens(row) for row in beams.tolist()]
     return [("".join(t), s) for t, s in zip(tokens, scores.tolist())]
+
+
+def shortfall(found: int, top_k: int, gender: str) -> str | None:
+    """The one line that says a list is shorter than asked for (None if it is not)."""
+    if found >= top_k:
+        return None
+    sex = {"boy": "男孩", "girl": "女孩"}.get(gender, "")
+    return (f"只有 {found} 个名字符合{sex}名字的条件（要 {top_k} 个）。 only {found} of the {top_k} names asked for "
+            f"pass the filters{' for a ' + gender if sex else ''}: fewer are shown rather than names that do not fit")
 
 
 def _logits_at(model, input_ids, pos: int) -> torch.Tensor:

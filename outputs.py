@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import device
+import roles
 from errors import UserError
 
 logger = logging.getLogger("app.outputs")
@@ -228,11 +229,13 @@ whole given name is masked.{quality}
 
 
 def save_outputs(model, tokenizer, trainer, model_args, data_args, suggest_args, args, metrics: dict, n_rows: int,
-                 n_labelled: int):
+                 n_labelled: int, corpus_roles=None):
     def write(folder: Path):
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+        if corpus_roles is not None:  # roles.py: the corpus's given-name characters, read back with the model
+            roles.save(corpus_roles, folder)
         plot_losses(trainer.state.log_history, metrics["eval_loss_before"], folder / "loss.png")
         (folder / "README.md").write_text(model_card(model_args, data_args, suggest_args, args, metrics, n_rows, n_labelled),
                                               encoding="utf-8")

@@ -8,6 +8,7 @@ from conftest import make_tiny_model, run_script
 
 import app
 import names
+import roles
 
 # rank, name, pinyin (tone-marked syllables), lean, probability
 ROW = re.compile(r"^\s*(\d+)  (\S+)\s+((?:[a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜ]+ ?)+?)\s+(男 \d+%|女 \d+%|-)\s+(\d\.\d{6}|\d\.\d\de-\d\d)$")
@@ -42,7 +43,10 @@ def test_script_runs_the_whole_flow(trained):
     before, after = tables(out)
     assert len(before) == len(after) == 20
     assert all(re.fullmatch(r"张[\u4e00-\u9fff]", c) for c, _ in before + after)
-    assert [p for _, p in before] == sorted((p for _, p in before), reverse=True)
+    # Ranked with the real-name frequency prior, so not by probability; never a character the corpus uses mostly
+    # outside given names (its surname 张, its prompt words), which app.py saved as the corpus's roles.
+    excluded = roles.load(work / "out").not_given_name_chars()
+    assert "名" in excluded and not set(excluded) & {c[1] for c, _ in before + after}
     # Nothing a user can do nothing about: no library warnings, no tracebacks.
     assert not re.search(r"warn|Traceback|Some weights", proc.stderr, re.I), proc.stderr[-3000:]
 
@@ -79,11 +83,12 @@ def test_saved_model_works_with_the_fill_mask_pipeline(trained):
     fill = pipeline("fill-mask", model=str(work / "out"), device="cpu")
     out = fill("小孩的名字叫张[MASK]", top_k=5)
     assert len(out) == 5 and all(0 <= r["score"] <= 1 for r in out)
-    # The reloaded model's own top Han candidate is the one the script printed last.
+    # The probabilities the script printed last are the reloaded model's own, as the pipeline gives them.
     last_table = tables((work / "result.txt").read_text(encoding="utf-8"))[-1]
-    han = [r for r in fill("小孩的名字叫张[MASK]", top_k=100) if names.HAN_CHAR.fullmatch(r["token_str"])]
-    assert "张" + han[0]["token_str"] == last_table[0][0]
-    assert han[0]["score"] == pytest.approx(last_table[0][1], abs=2e-6)
+    scores = {r["token_str"]: r["score"] for r in fill("小孩的名字叫张[MASK]", top_k=len(fill.tokenizer))}
+    assert len(last_table) == 20
+    for name, probability in last_table:
+        assert scores[name[1:]] == pytest.approx(probability, abs=2e-6), name
 
 
 def test_suggest_two_character_names_from_the_saved_model_without_training(trained):
@@ -127,7 +132,9 @@ def test_it_learns_names(tmp_path, corpus_rows):
     """A tiny model trained from scratch ends with mostly corpus given-name characters in its top 20.
 
     Its vocabulary also holds 1000 Han characters the corpus never uses, so that an untrained model,
-    ranking almost at random, has few name characters in its top 20 (about 20 * 107 / 1130 = 2).
+    ranking almost at random, ranks few name characters high: its name score is low. (Its list is not: ranking
+    almost at random, the list is the real-name frequency prior's own, the characters real names use most, and
+    train.json's names are such characters: 18 of 20.)
     """
     texts = [r["text"] for r in corpus_rows]
     used = set("".join(texts))
@@ -140,6 +147,6 @@ def test_it_learns_names(tmp_path, corpus_rows):
     n_before = sum(c[1:] in name_chars for c, _ in before)
     n_after = sum(c[1:] in name_chars for c, _ in after)
     print(f"name characters in the top 20: before {n_before}, after {n_after}")
-    assert n_before <= 6 and n_after >= 15
+    assert n_after >= 15
     assert metrics["eval_loss"] < metrics["eval_loss_before"] - 2
     assert metrics["name_top20"] > metrics["name_top20_before"] + 0.2

@@ -15,6 +15,7 @@ from conftest import context_free_model, make_tiny_model, ranked_model, read_cor
 
 import app
 import names
+import roles
 
 
 @pytest.fixture(scope="module")
@@ -119,22 +120,31 @@ def test_filter_applies_to_every_position(tokenizer):
     assert [t for t, _ in raw] == ["的", "们", "皺"]  # --raw_predictions still shows the model's own top
 
 
-def test_gender_product_reorders_two_names(tokenizer):
-    """婷 is the model's favourite by 0.5 nats; the statistics say 婷 is 96% girls and 涛 88% boys.
+def test_gender_is_a_hard_rule_and_the_gender_term_orders_what_fits(tokenizer):
+    """婷 is the model's favourite by 0.5 nats; the statistics say 婷 is 96% girls and 涛 88% boys. With --gender
+    boy no weight lets 婷 in, and with girl none lets 涛 in; --gender any lists both, the model's order.
 
-    boy, weight 1: 婷 scores log p(婷) + log 0.04 and 涛 log p(涛) + log 0.88: 涛 wins by ~2.6 nats.
+    Among names that fit, the weighted term orders: 宇 (67% boys) is the favourite by 0.2 nats over 涛 (88%);
+    boy, weight 1: 涛 scores log p(涛) + log 0.88, 宇 log p(宇) + log 0.67: 涛 wins by ~0.07 nats
+    (the frequency prior, which would add 0.1 for 涛, is off here).
     """
-    model, logp = _bias_model(tokenizer, {"婷": 5.5, "涛": 5.0})
+    model, logp = _bias_model(tokenizer, {"婷": 5.5, "涛": 5.0, "宇": 5.2})
     prompt = "小孩的名字叫张[MASK]"
-    ids = tokenizer.convert_tokens_to_ids(["婷", "涛"])
-    for gender, weight, order in (("any", 1.0, ["婷", "涛"]), ("boy", 0.0, ["婷", "涛"]),
-                                  ("boy", 1.0, ["涛", "婷"]), ("girl", 1.0, ["婷", "涛"])):
-        found = names.suggest_names(model, tokenizer, prompt, top_k=2, gender=gender, gender_weight=weight)
-        assert [g for g, _ in found] == order, (gender, weight)
+    ids = dict(zip("婷涛宇", tokenizer.convert_tokens_to_ids(list("婷涛宇"))))
+    found = names.suggest_names(model, tokenizer, prompt, top_k=3, gender="any")
+    assert [g for g, _ in found] == ["婷", "宇", "涛"]
+    for gender, weight, first, never in (("boy", 0.0, "宇", "婷"), ("boy", 2.0, "涛", "婷"), ("girl", 0.0, "婷", "涛"),
+                                         ("girl", 2.0, "婷", "涛")):
+        found = names.suggest_names(model, tokenizer, prompt, top_k=5, gender=gender, gender_weight=weight)
+        assert found[0][0] == first and never not in [g for g, _ in found], (gender, weight, found)
+    for weight, order in ((0.0, ["宇", "涛"]), (1.0, ["涛", "宇"])):
+        found = names.suggest_names(model, tokenizer, prompt, top_k=2, gender="boy", gender_weight=weight,
+                                    frequency_weight=0)
+        assert [g for g, _ in found] == order, weight
         # The printed score is still the model's own log-probability.
-        assert dict(found) == pytest.approx({"婷": logp[ids[0]].item(), "涛": logp[ids[1]].item()}, abs=1e-5)
-    key = {c: logp[i].item() + math.log(names.boy_share(c)) for c, i in zip("婷涛", ids)}
-    assert key["涛"] - key["婷"] == pytest.approx(2.6, abs=0.1)
+        assert dict(found) == pytest.approx({c: logp[ids[c]].item() for c in "涛宇"}, abs=1e-5)
+    key = {c: logp[ids[c]].item() + math.log(names.boy_share(c)) for c in "涛宇"}
+    assert key["涛"] - key["宇"] == pytest.approx(0.07, abs=0.03)
 
 
 def test_the_surname_is_not_repeated_in_the_given_name(tokenizer):
@@ -148,8 +158,9 @@ def test_variety_rule_spreads_two_character_names(tokenizer):
     liked = "子思宇涵琪轩杰婷军伟涛鹏明雪"
     model, _ = _bias_model(tokenizer, {c: 6 - 0.3 * i for i, c in enumerate(liked)})
     prompt = "小孩的名字叫张[MASK][MASK]"
-    free = names.suggest_names(model, tokenizer, prompt, top_k=20, max_per_character=0)
-    spread = names.suggest_names(model, tokenizer, prompt, top_k=20)
+    # The frequency prior off: this is about the rule alone, so the lists keep the model's order.
+    free = names.suggest_names(model, tokenizer, prompt, top_k=20, max_per_character=0, frequency_weight=0)
+    spread = names.suggest_names(model, tokenizer, prompt, top_k=20, frequency_weight=0)
     for found, at_least, at_most in ((free, 1, 6), (spread, 10, 20)):
         assert len(found) == 20
         for pos in (0, 1):
@@ -219,7 +230,8 @@ class PairModel(torch.nn.Module):
 
 def test_beam_search_conditions_on_the_characters_it_filled(tokenizer):
     model = PairModel(tokenizer)
-    found = names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK][MASK]", top_k=3, max_per_character=0)
+    found = names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK][MASK]", top_k=3, max_per_character=0,
+                                frequency_weight=0)
     assert [g for g, _ in found] == ["子涵", "思琪", "宇轩"]
     ids = tokenizer.convert_tokens_to_ids
     for given, score in found:
@@ -258,7 +270,8 @@ def test_beam_search_scores_are_the_chain_rule_and_match_brute_force(tiny_model,
 
     model = AutoModelForMaskedLM.from_pretrained(tiny_model).eval()
     prompt = "女孩的名字叫李[MASK][MASK]"
-    found = names.suggest_names(model, tiny_tokenizer, prompt, top_k=5, beam_width=len(tiny_tokenizer), max_per_character=0)
+    found = names.suggest_names(model, tiny_tokenizer, prompt, top_k=5, beam_width=len(tiny_tokenizer), max_per_character=0,
+                                frequency_weight=0)
     allowed, _ = names.vocab_tables(tiny_tokenizer, len(tiny_tokenizer))
     ids = tiny_tokenizer(prompt, return_tensors="pt")["input_ids"][0]
     p1, p2 = (ids == tiny_tokenizer.mask_token_id).nonzero().flatten().tolist()
@@ -271,6 +284,8 @@ def test_beam_search_scores_are_the_chain_rule_and_match_brute_force(tiny_model,
     joint = first[:, None] + second
     joint[~allowed] = float("-inf")
     joint[:, ~allowed] = float("-inf")
+    for c1, seconds in names.word_pairs(tiny_tokenizer, len(tiny_tokenizer)).items():  # everyday words: no names
+        joint[c1, seconds] = float("-inf")
     best = joint.flatten().topk(5)
     expected = [("".join(tiny_tokenizer.convert_ids_to_tokens([i // len(tiny_tokenizer), i % len(tiny_tokenizer)])), s)
                 for i, s in zip(best.indices.tolist(), best.values.tolist())]
@@ -280,16 +295,17 @@ def test_beam_search_scores_are_the_chain_rule_and_match_brute_force(tiny_model,
         assert score == pytest.approx(first[c1].item() + second[c1, c2].item(), abs=1e-4) == pytest.approx(want, abs=1e-4)
     assert len({n for n, _ in found}) == 5 and all(len(n) == 2 for n, _ in found)
     # The default beam (top_k wide) finds the same best name here.
-    assert names.suggest_names(model, tiny_tokenizer, prompt, top_k=5, max_per_character=0)[0][0] == found[0][0]
+    assert names.suggest_names(model, tiny_tokenizer, prompt, top_k=5, max_per_character=0,
+                               frequency_weight=0)[0][0] == found[0][0]
 
 
 def test_two_masks_under_a_context_free_model_pair_the_two_best_characters(tokenizer):
     model, logp = ranked_model(tokenizer, ["涛", "伟", "，"])
     found = names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK][MASK]", top_k=3, max_per_character=0)
     涛, 伟 = tokenizer.convert_tokens_to_ids(["涛", "伟"])
-    assert found[0][0] == "涛涛" and {found[1][0], found[2][0]} == {"涛伟", "伟涛"}  # the last two tie
-    assert found[0][1] == pytest.approx(2 * logp[涛].item(), abs=1e-5)
-    assert found[1][1] == pytest.approx((logp[涛] + logp[伟]).item(), abs=1e-5)
+    # 涛涛 would be first, but a character never repeats (names.word_pairs); the first two tie.
+    assert {found[0][0], found[1][0]} == {"涛伟", "伟涛"} and "涛涛" not in {g for g, _ in found}
+    assert found[0][1] == found[1][1] == pytest.approx((logp[涛] + logp[伟]).item(), abs=1e-5)
 
 
 # ---- the Done-when bar of the naming tool, on a tiny model trained on train.json ------------
@@ -303,11 +319,12 @@ def trained_tiny(tmp_path_factory):
                      "--per_device_train_batch_size", "16"]) == 0
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-    return AutoModelForMaskedLM.from_pretrained(work / "out").eval(), AutoTokenizer.from_pretrained(work / "out")
+    return (AutoModelForMaskedLM.from_pretrained(work / "out").eval(), AutoTokenizer.from_pretrained(work / "out"),
+            roles.load(work / "out"))
 
 
 def test_trained_lists_fit_the_gender_are_real_and_vary(trained_tiny):
-    model, tokenizer = trained_tiny
+    model, tokenizer, _ = trained_tiny
     lists = {}
     for surname, gender, length in itertools.chain(itertools.product(["张"], ["boy", "girl"], [1, 2]),
                                                    [("欧阳", "girl", 2)]):
@@ -323,3 +340,25 @@ def test_trained_lists_fit_the_gender_are_real_and_vary(trained_tiny):
         for pos in range(length if length == 2 else 0):
             assert len({g[pos] for g in givens}) >= 10
     assert len(set(lists["张", "boy", 1]) & set(lists["张", "girl", 1])) <= 5
+
+
+def test_a_strongly_trained_model_keeps_its_corpus_names(trained_tiny):
+    """The frequency prior and the filters do not drown a model that has learned its corpus: the issue's four lists
+    from the tiny BERT trained long on train.json hold its given names (涛 霞 婷 ..., 思远 雨桐 梓萱 ...) about as
+    often as the model's own ranking does (frequency weight 0).
+    (Measured: 1-character lists hold 19-20 corpus names of 20 either way; 2-character ones 1-4, against 3-4.)"""
+    model, tokenizer, corpus_roles = trained_tiny
+    assert corpus_roles is not None and corpus_roles.given_names["子涵"] == 5
+    for surname, gender, length in [("王", "boy", 2), ("欧阳", "girl", 2), ("陈", "any", 1), ("李", "girl", 1)]:
+        options = app.SuggestArguments(surname=surname, gender=gender, name_length=length)
+        givens = [g for g, _ in app.suggest(model, tokenizer, options, corpus_roles)]
+
+        def ranked_with(weight):
+            return [g for g, _ in names.suggest_names(model, tokenizer, options.resolved_prompt(), 20, gender=gender,
+                                                      exclude=surname, frequency_weight=weight, roles=corpus_roles)]
+
+        kept = [g for g in givens if g in corpus_roles.given_names]
+        own = [g for g in ranked_with(0.0) if g in corpus_roles.given_names]
+        print(surname, gender, length, len(kept), len(own), " ".join(givens))
+        assert len(givens) == 20 and len(kept) >= len(own) - 3 and kept, (surname, gender, givens)
+        assert length == 2 or len(kept) >= 15
