@@ -54,6 +54,7 @@ from transformers import TrainingArguments, set_seed
 
 import corpus
 import device
+import hanzi
 import masking
 import modeling
 import names
@@ -61,7 +62,7 @@ import outputs
 import training
 from errors import OneLineParser, UserError
 from report import Report, close_progress_bars, format_eval, format_quality, format_suggestions, perplexity, \
-    setup_logging, show_examples
+    setup_logging, show_examples, suggestion_records
 
 
 # ----------------------------------------------------------------------------------------------
@@ -131,6 +132,25 @@ class SuggestArguments:
         default=names.MAX_PER_CHARACTER,  # 20 rows then use at least 10 characters in each position
         metadata={"help": "Two-character names: at most this many rows share a character in one position (0: no limit)."},
     )
+    pattern: str | None = field(
+        default=None,
+        metadata={"help": "A generation character (字辈) fixed in place, '_' for each character to suggest: 子_ "
+                          "(子 first), _轩 (轩 second); __ is --name_length 2. The name length is the pattern's."},
+    )
+    avoid: str = field(
+        default="",  # the surname's own characters are always avoided
+        metadata={"help": "Characters never suggested, in any position: 伟强 (grandparents' names, 避讳)."},
+    )
+    registrable_only: bool = field(
+        default=True,  # a rarer character makes every form and ID card a problem for life
+        metadata={"help": "Suggest only characters of the 2013 standard table (通用规范汉字表), the ones a name for "
+                          "the household register may use; False allows the others."},
+    )
+    suggestions_file: str | None = field(
+        default=None,
+        metadata={"help": "Also write the last name table as JSON: a list of records in rank order (name, given, "
+                          "pinyin, probability, strokes, meaning, registrable, tones, lean)."},
+    )
     raw_predictions: bool = field(
         default=False,
         metadata={"help": "List the model's raw top-k tokens (punctuation, rare characters, ...): no name filter, "
@@ -153,6 +173,17 @@ class SuggestArguments:
             raise UserError(f"--max_per_character must be 0 (no limit) or more, got {self.max_per_character}")
         if self.prompt is not None and self.prompt.count(names.MASK) not in (1, 2):
             raise UserError(f"--prompt must contain {names.MASK} once (or twice for a two-character name), got {self.prompt!r}")
+        if self.pattern is not None:
+            if problem := names.pattern_problem(self.pattern):
+                raise UserError(f"--pattern {problem}")
+            if self.prompt is not None:
+                raise UserError("--pattern goes with --surname and --gender, not --prompt: put the fixed character "
+                                "into the prompt itself, or leave --prompt out")
+            if self.raw_predictions:
+                raise UserError("--pattern lists names: leave out --raw_predictions")
+            self.name_length = len(self.pattern)
+        if not all(names.HAN_CHAR.fullmatch(c) for c in self.avoid):
+            raise UserError(f"--avoid must be Chinese characters written together (伟强), got {self.avoid!r}")
 
     def resolved_prompt(self) -> str:
         """The prompt with one [MASK] per given-name character: --prompt if given, else the gender template."""
@@ -160,7 +191,7 @@ class SuggestArguments:
             if self.prompt.count(names.MASK) == 1 and self.name_length == 2:
                 return self.prompt.replace(names.MASK, names.MASK * 2)
             return self.prompt
-        return names.prompt(self.surname, self.gender, self.name_length)
+        return names.prompt(self.surname, self.gender, self.name_length, self.pattern)
 
 
 @dataclass
@@ -279,11 +310,17 @@ def check_fits_model(model, tokenizer, data_args, suggest_args):
     if data_args is not None and positions and data_args.max_seq_length > positions:
         raise UserError(f"--max_seq_length {data_args.max_seq_length} is more than the model's {positions} "
                         f"positions: pass at most {positions}")
+    missing = [c for c in (suggest_args.pattern or "").replace(names.FREE, "")
+               if tokenizer.convert_tokens_to_ids(c) in (None, tokenizer.unk_token_id)]
+    if missing:
+        raise UserError(f"--pattern {suggest_args.pattern}: {''.join(missing)} is not in the model's vocabulary, so "
+                        "the model cannot read it: pick another character")
     if suggest_args.raw_predictions:
         available, what = model.config.vocab_size, "tokens in the model's vocabulary"
     else:
-        available = int(names.candidates(tokenizer, model.config.vocab_size, excluded_chars(suggest_args)).sum())
-        what = "given-name characters in the model's vocabulary"
+        available = int(names.candidates(tokenizer, model.config.vocab_size, excluded_chars(suggest_args),
+                                         suggest_args.registrable_only).sum())
+        what = "given-name characters in the model's vocabulary" + (" less --avoid" if suggest_args.avoid else "")
     if suggest_args.top_k > available:
         raise UserError(f"--top_k {suggest_args.top_k} is more than the {available} {what}: pass at most {available}")
 
@@ -346,6 +383,8 @@ def report_suggestions(report, model, tokenizer, suggest_args, when: str) -> dic
         report.say(line)
     scores = suggestion_quality(found, suggest_args)
     report.say(format_quality(scores))
+    if suggest_args.suggestions_file and when != "pretrained":  # the table of the model the run ends with
+        outputs.write_suggestions_file(suggest_args.suggestions_file, suggestion_records(found, surname))
     return scores
 
 
@@ -355,16 +394,18 @@ def suggest(model, tokenizer, suggest_args) -> list[tuple[str, float]]:
     return names.suggest_names(model, tokenizer, suggest_args.resolved_prompt(), suggest_args.top_k,
                                names_only=not suggest_args.raw_predictions, gender=suggest_args.gender,
                                gender_weight=suggest_args.gender_weight, max_per_character=suggest_args.max_per_character,
-                               exclude=excluded_chars(suggest_args))
+                               exclude=excluded_chars(suggest_args), registrable_only=suggest_args.registrable_only,
+                               pattern=suggest_args.pattern)
 
 
 def excluded_chars(suggest_args) -> str:
-    """A given name never repeats the surname (张玲张); with an explicit --prompt the surname is unknown."""
-    return suggest_args.surname if suggest_args.prompt is None else ""
+    """--avoid, and the surname: a given name never repeats it (张玲张); with an explicit --prompt it is unknown."""
+    return (suggest_args.surname if suggest_args.prompt is None else "") + suggest_args.avoid
 
 
 def suggestion_quality(found: list[tuple[str, float]], suggest_args) -> dict:
-    return names.quality([given for given, _ in found], suggest_args.gender)
+    givens = [given for given, _ in found]
+    return names.quality(givens, suggest_args.gender) | hanzi.quality(givens)
 
 
 def train_model(report, trainer, checkpoint: str | None):
@@ -417,6 +458,9 @@ def check_before_work(suggest_args, args):
     if args.do_train:
         outputs.check_output_dir(args.output_dir)
     outputs.check_result_file(suggest_args.result_file, args.output_dir if args.do_train else None)
+    if suggest_args.suggestions_file:
+        outputs.check_result_file(suggest_args.suggestions_file, args.output_dir if args.do_train else None,
+                                  "--suggestions_file", "names.json")
     if args.publish:
         outputs.check_can_publish(args)
 

@@ -54,6 +54,9 @@ SURNAME_READINGS = {
     "尉迟": "yù chí", "万俟": "mò qí", "单于": "chán yú", "长孙": "zhǎng sūn", "澹台": "tán tái",
 }
 _TONE_MARKS = {"\u0300", "\u0301", "\u0304", "\u030c"}  # grave, acute, macron, caron (not ü's diaeresis)
+TONE_OF_MARK = {"\u0304": 1, "\u0301": 2, "\u030c": 3, "\u0300": 4}  # 5: the neutral tone (no mark), as pypinyin
+# A given name's shape with fixed characters, --pattern: 子_ (a generation character first), _轩, __.
+FREE = "_"
 
 MASK = "[MASK]"
 # Double surnames, so that 欧阳娜 splits into 欧阳 + 娜 and not 欧 + 阳娜.
@@ -78,9 +81,27 @@ def is_surname(text: str) -> bool:
     return 1 <= len(text) <= 2 and all(HAN_CHAR.fullmatch(c) for c in text)
 
 
-def prompt(surname: str, gender: str, length: int) -> str:
-    """The sentence pattern for the gender with one [MASK] per given-name character: 女孩的名字叫李[MASK][MASK]."""
-    return PROMPT_TEMPLATES[gender].format(surname=surname, masks=MASK * length)
+def prompt(surname: str, gender: str, length: int, pattern: str | None = None) -> str:
+    """The sentence pattern for the gender with one [MASK] per given-name character: 女孩的名字叫李[MASK][MASK];
+    with a pattern, its fixed characters stand in place and its '_'s are the [MASK]s: 女孩的名字叫李子[MASK]."""
+    masks = pattern.replace(FREE, MASK) if pattern else MASK * length
+    return PROMPT_TEMPLATES[gender].format(surname=surname, masks=masks)
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """What is wrong with a --pattern (子_, _轩, __), in words that name the fix; None if nothing."""
+    if not 1 <= len(pattern) <= 2 or not all(c == FREE or HAN_CHAR.fullmatch(c) for c in pattern):
+        return (f"must be one or two positions, each a Chinese character or '{FREE}' (子_, _轩, __), "
+                f"got {pattern!r}")
+    if FREE not in pattern:
+        return f"must leave at least one position free with '{FREE}' (子_ or _子), got {pattern!r}"
+    return None
+
+
+def fill_pattern(pattern: str, fills) -> str:
+    """'子_' + ['涵'] -> '子涵': the free positions filled in order, one token each."""
+    filled = iter(fills)
+    return "".join(next(filled) if c == FREE else c for c in pattern)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -171,6 +192,21 @@ def surname_pinyin(surname: str) -> str:
     return " ".join(SURNAME_READINGS.get(c) or char_pinyin(c) for c in surname)
 
 
+def tone(syllable: str) -> int:
+    """1-4 from the tone mark ('tāo' 1, 'hán' 2); 5 for the neutral tone (no mark)."""
+    return next((TONE_OF_MARK[m] for m in unicodedata.normalize("NFD", syllable) if m in TONE_OF_MARK), 5)
+
+
+def tones(surname: str, given: str) -> tuple[list[int], bool]:
+    """The full name's tones in order, and whether it reads flat (every syllable the same tone: 张天骄 1-1-1);
+    ([], False) where the name is no Han characters (a raw prediction)."""
+    reading = name_pinyin(surname, given)
+    if "-" in reading.split():
+        return [], False
+    numbers = [tone(s) for s in reading.split()]
+    return numbers, len(numbers) > 1 and len(set(numbers)) == 1
+
+
 def name_pinyin(surname: str, given: str) -> str:
     """'zēng zǐ hán' for 曾 + 子涵; for raw predictions, a word piece reads as its characters (##瞎 xiā) and
     anything that is not Han characters as '-' (##ting, ，)."""
@@ -208,11 +244,17 @@ def _vocab_tables(tokenizer, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     return name, ratio
 
 
-def candidates(tokenizer, size: int, exclude: str = "") -> torch.Tensor:
-    """(size,) bool: the tokens suggest_names may fill in, the given-name characters less those in `exclude`."""
+def candidates(tokenizer, size: int, exclude: str = "", registrable_only: bool = False) -> torch.Tensor:
+    """(size,) bool: the tokens suggest_names may fill in, the given-name characters less those in `exclude`;
+    with registrable_only, only those of the 2013 standard table (hanzi.is_registrable)."""
     name, _ = vocab_tables(tokenizer, size)
     vocab = tokenizer.get_vocab()
     name[[vocab[c] for c in exclude if c in vocab and vocab[c] < size]] = False
+    if registrable_only:
+        import hanzi
+
+        ids = name.nonzero().flatten().tolist()
+        name[[i for i, token in zip(ids, tokenizer.convert_ids_to_tokens(ids)) if not hanzi.is_registrable(token)]] = False
     return name
 
 
@@ -248,7 +290,8 @@ def _select(key: torch.Tensor, beams: torch.Tensor, keep: int, cap: int) -> tupl
 @torch.inference_mode()
 def suggest_names(model, tokenizer, prompt: str, top_k: int, names_only: bool = True, gender: str = "any",
                   gender_weight: float = GENDER_WEIGHT, max_per_character: int = MAX_PER_CHARACTER,
-                  beam_width: int | None = None, exclude: str = "") -> list[tuple[str, float]]:
+                  beam_width: int | None = None, exclude: str = "", registrable_only: bool = False,
+                  pattern: str | None = None) -> list[tuple[str, float]]:
     """Top-k fillings of the prompt's [MASK]s as (given name, joint log-probability), best first.
 
     One mask: the model's distribution at it. Several: a beam search filling the masks left to right,
@@ -258,19 +301,27 @@ def suggest_names(model, tokenizer, prompt: str, top_k: int, names_only: bool = 
         log-probability + gender_weight * log P(gender | characters so far)   (gender boy or girl),
     with at most max_per_character rows sharing a character in one position. Without names_only it is
     the model's raw top-k: any token, no gender, no limit. The log-probability is the model's own over
-    the whole vocabulary, not renormalised. Characters in `exclude` (the surname: 张玲张) are never filled in.
+    the whole vocabulary, not renormalised. Characters in `exclude` (the surname: 张玲张) are never filled in;
+    with registrable_only, only characters of the 2013 standard table are.
+    With a pattern (子_, _轩: names.prompt puts its fixed characters in the prompt, in place), the [MASK]s are its
+    free positions: the search is the same, conditioned on the fixed characters where they stand; they count in
+    the gender term from the first step, and each returned name is the pattern filled in (子涵).
     """
     ids = tokenizer(prompt, return_tensors="pt")["input_ids"][0].to(model.device)
     positions = (ids == tokenizer.mask_token_id).nonzero().flatten().tolist()
     _, ratio = vocab_tables(tokenizer, model.config.vocab_size)
-    blocked = ~candidates(tokenizer, model.config.vocab_size, exclude).to(model.device) if names_only else None
+    blocked = ~candidates(tokenizer, model.config.vocab_size, exclude, registrable_only).to(model.device) \
+        if names_only else None
+    fixed = [c for c in pattern or "" if c != FREE]
+    assert not pattern or pattern.count(FREE) == len(positions), f"{prompt!r} does not hold pattern {pattern!r}"
     sign = {"boy": 1.0, "girl": -1.0}.get(gender, 0.0) if names_only else 0.0
     cap = max_per_character if names_only else 0
     ratio = ratio.to(model.device)
     width = max(beam_width or 2 * top_k, top_k)
     beams = torch.empty(1, 0, dtype=torch.long, device=model.device)  # (n_beams, filled so far)
     scores = torch.zeros(1, device=model.device)  # joint log-probability of each beam
-    ratios = torch.zeros(1, device=model.device)  # summed char_log_ratio of each beam's characters
+    ratios = torch.zeros(1, device=model.device)  # summed char_log_ratio of each beam's characters (and fixed ones)
+    ratios += sum(ratio[tokenizer.convert_tokens_to_ids(c)] for c in fixed)
     for step, pos in enumerate(positions):
         batch = ids.repeat(len(beams), 1)
         batch[:, positions[:step]] = beams
@@ -285,7 +336,7 @@ def suggest_names(model, tokenizer, prompt: str, top_k: int, names_only: bool = 
         beams = torch.cat([beams[b], tok[:, None]], dim=1)
         scores, ratios = total[b, tok], new_ratio[b, tok]
     tokens = [tokenizer.convert_ids_to_tokens(row) for row in beams.tolist()]
-    return [("".join(t), s) for t, s in zip(tokens, scores.tolist())]
+    return [(fill_pattern(pattern, t) if pattern else "".join(t), s) for t, s in zip(tokens, scores.tolist())]
 
 
 def _logits_at(model, input_ids, pos: int) -> torch.Tensor:
