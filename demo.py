@@ -44,13 +44,14 @@ AVOID_SEPARATORS = " ,，、;；/"
 CSS = """
 #name-table {border-collapse: collapse; width: 100%}
 #name-table td, #name-table th {padding: 4px 10px; text-align: left; vertical-align: top}
-#name-table .name {font-size: 1.25em; white-space: nowrap}
+#name-table .name, #name-table td:nth-child(4) {white-space: nowrap}
+#name-table .name {font-size: 1.25em}
 #name-table .bar {height: 8px; min-width: 2px; background: #f97316; border-radius: 4px; margin-top: 4px}
 @media (max-width: 640px) {
   #name-table thead {display: none}
-  #name-table, #name-table tbody, #name-table tr, #name-table td {display: block; width: auto}
+  #name-table, #name-table tbody, #name-table tr, #name-table td {display: block; width: auto; border: none}
   #name-table tr {border: 1px solid #ddd; border-radius: 8px; margin: 8px 0; padding: 6px 8px}
-  #name-table td {padding: 2px 0; overflow-wrap: anywhere}
+  #name-table td {padding: 2px 0; overflow-wrap: anywhere; white-space: normal}
   #name-table td::before {content: attr(data-label) "："; color: #666; font-size: 0.85em}
 }
 """
