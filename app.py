@@ -32,7 +32,7 @@ details live in a module named for what it holds:
     modeling.py  loading the model and tokenizer; the training forward at masked positions only
     device.py    precision for this hardware (bf16, fp16, TF32), the CPU memory lever
     training.py  the transformers.Trainer, its callbacks, evaluation and the name score
-    names.py     naming knowledge: real given-name characters, gender, pinyin, the beam search
+    names.py     naming knowledge: real name characters, gender, pinyin, the beam search; hanzi.py strokes, meaning
     report.py    what the run prints: fixed-shape lines, the name table
     outputs.py   the output folder (lock, atomic save), result.txt, loss plot, model card, publishing
     errors.py    UserError: bad input, said in one line
@@ -54,7 +54,6 @@ from transformers import TrainingArguments, set_seed
 
 import corpus
 import device
-import hanzi
 import masking
 import modeling
 import names
@@ -132,25 +131,13 @@ class SuggestArguments:
         default=names.MAX_PER_CHARACTER,  # 20 rows then use at least 10 characters in each position
         metadata={"help": "Two-character names: at most this many rows share a character in one position (0: no limit)."},
     )
-    pattern: str | None = field(
-        default=None,
-        metadata={"help": "A generation character (字辈) fixed in place, '_' for each character to suggest: 子_ "
-                          "(子 first), _轩 (轩 second); __ is --name_length 2. The name length is the pattern's."},
-    )
-    avoid: str = field(
-        default="",  # the surname's own characters are always avoided
-        metadata={"help": "Characters never suggested, in any position: 伟强 (grandparents' names, 避讳)."},
-    )
+    pattern: str | None = field(default=None, metadata={"help": "A generation character (字辈) in place, '_' for "
+                                "each one to suggest: 子_, _轩 (__ is --name_length 2); it wins over --name_length."})
+    avoid: str = field(default="", metadata={"help": "Characters never suggested, in any position: 伟强 (避讳)."})
     registrable_only: bool = field(
         default=True,  # a rarer character makes every form and ID card a problem for life
-        metadata={"help": "Suggest only characters of the 2013 standard table (通用规范汉字表), the ones a name for "
-                          "the household register may use; False allows the others."},
-    )
-    suggestions_file: str | None = field(
-        default=None,
-        metadata={"help": "Also write the last name table as JSON: a list of records in rank order (name, given, "
-                          "pinyin, probability, strokes, meaning, registrable, tones, lean)."},
-    )
+        metadata={"help": "Only characters of the 2013 standard table (通用规范汉字表): a household register takes them."})
+    suggestions_file: str | None = field(default=None, metadata={"help": "Also write the last name table as JSON."})
     raw_predictions: bool = field(
         default=False,
         metadata={"help": "List the model's raw top-k tokens (punctuation, rare characters, ...): no name filter, "
@@ -173,17 +160,8 @@ class SuggestArguments:
             raise UserError(f"--max_per_character must be 0 (no limit) or more, got {self.max_per_character}")
         if self.prompt is not None and self.prompt.count(names.MASK) not in (1, 2):
             raise UserError(f"--prompt must contain {names.MASK} once (or twice for a two-character name), got {self.prompt!r}")
-        if self.pattern is not None:
-            if problem := names.pattern_problem(self.pattern):
-                raise UserError(f"--pattern {problem}")
-            if self.prompt is not None:
-                raise UserError("--pattern goes with --surname and --gender, not --prompt: put the fixed character "
-                                "into the prompt itself, or leave --prompt out")
-            if self.raw_predictions:
-                raise UserError("--pattern lists names: leave out --raw_predictions")
-            self.name_length = len(self.pattern)
-        if not all(names.HAN_CHAR.fullmatch(c) for c in self.avoid):
-            raise UserError(f"--avoid must be Chinese characters written together (伟强), got {self.avoid!r}")
+        if problem := names.pattern_and_avoid_problem(self.pattern, self.avoid, self.prompt):
+            raise UserError(problem)
 
     def resolved_prompt(self) -> str:
         """The prompt with one [MASK] per given-name character: --prompt if given, else the gender template."""
@@ -310,11 +288,8 @@ def check_fits_model(model, tokenizer, data_args, suggest_args):
     if data_args is not None and positions and data_args.max_seq_length > positions:
         raise UserError(f"--max_seq_length {data_args.max_seq_length} is more than the model's {positions} "
                         f"positions: pass at most {positions}")
-    missing = [c for c in (suggest_args.pattern or "").replace(names.FREE, "")
-               if tokenizer.convert_tokens_to_ids(c) in (None, tokenizer.unk_token_id)]
-    if missing:
-        raise UserError(f"--pattern {suggest_args.pattern}: {''.join(missing)} is not in the model's vocabulary, so "
-                        "the model cannot read it: pick another character")
+    if unknown := names.unknown_chars(tokenizer, (suggest_args.pattern or "").replace(names.FREE, "")):
+        raise UserError(f"--pattern {suggest_args.pattern}: {unknown} is not in the model's vocabulary: pick another")
     if suggest_args.raw_predictions:
         available, what = model.config.vocab_size, "tokens in the model's vocabulary"
     else:
@@ -404,8 +379,7 @@ def excluded_chars(suggest_args) -> str:
 
 
 def suggestion_quality(found: list[tuple[str, float]], suggest_args) -> dict:
-    givens = [given for given, _ in found]
-    return names.quality(givens, suggest_args.gender) | hanzi.quality(givens)
+    return names.quality([given for given, _ in found], suggest_args.gender)
 
 
 def train_model(report, trainer, checkpoint: str | None):
@@ -459,8 +433,7 @@ def check_before_work(suggest_args, args):
         outputs.check_output_dir(args.output_dir)
     outputs.check_result_file(suggest_args.result_file, args.output_dir if args.do_train else None)
     if suggest_args.suggestions_file:
-        outputs.check_result_file(suggest_args.suggestions_file, args.output_dir if args.do_train else None,
-                                  "--suggestions_file", "names.json")
+        outputs.check_result_file(suggest_args.suggestions_file, None, "--suggestions_file", "names.json")
     if args.publish:
         outputs.check_can_publish(args)
 

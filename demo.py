@@ -116,7 +116,7 @@ class Suggester:
                     " Fix one character of a two-character name: with both positions fixed there is nothing to suggest.")
         if not names.HAN_CHAR.fullmatch(fixed):
             return f"固定字要是一个汉字（现在是「{fixed}」）。 The generation character must be a Chinese character."
-        if self.tokenizer.convert_tokens_to_ids(fixed) in (None, self.tokenizer.unk_token_id):
+        if names.unknown_chars(self.tokenizer, fixed):
             return f"模型不认识「{fixed}」，请换一个字。 The model does not know this character: pick another."
         return None
 

@@ -25,6 +25,8 @@ import weakref
 import torch
 import torch.nn.functional as F
 
+import hanzi
+
 STATS_PACKAGE, STATS_FILE = "ngender", "charfreq.csv"
 # A character is a given-name character when the statistics count it at least this often in their
 # ~32 million given-name characters (about 31 per million): that leaves 1,312 characters covering 98.0%
@@ -86,6 +88,22 @@ def prompt(surname: str, gender: str, length: int, pattern: str | None = None) -
     with a pattern, its fixed characters stand in place and its '_'s are the [MASK]s: 女孩的名字叫李子[MASK]."""
     masks = pattern.replace(FREE, MASK) if pattern else MASK * length
     return PROMPT_TEMPLATES[gender].format(surname=surname, masks=masks)
+
+
+def pattern_and_avoid_problem(pattern: str | None, avoid: str, explicit_prompt: str | None) -> str | None:
+    """app.py's --pattern and --avoid: the error line, naming the option and the fix; None if all is well."""
+    if pattern is not None and (problem := pattern_problem(pattern)):
+        return f"--pattern {problem}"
+    if pattern is not None and explicit_prompt is not None:
+        return "--pattern goes with --surname and --gender, not --prompt: put the character in the prompt, or leave it out"
+    if not all(HAN_CHAR.fullmatch(c) for c in avoid):
+        return f"--avoid must be Chinese characters written together (伟强), got {avoid!r}"
+    return None
+
+
+def unknown_chars(tokenizer, chars: str) -> str:
+    """Those of chars that the tokenizer does not have as tokens (a model cannot read them)."""
+    return "".join(c for c in chars if tokenizer.convert_tokens_to_ids(c) in (None, tokenizer.unk_token_id))
 
 
 def pattern_problem(pattern: str) -> str | None:
@@ -158,8 +176,9 @@ def fits_gender(given: str, gender: str) -> bool:
 
 def quality(givens: list[str], gender: str) -> dict:
     """gender_fit: share of names leaning to the asked gender (boy/girl only); name_realism: share of
-    names whose every character passes the given-name filter."""
+    names whose every character passes the given-name filter; registrable: hanzi.quality."""
     out = {"name_realism": sum(all(is_name_char(c) for c in g) for g in givens) / len(givens)} if givens else {}
+    out |= hanzi.quality(givens)
     if givens and gender in ("boy", "girl"):
         out["gender_fit"] = sum(fits_gender(g, gender) for g in givens) / len(givens)
     return out
@@ -251,8 +270,6 @@ def candidates(tokenizer, size: int, exclude: str = "", registrable_only: bool =
     vocab = tokenizer.get_vocab()
     name[[vocab[c] for c in exclude if c in vocab and vocab[c] < size]] = False
     if registrable_only:
-        import hanzi
-
         ids = name.nonzero().flatten().tolist()
         name[[i for i, token in zip(ids, tokenizer.convert_ids_to_tokens(ids)) if not hanzi.is_registrable(token)]] = False
     return name

@@ -69,9 +69,10 @@ def test_filter_keeps_real_given_name_characters_only(counts):
 
 def test_quality_counts_rows_that_fit_and_rows_that_are_real():
     # 的 is no name character, but its few counts lean boy (558 boys, 214 girls): 3 of 4 fit.
-    assert names.quality(["涛", "婷", "伟", "的"], "boy") == {"gender_fit": 0.75, "name_realism": 0.75}
-    assert names.quality(["婷", "娜"], "girl") == {"gender_fit": 1.0, "name_realism": 1.0}
-    assert names.quality(["涛"], "any") == {"name_realism": 1.0}  # no gender asked, none scored
+    assert names.quality(["涛", "婷", "伟", "的"], "boy") == {"gender_fit": 0.75, "name_realism": 0.75, "registrable": 1.0}
+    assert names.quality(["婷", "娜"], "girl") == {"gender_fit": 1.0, "name_realism": 1.0, "registrable": 1.0}
+    assert names.quality(["涛"], "any") == {"name_realism": 1.0, "registrable": 1.0}  # no gender asked, none scored
+    assert names.quality(["飚", "涛"], "any") == {"name_realism": 1.0, "registrable": 0.5}  # 飚: not in the 2013 table
 
 
 # ---- pinyin -------------------------------------------------------------------------------
