@@ -32,7 +32,7 @@ details live in a module named for what it holds:
     modeling.py  loading the model and tokenizer; the training forward at masked positions only
     device.py    precision for this hardware (bf16, fp16, TF32), the CPU memory lever
     training.py  the transformers.Trainer, its callbacks, evaluation and the name score
-    names.py     naming knowledge: real given-name characters, gender, pinyin, the beam search
+    names.py     naming knowledge: real name characters, gender, pinyin, the beam search; hanzi.py strokes, meaning
     report.py    what the run prints: fixed-shape lines, the name table
     outputs.py   the output folder (lock, atomic save), result.txt, loss plot, model card, publishing
     errors.py    UserError: bad input, said in one line
@@ -62,7 +62,7 @@ import roles
 import training
 from errors import UserError
 from report import Report, close_progress_bars, format_eval, format_quality, format_suggestions, format_tokens, \
-    perplexity, setup_logging, show_examples
+    perplexity, setup_logging, show_examples, suggestion_records
 
 
 # ----------------------------------------------------------------------------------------------
@@ -135,6 +135,13 @@ class SuggestArguments:
         default=names.MAX_PER_CHARACTER,  # 20 rows then use at least 10 characters in each position
         metadata={"help": "Two-character names: at most this many rows share a character in one position (0: no limit)."},
     )
+    pattern: str | None = field(default=None, metadata={"help": "A generation character (字辈) in place, '_' for "
+                                "each one to suggest: 子_, _轩 (__ is --name_length 2); it wins over --name_length."})
+    avoid: str = field(default="", metadata={"help": "Characters never suggested, in any position: 伟强 (避讳)."})
+    registrable_only: bool = field(
+        default=True,  # a rarer character makes every form and ID card a problem for life
+        metadata={"help": "Only characters of the 2013 standard table (通用规范汉字表): a household register takes them."})
+    suggestions_file: str | None = field(default=None, metadata={"help": "Also write the last name table as JSON."})
     raw_predictions: bool = field(
         default=False,
         metadata={"help": "List the model's raw top-k tokens (punctuation, rare characters, ...): no name filter, "
@@ -161,6 +168,8 @@ class SuggestArguments:
             raise UserError(f"--max_per_character must be 0 (no limit) or more, got {self.max_per_character}")
         if self.prompt is not None and self.prompt.count(names.MASK) not in (1, 2):
             raise UserError(f"--prompt must contain {names.MASK} once (or twice for a two-character name), got {self.prompt!r}")
+        if problem := names.pattern_and_avoid_problem(self.pattern, self.avoid, self.prompt):
+            raise UserError(problem)
 
     def resolved_prompt(self) -> str:
         """The prompt with one [MASK] per given-name character: --prompt if given, else the gender template."""
@@ -168,7 +177,7 @@ class SuggestArguments:
             if self.prompt.count(names.MASK) == 1 and self.name_length == 2:
                 return self.prompt.replace(names.MASK, names.MASK * 2)
             return self.prompt
-        return names.prompt(self.surname, self.gender, self.name_length)
+        return names.prompt(self.surname, self.gender, self.name_length, self.pattern)
 
 
 @dataclass
@@ -303,11 +312,14 @@ def check_fits_model(model, tokenizer, data_args, suggest_args):
     if data_args is not None and positions and data_args.max_seq_length > positions:
         raise UserError(f"--max_seq_length {data_args.max_seq_length} is more than the model's {positions} "
                         f"positions: pass at most {positions}")
+    if unknown := names.unknown_chars(tokenizer, (suggest_args.pattern or "").replace(names.FREE, "")):
+        raise UserError(f"--pattern {suggest_args.pattern}: {unknown} is not in the model's vocabulary: pick another")
     if suggest_args.raw_predictions:
         available, what = model.config.vocab_size, "tokens in the model's vocabulary"
     else:
-        available = int(names.candidates(tokenizer, model.config.vocab_size, excluded_chars(suggest_args)).sum())
-        what = "given-name characters in the model's vocabulary"
+        available = int(names.candidates(tokenizer, model.config.vocab_size, excluded_chars(suggest_args),
+                                         suggest_args.registrable_only).sum())
+        what = "given-name characters in the model's vocabulary" + (" less --avoid" if suggest_args.avoid else "")
     if suggest_args.top_k > available:
         raise UserError(f"--top_k {suggest_args.top_k} is more than the {available} {what}: pass at most {available}")
 
@@ -388,6 +400,8 @@ def report_suggestions(report, model, tokenizer, suggest_args, when: str, corpus
         report.say(short)
     scores = suggestion_quality(found, suggest_args)
     report.say(format_quality(scores))
+    if suggest_args.suggestions_file and when != "pretrained":  # the table of the model the run ends with
+        outputs.write_suggestions_file(suggest_args.suggestions_file, suggestion_records(found, surname))
     return scores
 
 
@@ -398,12 +412,13 @@ def suggest(model, tokenizer, suggest_args, corpus_roles=None) -> list[tuple[str
     return names.suggest_names(model, tokenizer, suggest_args.resolved_prompt(), suggest_args.top_k,
                                names_only=not suggest_args.raw_predictions, gender=suggest_args.gender,
                                gender_weight=suggest_args.gender_weight, max_per_character=suggest_args.max_per_character,
-                               exclude=excluded_chars(suggest_args), roles=corpus_roles)
+                               exclude=excluded_chars(suggest_args), roles=corpus_roles,
+                               registrable_only=suggest_args.registrable_only, pattern=suggest_args.pattern)
 
 
 def excluded_chars(suggest_args) -> str:
-    """A given name never repeats the surname (张玲张); with an explicit --prompt the surname is unknown."""
-    return suggest_args.surname if suggest_args.prompt is None else ""
+    """--avoid, and the surname: a given name never repeats it (张玲张); with an explicit --prompt it is unknown."""
+    return (suggest_args.surname if suggest_args.prompt is None else "") + suggest_args.avoid
 
 
 def suggestion_quality(found: list[tuple[str, float]], suggest_args) -> dict:
@@ -465,6 +480,8 @@ def check_before_work(suggest_args, args):
     if args.do_train:
         outputs.check_output_dir(args.output_dir)
     outputs.check_result_file(suggest_args.result_file, args.output_dir if args.do_train else None)
+    if suggest_args.suggestions_file:
+        outputs.check_result_file(suggest_args.suggestions_file, None, "--suggestions_file", "names.json")
     if args.publish:
         outputs.check_can_publish(args)
 

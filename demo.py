@@ -7,8 +7,10 @@
     python demo.py --share True                      # a public gradio.live link (off unless asked)
 
 It serves, as a web page (Gradio), the name table that app.py prints: the same suggestion code
-(names.suggest_names) and the same rows (report.table_rows: name, pinyin, lean, probability), from a model folder
-that app.py saved, loaded once at start. A panel says where the model came from and how its training went
+(names.suggest_names, registrable characters only) and the same records (report.suggestion_records: name, pinyin,
+tones, strokes, meaning, lean), from a model folder that app.py saved, loaded once at start. A parent can fix a
+generation character (字辈) in either place and list characters to avoid. The table folds into one card per name
+on a phone, and shows each name's share of the list instead of the model's raw probability. A panel says where the model came from and how its training went
 (metrics.json, loss.png). Nothing leaves the machine: Gradio's analytics are off and the page fetches no web
 fonts. It does not train a model; python app.py does.
 """
@@ -33,7 +35,27 @@ from errors import OneLineParser, UserError
 GENDERS = {"不限 any": "any", "男孩 boy": "boy", "女孩 girl": "girl"}
 LENGTHS = {"单字名 1": 1, "双字名 2": 2}
 MAX_NAMES = 50  # a list a parent reads through; the search's cost grows with it
-HEADERS = ("名次 rank", "姓名 name", "拼音 pinyin", "倾向 lean", "概率 probability")
+HEADERS = ("名次 rank", "姓名 name", "拼音 pinyin", "声调 tones", "笔画 strokes", "含义 meaning", "倾向 lean",
+           "占比 share")
+POSITIONS = {"第一个字 first": 0, "第二个字 second": 1}
+# What a parent may put between the characters to avoid: 伟、强 or 伟 强 reads as 伟强.
+AVOID_SEPARATORS = " ,，、;；/"
+# The page's own styles: the table folds into a card per name on a narrow screen (a phone, 390 px), where eight
+# columns cannot fit; the share is a bar.
+CSS = """
+#name-table {border-collapse: collapse; width: 100%}
+#name-table td, #name-table th {padding: 4px 10px; text-align: left; vertical-align: top}
+#name-table .name, #name-table td:nth-child(4) {white-space: nowrap}
+#name-table .name {font-size: 1.25em}
+#name-table .bar {height: 8px; min-width: 2px; background: #f97316; border-radius: 4px; margin-top: 4px}
+@media (max-width: 640px) {
+  #name-table thead {display: none}
+  #name-table, #name-table tbody, #name-table tr, #name-table td {display: block; width: auto; border: none}
+  #name-table tr {border: 1px solid #ddd; border-radius: 8px; margin: 8px 0; padding: 6px 8px}
+  #name-table td {padding: 2px 0; overflow-wrap: anywhere; white-space: normal}
+  #name-table td::before {content: attr(data-label) "："; color: #666; font-size: 0.85em}
+}
+"""
 
 
 @dataclass
@@ -72,19 +94,39 @@ class Suggester:
     def __init__(self, model, tokenizer, corpus_roles=None):
         self.model, self.tokenizer, self.corpus_roles = model, tokenizer, corpus_roles
 
-    def __call__(self, surname: str, gender_label: str, length_label: str, how_many) -> tuple[str, str, str]:
-        """(table HTML, quality line, message): a bad input gives an empty table and a message saying why; a list
-        shorter than asked for (too few names fit) says so in the message."""
-        surname = (surname or "").strip()
-        problem = input_problem(surname, how_many)
+    def __call__(self, surname: str, gender_label: str, length_label: str, how_many, fixed: str = "",
+                 position_label: str = "第一个字 first", avoid: str = "") -> tuple[str, str, str]:
+        """(table HTML, a summary for parents, message): a bad input gives an empty table and a message saying why."""
+        surname, fixed = (surname or "").strip(), (fixed or "").strip()
+        avoid = "".join(c for c in avoid or "" if c not in AVOID_SEPARATORS)
+        gender, length = GENDERS[gender_label], LENGTHS[length_label]
+        problem = input_problem(surname, how_many) or self.pattern_problem(fixed, length) or avoid_problem(avoid)
         if problem:
             return "", "", problem
-        gender, length = GENDERS[gender_label], LENGTHS[length_label]
-        found = names.suggest_names(self.model, self.tokenizer, names.prompt(surname, gender, length), int(how_many),
-                                    gender=gender, exclude=surname, roles=self.corpus_roles)
-        quality = names.quality([given for given, _ in found], gender)
-        short = names.shortfall(len(found), int(how_many), gender) or ""
-        return table_html(report.table_rows(found, surname)), report.format_quality(quality), short
+        pattern = (fixed + names.FREE if POSITIONS[position_label] == 0 else names.FREE + fixed) if fixed else None
+        exclude = surname + avoid
+        available = int(names.candidates(self.tokenizer, self.model.config.vocab_size, exclude, True).sum())
+        if available < how_many:
+            return "", "", (f"避开的字太多了：只剩 {available} 个字可选，少于要的 {int(how_many)} 个名字。请少避开几个字，或少要几个名字。"
+                            f" Too many characters to avoid: {available} remain for {int(how_many)} names.")
+        found = names.suggest_names(self.model, self.tokenizer, names.prompt(surname, gender, length, pattern),
+                                    int(how_many), gender=gender, exclude=exclude, registrable_only=True, pattern=pattern,
+                                    roles=self.corpus_roles)
+        records = report.suggestion_records(found, surname)
+        return table_html(records), summary(records, gender), names.shortfall(len(found), int(how_many), gender) or ""
+
+    def pattern_problem(self, fixed: str, length: int) -> str | None:
+        """What is wrong with the generation character, for a parent; None if nothing (or none is given)."""
+        if not fixed:
+            return None
+        if len(fixed) > 1 or length == 1:
+            return ("固定字只能有一个，而且要选双字名：两个位置都固定就没有可推荐的字了。"
+                    " Fix one character of a two-character name: with both positions fixed there is nothing to suggest.")
+        if not names.HAN_CHAR.fullmatch(fixed):
+            return f"固定字要是一个汉字（现在是「{fixed}」）。 The generation character must be a Chinese character."
+        if names.unknown_chars(self.tokenizer, fixed):
+            return f"模型不认识「{fixed}」，请换一个字。 The model does not know this character: pick another."
+        return None
 
 
 def input_problem(surname: str, how_many) -> str | None:
@@ -99,12 +141,45 @@ def input_problem(surname: str, how_many) -> str | None:
     return None
 
 
-def table_html(rows: list[tuple[str, str, str, str]]) -> str:
-    """A real <table>: rank, name, pinyin, lean, probability (as app.py prints them)."""
+def avoid_problem(avoid: str) -> str | None:
+    bad = [c for c in avoid if not names.HAN_CHAR.fullmatch(c)]
+    if bad:
+        return (f"避开的字要是汉字，如 伟强 或 伟、强（「{bad[0]}」不是）。"
+                " The characters to avoid must be Chinese characters, such as 伟强.")
+    return None
+
+
+def table_html(records: list[dict]) -> str:
+    """A real <table>, one row per name (a card on a phone): rank, name, pinyin, tones, strokes, the whole
+    meaning of each character, lean, and the name's share of the list's total probability, with a bar."""
+    total = sum(r["probability"] for r in records) or 1.0
+    top = max((r["probability"] for r in records), default=1.0) or 1.0
     head = "".join(f"<th>{h}</th>" for h in HEADERS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in (rank, *row)) + "</tr>"
-                   for rank, row in enumerate(rows, start=1))
-    return f'<table id="name-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    rows = []
+    for rank, r in enumerate(records, start=1):
+        meaning = "<br>".join(f"{html.escape(c)}：{html.escape(m or '-')}" for c, m in zip(r["given"], r["meaning"]))
+        share = r["probability"] / total
+        cells = [str(rank), f'<span class="name">{html.escape(r["name"])}</span>', html.escape(r["pinyin"]),
+                 html.escape(report.format_tones(r)), html.escape(report.format_strokes(r)), meaning or "-",
+                 html.escape(r["lean"]),
+                 f'{share:.0%}<div class="bar" style="width: {100 * r["probability"] / top:.0f}%"></div>']
+        rows.append("<tr>" + "".join(f'<td data-label="{h}">{c}</td>' for h, c in zip(HEADERS, cells)) + "</tr>")
+    return f'<table id="name-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def summary(records: list[dict], gender: str) -> str:
+    """What the quality scores say, in a parent's words: how many names a household register takes, and how many
+    lean the asked way in real names."""
+    n = len(records)
+    registrable = sum(r["registrable"] for r in records)
+    words = [f"{registrable} 个名字的字都在《通用规范汉字表》里，可以上户口" if registrable == n else
+             f"{n} 个名字里有 {registrable} 个的字都在《通用规范汉字表》里"]
+    english = [f"{registrable} of {n} names use only standard characters (通用规范汉字表) a household register takes"]
+    if gender in ("boy", "girl"):
+        fit = sum(names.fits_gender(r["given"], gender) for r in records)
+        words.append(f"{fit} 个在真实名字里多给{'男孩' if gender == 'boy' else '女孩'}")
+        english.append(f"{fit} lean to {gender}s in real names")
+    return "；".join(words) + "。 " + "; ".join(english) + "."
 
 
 def about_model(folder: str) -> str:
@@ -143,22 +218,30 @@ def build_page(suggest: Suggester, folder: str):
             gender = gr.Radio(list(GENDERS), value="不限 any", label="性别 gender", elem_id="gender")
             length = gr.Radio(list(LENGTHS), value="双字名 2", label="名字长度 length", elem_id="length")
             how_many = gr.Number(value=20, label=f"几个名字 how many (1-{MAX_NAMES})", precision=0, elem_id="how-many")
+        with gr.Row():
+            fixed = gr.Textbox(label="固定字（字辈） generation character", max_lines=1, placeholder="如 子", elem_id="fixed")
+            position = gr.Radio(list(POSITIONS), value="第一个字 first", label="固定字的位置 its place", elem_id="position")
+            avoid = gr.Textbox(label="避开的字 characters to avoid", max_lines=1, placeholder="如 伟强（长辈的名字）",
+                               elem_id="avoid")
         message = gr.Markdown(elem_id="message")
         go = gr.Button("起名 / Suggest names", variant="primary", elem_id="suggest")
         table = gr.HTML(elem_id="names")
         quality = gr.Markdown(elem_id="quality")
-        gr.Markdown("名次按模型的概率和真实名字里的性别统计一起排，所以概率不一定逐行变小；倾向是真实名字里用这些字的男女比例。"
-                    " Ranked by the model's probability together with real names' gender statistics, so the"
-                    " probability need not fall row by row; the lean is how real names with these characters split"
-                    " between boys and girls.", elem_id="how-to-read")
+        gr.Markdown("名次按模型的概率和真实名字里的性别统计一起排，所以占比不一定逐行变小；占比是这个名字在整张表里所占的分量；"
+                    "倾向是真实名字里用这些字的男女比例；声调后的「同调」表示每个字声调相同，读起来平；含义是 Unicode 汉字库"
+                    "（Unihan）的英文释义。 Ranked by the model together with real names' gender statistics; the share is"
+                    " the name's part of the whole list; the lean is how real names with these characters split between"
+                    " boys and girls; 同调 marks a name whose syllables all have one tone; meanings are Unihan's English.",
+                    elem_id="how-to-read")
         with gr.Accordion("关于模型 / About the model", open=False):
             gr.Markdown(about_model(folder), elem_id="about")
             loss_plot = Path(folder) / "loss.png"
             if loss_plot.is_file():
                 gr.Image(str(loss_plot), label="训练损失 loss", show_label=True, interactive=False)
-        inputs, results = [surname, gender, length, how_many], [table, quality, message]
+        inputs, results = [surname, gender, length, how_many, fixed, position, avoid], [table, quality, message]
         go.click(suggest, inputs, results)
-        surname.submit(suggest, inputs, results)
+        for box in (surname, fixed, avoid):
+            box.submit(suggest, inputs, results)
         page.load(suggest, inputs, results)  # the default table at once, as an example
     return page
 
@@ -172,7 +255,7 @@ def serve(page, options: DemoArguments):
                     ssr_mode=False, show_error=False, footer_links=[],
                     # System fonts: the default theme would fetch Google's web fonts.
                     theme=gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["monospace"]),
-                    css="#name-table td, #name-table th {padding: 4px 12px; text-align: left}")
+                    css=CSS)
     except OSError as e:
         raise UserError(f"cannot serve the page on {options.host}:{options.port} ({e}): pass another --port") from None
 

@@ -26,6 +26,8 @@ import weakref
 import torch
 import torch.nn.functional as F
 
+import hanzi
+
 STATS_PACKAGE, STATS_FILE = "ngender", "charfreq.csv"
 # A character is a given-name character when the statistics count it at least this often in their
 # ~32 million given-name characters (about 31 per million): that leaves 1,312 characters covering 98.0%
@@ -74,6 +76,9 @@ SURNAME_READINGS = {
     "尉迟": "yù chí", "万俟": "mò qí", "单于": "chán yú", "长孙": "zhǎng sūn", "澹台": "tán tái",
 }
 _TONE_MARKS = {"\u0300", "\u0301", "\u0304", "\u030c"}  # grave, acute, macron, caron (not ü's diaeresis)
+TONE_OF_MARK = {"\u0304": 1, "\u0301": 2, "\u030c": 3, "\u0300": 4}  # 5: the neutral tone (no mark), as pypinyin
+# A given name's shape with fixed characters, --pattern: 子_ (a generation character first), _轩, __.
+FREE = "_"
 
 MASK = "[MASK]"
 # Double surnames, so that 欧阳娜 splits into 欧阳 + 娜 and not 欧 + 阳娜.
@@ -99,9 +104,43 @@ def is_surname(text: str) -> bool:
     return 1 <= len(text) <= 2 and all(HAN_CHAR.fullmatch(c) for c in text)
 
 
-def prompt(surname: str, gender: str, length: int) -> str:
-    """The sentence pattern for the gender with one [MASK] per given-name character: 女孩的名字叫李[MASK][MASK]."""
-    return PROMPT_TEMPLATES[gender].format(surname=surname, masks=MASK * length)
+def prompt(surname: str, gender: str, length: int, pattern: str | None = None) -> str:
+    """The sentence pattern for the gender with one [MASK] per given-name character: 女孩的名字叫李[MASK][MASK];
+    with a pattern, its fixed characters stand in place and its '_'s are the [MASK]s: 女孩的名字叫李子[MASK]."""
+    masks = pattern.replace(FREE, MASK) if pattern else MASK * length
+    return PROMPT_TEMPLATES[gender].format(surname=surname, masks=masks)
+
+
+def pattern_and_avoid_problem(pattern: str | None, avoid: str, explicit_prompt: str | None) -> str | None:
+    """app.py's --pattern and --avoid: the error line, naming the option and the fix; None if all is well."""
+    if pattern is not None and (problem := pattern_problem(pattern)):
+        return f"--pattern {problem}"
+    if pattern is not None and explicit_prompt is not None:
+        return "--pattern goes with --surname and --gender, not --prompt: put the character in the prompt, or leave it out"
+    if not all(HAN_CHAR.fullmatch(c) for c in avoid):
+        return f"--avoid must be Chinese characters written together (伟强), got {avoid!r}"
+    return None
+
+
+def unknown_chars(tokenizer, chars: str) -> str:
+    """Those of chars that the tokenizer does not have as tokens (a model cannot read them)."""
+    return "".join(c for c in chars if tokenizer.convert_tokens_to_ids(c) in (None, tokenizer.unk_token_id))
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """What is wrong with a --pattern (子_, _轩, __), in words that name the fix; None if nothing."""
+    if not 1 <= len(pattern) <= 2 or not all(c == FREE or HAN_CHAR.fullmatch(c) for c in pattern):
+        return (f"must be one or two positions, each a Chinese character or '{FREE}' (子_, _轩, __), "
+                f"got {pattern!r}")
+    if FREE not in pattern:
+        return f"must leave at least one position free with '{FREE}' (子_ or _子), got {pattern!r}"
+    return None
+
+
+def fill_pattern(pattern: str, fills) -> str:
+    """'子_' + ['涵'] -> '子涵': the free positions filled in order, one token each."""
+    filled = iter(fills)
+    return "".join(next(filled) if c == FREE else c for c in pattern)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -201,8 +240,9 @@ def fits_strictly(given: str, gender: str) -> bool:
 
 def quality(givens: list[str], gender: str) -> dict:
     """gender_fit: share of names leaning to the asked gender (boy/girl only); name_realism: share of
-    names whose every character passes the given-name filter."""
+    names whose every character passes the given-name filter; registrable: hanzi.quality."""
     out = {"name_realism": sum(all(is_name_char(c) for c in g) for g in givens) / len(givens)} if givens else {}
+    out |= hanzi.quality(givens)
     if givens and gender in ("boy", "girl"):
         out["gender_fit"] = sum(fits_gender(g, gender) for g in givens) / len(givens)
     return out
@@ -233,6 +273,21 @@ def surname_pinyin(surname: str) -> str:
     if surname in SURNAME_READINGS:
         return SURNAME_READINGS[surname]
     return " ".join(SURNAME_READINGS.get(c) or char_pinyin(c) for c in surname)
+
+
+def tone(syllable: str) -> int:
+    """1-4 from the tone mark ('tāo' 1, 'hán' 2); 5 for the neutral tone (no mark)."""
+    return next((TONE_OF_MARK[m] for m in unicodedata.normalize("NFD", syllable) if m in TONE_OF_MARK), 5)
+
+
+def tones(surname: str, given: str) -> tuple[list[int], bool]:
+    """The full name's tones in order, and whether it reads flat (every syllable the same tone: 张天骄 1-1-1);
+    ([], False) where the name is no Han characters (a raw prediction)."""
+    reading = name_pinyin(surname, given)
+    if "-" in reading.split():
+        return [], False
+    numbers = [tone(s) for s in reading.split()]
+    return numbers, len(numbers) > 1 and len(set(numbers)) == 1
 
 
 def name_pinyin(surname: str, given: str) -> str:
@@ -297,11 +352,15 @@ def word_pairs(tokenizer, size: int, keep=()) -> dict[int, list[int]]:
     return pairs
 
 
-def candidates(tokenizer, size: int, exclude: str = "") -> torch.Tensor:
-    """(size,) bool: the tokens suggest_names may fill in, the given-name characters less those in `exclude`."""
+def candidates(tokenizer, size: int, exclude: str = "", registrable_only: bool = False) -> torch.Tensor:
+    """(size,) bool: the tokens suggest_names may fill in, the given-name characters less those in `exclude`;
+    with registrable_only, only those of the 2013 standard table (hanzi.is_registrable)."""
     name, _ = vocab_tables(tokenizer, size)
     vocab = tokenizer.get_vocab()
     name[[vocab[c] for c in exclude if c in vocab and vocab[c] < size]] = False
+    if registrable_only:
+        ids = name.nonzero().flatten().tolist()
+        name[[i for i, token in zip(ids, tokenizer.convert_ids_to_tokens(ids)) if not hanzi.is_registrable(token)]] = False
     return name
 
 
@@ -338,7 +397,7 @@ def _select(key: torch.Tensor, beams: torch.Tensor, keep: int, cap: int) -> tupl
 def suggest_names(model, tokenizer, prompt: str, top_k: int, names_only: bool = True, gender: str = "any",
                   gender_weight: float = GENDER_WEIGHT, max_per_character: int = MAX_PER_CHARACTER,
                   beam_width: int | None = None, exclude: str = "", frequency_weight: float = FREQUENCY_WEIGHT,
-                  roles=None) -> list[tuple[str, float]]:
+                  roles=None, registrable_only: bool = False, pattern: str | None = None) -> list[tuple[str, float]]:
     """Top-k fillings of the prompt's [MASK]s as (given name, joint log-probability), best first.
 
     One mask: the model's distribution at it. Several: a beam search filling the masks left to right,
@@ -357,21 +416,35 @@ def suggest_names(model, tokenizer, prompt: str, top_k: int, names_only: bool = 
                         + gender_weight * log P(gender | characters so far)          (gender boy or girl),
     with at most max_per_character rows sharing a character in one position. Without names_only it is
     the model's raw top-k: any token, no gender, no prior, no limit. The log-probability returned is the model's own
-    over the whole vocabulary, not renormalised.
+    over the whole vocabulary, not renormalised. With registrable_only, only characters of the 2013 standard table
+    are filled in.
+    With a pattern (子_, _轩: names.prompt puts its fixed characters in the prompt, in place), the [MASK]s are its
+    free positions: the search is the same, conditioned on the fixed characters where they stand; they count in
+    the gender term from the first step and in the everyday-word rule (子女 is out with 子_ too), and each returned
+    name is the pattern filled in (子涵).
     """
     ids = tokenizer(prompt, return_tensors="pt")["input_ids"][0].to(model.device)
     positions = (ids == tokenizer.mask_token_id).nonzero().flatten().tolist()
     size = model.config.vocab_size
     _, ratio = vocab_tables(tokenizer, size)
+    fixed = [c for c in pattern or "" if c != FREE]
+    assert not pattern or pattern.count(FREE) == len(positions), f"{prompt!r} does not hold pattern {pattern!r}"
     sign = {"boy": 1.0, "girl": -1.0}.get(gender, 0.0) if names_only else 0.0
     blocked, prior, pairs = None, torch.zeros(size), {}
     if names_only:
-        allowed = candidates(tokenizer, size, exclude + (roles.not_given_name_chars() if roles else ""))
+        allowed = candidates(tokenizer, size, exclude + (roles.not_given_name_chars() if roles else ""),
+                             registrable_only)
         if sign:
             allowed &= sign * ratio > -math.log(STRONG_LEAN)  # leans_strongly, for the whole vocabulary at once
         blocked = ~allowed.to(model.device)
         prior = frequency_weight * log_counts(tokenizer, size)
         pairs = word_pairs(tokenizer, size, keep=roles.given_names if roles else ())
+    # With one character of a two-character name fixed (子_, _轩), the free one must not make a word with it either.
+    fixed_pairs = []
+    if pairs and len(fixed) == 1 and len(pattern) == 2:
+        fixed_id = tokenizer.convert_tokens_to_ids(fixed[0])
+        fixed_pairs = pairs.get(fixed_id, []) if pattern[1] == FREE else \
+            [first for first, seconds in pairs.items() if fixed_id in seconds]
     cap = max_per_character if names_only else 0
     ratio, prior = ratio.to(model.device), prior.to(model.device)
     width = max(beam_width or 2 * top_k, top_k)
@@ -379,6 +452,7 @@ def suggest_names(model, tokenizer, prompt: str, top_k: int, names_only: bool = 
     scores = torch.zeros(1, device=model.device)  # joint log-probability of each beam
     ratios = torch.zeros(1, device=model.device)  # summed char_log_ratio of each beam's characters
     priors = torch.zeros(1, device=model.device)  # summed frequency prior of each beam's characters
+    ratios += sum(ratio[tokenizer.convert_tokens_to_ids(c)] for c in fixed)  # a pattern's fixed characters
     for step, pos in enumerate(positions):
         last = step == len(positions) - 1
         batch = ids.repeat(len(beams), 1)
@@ -386,6 +460,7 @@ def suggest_names(model, tokenizer, prompt: str, top_k: int, names_only: bool = 
         logp = _logits_at(model, batch, pos).float().log_softmax(dim=-1)
         if blocked is not None:
             logp[:, blocked] = float("-inf")
+            logp[:, fixed_pairs] = float("-inf")
             for row, previous in enumerate(beams[:, -1].tolist() if step else []):
                 logp[row, pairs.get(previous, [])] = float("-inf")
         total = scores[:, None] + logp
@@ -399,7 +474,7 @@ def suggest_names(model, tokenizer, prompt: str, top_k: int, names_only: bool = 
         beams = torch.cat([beams[b], tok[:, None]], dim=1)
         scores, ratios, priors = total[b, tok], new_ratio[b, tok], new_prior[b, tok]
     tokens = [tokenizer.convert_ids_to_tokens(row) for row in beams.tolist()]
-    return [("".join(t), s) for t, s in zip(tokens, scores.tolist())]
+    return [(fill_pattern(pattern, t) if pattern else "".join(t), s) for t, s in zip(tokens, scores.tolist())]
 
 
 def shortfall(found: int, top_k: int, gender: str) -> str | None:

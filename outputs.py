@@ -50,12 +50,14 @@ def check_output_dir(output_dir: str):
     _probe_folder(path.parent, f"--output_dir '{output_dir}'", "a folder you can write to")
 
 
-def check_result_file(result_file: str, output_dir: str | None):
-    """Fail before any work, not after training, if the report could not be written there."""
+def check_result_file(result_file: str, output_dir: str | None, flag: str = "--result_file",
+                      example: str = "result.txt"):
+    """Fail before any work, not after training, if the report (or another file of results) could not be
+    written there."""
     path = Path(result_file)
     if path.is_dir() or (output_dir and path.resolve() == Path(output_dir).resolve()):
-        raise UserError(f"--result_file '{result_file}' is a folder: pass a file path such as result.txt")
-    _probe_folder(path.parent, f"--result_file '{result_file}'", "a file in a folder you can write to")
+        raise UserError(f"{flag} '{result_file}' is a folder: pass a file path such as {example}")
+    _probe_folder(path.parent, f"{flag} '{result_file}'", "a file in a folder you can write to")
 
 
 def _probe_folder(folder: Path, what: str, fix: str):
@@ -259,6 +261,22 @@ def write_result_file(path: str, lines: list[str]):
         tmp.unlink(missing_ok=True)
         raise UserError(f"could not write the report to '{path}' ({e.strerror or e}): the model is saved; "
                         "pass another --result_file next time") from None
+
+
+def write_suggestions_file(path: str, records: list[dict]):
+    """--suggestions_file: the name table's records (report.suggestion_records) as JSON, replaced in one step."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # One record a line: a list a person can read, and json.load reads it the same.
+        rows = ",\n".join(json.dumps(record, ensure_ascii=False) for record in records)
+        tmp.write_text(f"[\n{rows}\n]\n" if records else "[]\n", encoding="utf-8")
+        tmp.replace(target)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"could not write the names to '{path}' ({e.strerror or e}): pass another "
+                        "--suggestions_file") from None
 
 
 def _hub_token(args) -> str | None:

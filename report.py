@@ -15,6 +15,7 @@ import datasets
 from tqdm.auto import tqdm
 from transformers.utils import logging as hf_logging
 
+import hanzi
 import names
 
 logger = logging.getLogger("app")  # corpus.py and outputs.py log to its children
@@ -43,25 +44,87 @@ def ljust(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
-def table_rows(suggestions: list[tuple[str, float]], surname: str = "") -> list[tuple[str, str, str, str]]:
-    """The name table's rows, (name, pinyin, lean, probability) as shown, for the terminal and for demo.py's page.
+# A terminal table fits in this many columns: the meaning, last, is cut to fit.
+TABLE_WIDTH = 100
+FLAT = "同调"  # after a flat tone pattern: every syllable the same tone (张天骄 1-1-1)
+NOT_REGISTRABLE = "(非规范字)"  # before the meaning of a name with a character outside the 2013 standard table
 
-    The name is surname + given name; the lean is the statistics' ('男 94%': 94% of people with these name
-    characters are boys)."""
-    return [(surname + given, names.name_pinyin(surname, given), names.lean(given), format_probability(logp))
-            for given, logp in suggestions]
+
+def suggestion_records(suggestions: list[tuple[str, float]], surname: str = "") -> list[dict]:
+    """What is known of each suggested name, in rank order: the one source of the terminal table, the
+    --suggestions_file JSON and demo.py's page.
+
+    name (surname + given), given, pinyin, probability (the model's), and per given-name character strokes and
+    meaning (Unihan's English, whole); registrable (every character in the 2013 standard table), tones ('3-1-4',
+    the full name's) and flat (all one tone), lean ('女 67%') and boy_share (its number).
+    """
+    records = []
+    for given, logp in suggestions:
+        chars = list(given) if given and all(names.HAN_CHAR.fullmatch(c) for c in given) else []
+        tones, flat = names.tones(surname, given)
+        records.append({
+            "name": surname + given, "given": given, "pinyin": names.name_pinyin(surname, given),
+            "probability": math.exp(logp), "strokes": hanzi.strokes("".join(chars)),
+            "meaning": [hanzi.meaning(c) for c in chars],
+            "registrable": bool(chars) and all(map(hanzi.is_registrable, chars)),
+            "tones": "-".join(map(str, tones)) or "-", "flat": flat,
+            "lean": names.lean(given), "boy_share": round(names.boy_share(given), 4),
+        })
+    return records
+
+
+def format_tones(record: dict) -> str:
+    """'3-1-4', or '1-1-1 同调' when the name reads flat."""
+    return f"{record['tones']} {FLAT}" if record["flat"] else record["tones"]
+
+
+def format_strokes(record: dict) -> str:
+    """'3+11' (strokes of each given-name character); '?' for one Unihan does not know, '-' for no characters."""
+    return "+".join("?" if n is None else str(n) for n in record["strokes"]) or "-"
+
+
+def short_meaning(record: dict, width: int | None = None) -> str:
+    """The first sense of each character's meaning, 'offspring, child / soak, wet', each cut to its share of
+    width terminal columns."""
+    senses = [hanzi.first_sense_of(m) or "?" for m in record["meaning"]]
+    prefix = "" if record["registrable"] or not senses else f"{NOT_REGISTRABLE} "
+    if width is not None and senses:
+        # A short sense keeps its whole length; the longer ones share what is left.
+        left = width - display_width(prefix) - 3 * (len(senses) - 1)
+        shares = {}
+        for n, i in enumerate(sorted(range(len(senses)), key=lambda i: display_width(senses[i]))):
+            shares[i] = min(display_width(senses[i]), left // (len(senses) - n))
+            left -= shares[i]
+        senses = [cut(sense, shares[i]) for i, sense in enumerate(senses)]
+    return prefix + " / ".join(senses)
 
 
 def format_suggestions(title: str, suggestions: list[tuple[str, float]], surname: str = "") -> list[str]:
-    """Lines of a suggestion table: rank, name, pinyin, lean, probability (table_rows), aligned for a terminal."""
-    columns = table_rows(suggestions, surname)
-    header = ("name", "pinyin", "lean", "probability")
-    widths = [max(display_width(row[i]) for row in [header, *columns]) for i in range(3)]
+    """Lines of a suggestion table (suggestion_records), aligned for a terminal of TABLE_WIDTH columns: rank, name,
+    pinyin, tones, strokes, lean, probability, and the meaning last, cut to fit."""
+    records = suggestion_records(suggestions, surname)
+    header = ("name", "pinyin", "tones", "strokes", "lean", "probability")
+    columns = [(r["name"], r["pinyin"], format_tones(r), format_strokes(r), r["lean"],
+                format_probability(math.log(r["probability"]) if r["probability"] > 0 else -math.inf))
+               for r in records]
+    widths = [max(display_width(row[i]) for row in [header, *columns]) for i in range(len(header))]
 
-    def line(rank, cells):
-        return f"{rank:>4}  " + "  ".join(ljust(c, w) for c, w in zip(cells, widths)) + f"  {cells[3]}"
+    def line(rank, cells, meaning):
+        start = f"{rank:>4}  " + "  ".join(ljust(c, w) for c, w in zip(cells, widths)) + "  "
+        return (start + cut(meaning(TABLE_WIDTH - display_width(start)), TABLE_WIDTH - display_width(start))).rstrip()
 
-    return [title, line("rank", header)] + [line(rank, cells) for rank, cells in enumerate(columns, start=1)]
+    return [title, line("rank", header, lambda _: "meaning")] + [
+        line(rank, cells, lambda width, r=r: short_meaning(r, width))
+        for rank, (cells, r) in enumerate(zip(columns, records), start=1)]
+
+
+def cut(text: str, width: int) -> str:
+    """text, or as much of it as fits in width terminal columns with '…' at the end."""
+    if display_width(text) <= width:
+        return text
+    while text and display_width(text) > width - 1:
+        text = text[:-1]
+    return text.rstrip(" ,;/") + "…"
 
 
 def format_tokens(suggestions: list[tuple[str, float]]) -> list[str]:
@@ -78,8 +141,9 @@ def format_probability(logp: float) -> str:
 
 
 def format_quality(scores: dict) -> str:
-    """'名字质量 quality: gender_fit 0.9500  name_realism 1.0000' (gender_fit only for --gender boy|girl)."""
-    shown = "  ".join(f"{k} {scores[k]:.4f}" for k in ("gender_fit", "name_realism") if k in scores)
+    """'名字质量 quality: gender_fit 0.9500  name_realism 1.0000  registrable 1.0000' (gender_fit only for
+    --gender boy|girl; registrable: the share of names a household register takes)."""
+    shown = "  ".join(f"{k} {scores[k]:.4f}" for k in ("gender_fit", "name_realism", "registrable") if k in scores)
     return f"名字质量 quality: {shown}"
 
 

@@ -5,14 +5,21 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/env.sh requirements-test.txt
+# Debian/Ubuntu packages the tests use: Chromium (the page's browser test) and unicode-data (the Unihan files that
+# tests/test_hanzi.py rebuilds data/unihan_names.tsv from).
+missing=()
 if [ -z "${CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  missing+=(chromium)
+fi
+ls /usr/share/unicode/Unihan*.zip /usr/share/unicode/Unihan_Readings.txt* >/dev/null 2>&1 || missing+=(unicode-data)
+if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
-    echo "== apt-get install chromium (the page's browser test)"
+    echo "== apt-get install ${missing[*]}"
     sudo=$([ "$(id -u)" = 0 ] || echo sudo)
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium > /dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" > /dev/null
   else
-    echo "no Chromium here and no apt-get: install Chromium, or set CHROMIUM=/path/to/chromium" >&2
+    echo "missing ${missing[*]} and no apt-get: install them (or set CHROMIUM=/path/to/chromium)" >&2
   fi
 fi
 python -c "import torch, transformers, datasets, accelerate; print('torch', torch.__version__, '| transformers', transformers.__version__, '| datasets', datasets.__version__, '| accelerate', accelerate.__version__)"

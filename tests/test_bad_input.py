@@ -103,6 +103,33 @@ def test_bad_options(run_app, flag, value, words):
     assert_one_line_error(*run_app(flag, value), *words)
 
 
+@pytest.mark.parametrize("extra, words", [
+    (["--pattern", "子"], ["--pattern", "at least one position free"]),
+    (["--pattern", "a_"], ["--pattern", "Chinese character or '_'"]),
+    (["--pattern", "子子"], ["--pattern", "at least one position free"]),
+    (["--pattern", "__子"], ["--pattern", "one or two positions"]),
+    (["--pattern", "龘_"], ["--pattern 龘_", "not in the model's vocabulary"]),  # checked once the model is loaded
+    (["--pattern", "子_", "--prompt", "小孩的名字叫张[MASK]"], ["--pattern", "not --prompt"]),
+    (["--avoid", "伟 强"], ["--avoid", "Chinese characters"]),
+    (["--avoid", "wei"], ["--avoid", "Chinese characters"]),
+    (["--suggestions_file", "."], ["--suggestions_file", "is a folder", "names.json"]),
+], ids=["no-free-position", "latin", "both-fixed", "three-positions", "not-in-vocab", "with-prompt",
+        "avoid-space", "avoid-latin", "suggestions-file-folder"])
+def test_bad_pattern_avoid_and_suggestions_file(run_app, extra, words):
+    assert_one_line_error(*run_app("--do_train", "False", *extra), *words)
+
+
+def test_avoiding_every_candidate_is_refused_before_any_work(run_app, tmp_path):
+    import names
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(run_app.model)
+    every = "".join(t for t in tokenizer.get_vocab() if len(t) == 1 and names.is_name_char(t))
+    status, err = run_app("--avoid", every)
+    assert_one_line_error(status, err, "--top_k 20 is more than the 0 given-name characters", "less --avoid")
+    assert not (tmp_path / "out").exists()
+
+
 def test_suggest_from_a_missing_model_folder(run_app, tmp_path):
     status, err = run_app("--do_train", "False", "--model_name_or_path", str(tmp_path / "outputs" / "none"))
     assert_one_line_error(status, err, "model folder", "does not exist", "train one first")

@@ -3,7 +3,9 @@ Chromium as a parent would use it."""
 
 import ast
 import json
+import math
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -49,26 +51,77 @@ def test_bad_inputs_get_a_short_message_for_parents(suggester, surname, how_many
     assert table == "" and quality == ""
 
 
+@pytest.mark.parametrize("length, fixed, avoid, words", [
+    ("双字名 2", "a", "", "要是一个汉字"),  # a pattern character that is not Han
+    ("双字名 2", "子涵", "", "两个位置都固定"),  # both positions fixed
+    ("单字名 1", "子", "", "两个位置都固定"),  # the one position fixed
+    ("双字名 2", "龘", "", "模型不认识"),  # not in the model's vocabulary
+    ("双字名 2", "", "伟 b", "避开的字要是汉字"),
+    ("双字名 2", "", "EVERY", "避开的字太多"),  # avoiding every candidate
+])
+def test_bad_generation_character_or_avoid_list(suggester, length, fixed, avoid, words):
+    import names
+
+    if avoid == "EVERY":
+        avoid = "".join(t for t in suggester.tokenizer.get_vocab() if len(t) == 1 and names.is_name_char(t))
+    table, quality, message = suggester("李", "女孩 girl", length, 10, fixed, "第一个字 first", avoid)
+    assert words in message and "\n" not in message
+    assert table == "" and quality == ""
+
+
+def test_a_generation_character_in_either_place_and_characters_to_avoid(suggester):
+    first = suggester.model, suggester.tokenizer
+    table, _, message = suggester("李", "女孩 girl", "双字名 2", 10, "子", "第一个字 first", "")
+    given = [name[1:] for name in _names(table)]
+    assert message == "" and len(given) == 10 and all(g[0] == "子" for g in given)
+    avoid = given[0][1] + "、" + given[1][1]  # the two favourites after 子, as a parent types them
+    table, summary, message = suggester("李", "女孩 girl", "双字名 2", 10, "子", "第一个字 first", avoid)
+    given = [name[1:] for name in _names(table)]
+    assert message == "" and len(given) == 10 and all(g[0] == "子" and g[1] not in avoid for g in given)
+    assert summary.startswith("10 个名字的字都在《通用规范汉字表》里，可以上户口；")
+    table, _, _ = suggester("李", "男孩 boy", "双字名 2", 5, "轩", "第二个字 second", "")
+    assert [len(n) for n in _names(table)] == [3] * 5 and all(n.endswith("轩") for n in _names(table))
+    assert (suggester.model, suggester.tokenizer) == first
+
+
+def _names(table: str) -> list[str]:
+    import re
+
+    return re.findall(r'<span class="name">(.*?)</span>', table)
+
+
 def test_the_page_suggests_what_app_py_suggests(suggester, saved):
     """The same code (names.suggest_names via the same options, report.table_rows): the page's rows are the names,
     pinyin and leans that `python app.py --do_train False` lists for the same surname, gender and length."""
     import app
     import report
 
-    table, quality, message = suggester("欧阳", "女孩 girl", "双字名 2", 12)
-    assert message == "" and quality.startswith("名字质量 quality: gender_fit ")
-    options = app.SuggestArguments(surname="欧阳", gender="girl", name_length=2, top_k=12)
-    expected = report.table_rows(app.suggest(suggester.model, suggester.tokenizer, options), "欧阳")
+    table, quality, message = suggester("欧阳", "女孩 girl", "双字名 2", 12, "", "第一个字 first", "婷")
+    assert message == "" and quality.startswith("12 个名字的字都在《通用规范汉字表》里")
+    options = app.SuggestArguments(surname="欧阳", gender="girl", name_length=2, top_k=12, avoid="婷")
+    expected = report.suggestion_records(app.suggest(suggester.model, suggester.tokenizer, options), "欧阳")
     assert table == demo.table_html(expected)
-    assert table.count("<tr>") == 12 + 1 and all(name.startswith("欧阳") and len(name) == 4 for name, *_ in expected)
-    assert all(pinyin.startswith("ōu yáng ") and len(pinyin.split()) == 4 for _, pinyin, *_ in expected)
+    assert table.count("<tr>") == 12 + 1 and all(r["name"].startswith("欧阳") and len(r["name"]) == 4 for r in expected)
+    assert all(r["pinyin"].startswith("ōu yáng ") and len(r["pinyin"].split()) == 4 for r in expected)
+    assert not any("婷" in r["name"] for r in expected)
+    fit = sum(r["lean"].startswith("女") for r in expected)
+    assert f"；{fit} 个在真实名字里多给女孩。" in quality
 
 
-def test_the_table_is_escaped_html_with_a_rank_per_row():
-    html = demo.table_html([("<b>张</b>", "zhāng", "男 90%", "0.100000"), ("李娜", "lǐ nà", "女 99%", "0.050000")])
+def test_the_table_is_escaped_html_with_a_rank_per_row_and_a_share_instead_of_the_probability():
+    import report
+
+    records = report.suggestion_records([("涛", -1.0), ("娜", -1.0 - math.log(3))], "李")
+    records[0]["name"] = "<b>张</b>"
+    html = demo.table_html(records)
     assert "<b>张" not in html and "&lt;b&gt;张&lt;/b&gt;" in html
-    assert "<td>1</td><td>&lt;b&gt;" in html and "<td>2</td><td>李娜</td>" in html
-    assert all(header in html for header in demo.HEADERS)
+    assert '<td data-label="名次 rank">1</td><td data-label="姓名 name"><span class="name">&lt;b&gt;' in html
+    assert '<td data-label="名次 rank">2</td><td data-label="姓名 name"><span class="name">李娜</span>' in html
+    assert all(f"<th>{header}</th>" in html for header in demo.HEADERS)
+    # p(涛) = 3 p(娜): shares 75% and 25%, bars 100% and 33% wide; the raw probability is not shown.
+    assert ">75%<div class=\"bar\" style=\"width: 100%\">" in html and ">25%<div class=\"bar\" style=\"width: 33%\">" in html
+    assert "0.36" not in html and "e-0" not in html
+    assert "涛：large waves" in html and ">10<" in html and ">3-1<" in html
 
 
 def test_the_about_panel_reads_the_saved_metrics(saved, tmp_path):
@@ -145,16 +198,35 @@ def page_url(saved):
     proc.communicate(timeout=60)
 
 
-def _ask(page, surname: str, gender: str, length: str, how_many: str):
+def _ask(page, surname: str, gender: str, length: str, how_many: str, fixed: str = "",
+         position: str = "第一个字 first", avoid: str = ""):
     page.locator("#surname textarea, #surname input").first.fill(surname)
     page.get_by_label(gender).check()
     page.get_by_label(length).check()
     page.locator("#how-many input").fill(how_many)
+    page.locator("#fixed textarea, #fixed input").first.fill(fixed)
+    page.get_by_label(position).check()
+    page.locator("#avoid textarea, #avoid input").first.fill(avoid)
     page.locator("#suggest").click()
 
 
-def _rows(page) -> list[list[str]]:
-    return [row.split("\t") for row in page.locator("#name-table tbody tr").all_inner_texts()]
+def _rows(page) -> list[dict]:
+    """The table's rows as {header: the cell's text}."""
+    return [dict(zip(demo.HEADERS, (td.strip() for td in row)))
+            for row in page.locator("#name-table tbody tr").evaluate_all(
+                "rows => rows.map(r => [...r.children].map(td => td.innerText))")]
+
+
+def _wait_for_rows(page, n: int, starts: str):
+    page.wait_for_function("([n, starts]) => { const rows = document.querySelectorAll('#name-table tbody tr');"
+                           " return rows.length == n && rows[0].children[1].textContent.startsWith(starts); }",
+                           arg=[n, starts])
+
+
+def _overflow(page) -> int:
+    """How many pixels the page is wider than the window (0: nothing to scroll sideways)."""
+    return page.evaluate("() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+                         " - window.innerWidth")
 
 
 def test_a_parent_reads_names_in_a_real_browser(page_url, tmp_path):
@@ -166,29 +238,61 @@ def test_a_parent_reads_names_in_a_real_browser(page_url, tmp_path):
         page.goto(page_url)
         page.wait_for_selector("#name-table tbody tr")  # the example table, at once
         _ask(page, "李", "女孩 girl", "双字名 2", "12")
-        page.wait_for_function("() => { const rows = document.querySelectorAll('#name-table tbody tr');"
-                               " return rows.length == 12 && rows[0].children[1].textContent.startsWith('李'); }")
+        _wait_for_rows(page, 12, "李")
         rows = _rows(page)
-        assert [r[0] for r in rows] == [str(i) for i in range(1, 13)]
-        for rank, name, pinyin, lean, probability in rows:
-            assert name.startswith("李") and len(name) == 3
-            assert pinyin.startswith("lǐ ") and len(pinyin.split()) == 3
-            assert lean[:1] in "男女" and float(probability) > 0
-        assert "gender_fit" in page.locator("#quality").inner_text()
+        assert [r["名次 rank"] for r in rows] == [str(i) for i in range(1, 13)]
+        for r in rows:
+            assert r["姓名 name"].startswith("李") and len(r["姓名 name"]) == 3
+            assert r["拼音 pinyin"].startswith("lǐ ") and len(r["拼音 pinyin"].split()) == 3
+            assert re.fullmatch(r"[1-5]-[1-5]-[1-5]( 同调)?", r["声调 tones"]) and re.fullmatch(r"\d+\+\d+", r["笔画 strokes"])
+            assert [line[0] for line in r["含义 meaning"].splitlines()] == list(r["姓名 name"][1:])  # 涵：soak, wet; ...
+            assert r["倾向 lean"][:1] in "男女" and re.fullmatch(r"\d+%", r["占比 share"])
+        assert 95 <= sum(int(r["占比 share"][:-1]) for r in rows) <= 105  # shares of the list, rounded
+        assert "可以上户口" in page.locator("#quality").inner_text()
+        assert _overflow(page) <= 0
+
+        # A generation character first, two characters to avoid (the model's favourites after it).
+        _ask(page, "李", "女孩 girl", "双字名 2", "10", fixed="子")
+        _wait_for_rows(page, 10, "李子")
+        avoid = "".join(r["姓名 name"][2] for r in _rows(page)[:2])
+        _ask(page, "李", "女孩 girl", "双字名 2", "10", fixed="子", avoid=avoid)
+        page.wait_for_function("avoid => { const rows = [...document.querySelectorAll('#name-table tbody tr')];"
+                               " return rows.length == 10 && rows.every(r => !avoid.includes("
+                               "r.children[1].textContent[2])); }", arg=avoid)
+        assert all(r["姓名 name"].startswith("李子") and r["姓名 name"][2] not in avoid for r in _rows(page))
         page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
-        if os.environ.get("UPDATE_SCREENSHOT"):  # the README's picture: UPDATE_SCREENSHOT=1 python -m pytest -k browser
+        # The generation character second.
+        _ask(page, "欧阳", "男孩 boy", "双字名 2", "6", fixed="轩", position="第二个字 second")
+        _wait_for_rows(page, 6, "欧阳")
+        assert all(r["姓名 name"].startswith("欧阳") and r["姓名 name"].endswith("轩") for r in _rows(page))
+
+        # On a phone: one card per name, nothing to scroll sideways.
+        page.set_viewport_size({"width": 390, "height": 844})
+        _ask(page, "欧阳", "女孩 girl", "双字名 2", "8", fixed="子")
+        _wait_for_rows(page, 8, "欧阳子")
+        assert _overflow(page) <= 0
+        assert page.locator("#name-table thead").evaluate("e => getComputedStyle(e).display") == "none"
+        assert page.locator("#name-table tbody tr").first.evaluate("e => e.getBoundingClientRect().right") <= 390
+        page.locator("#names").screenshot(path=str(tmp_path / "demo-phone.png"))  # the cards
+        if os.environ.get("UPDATE_SCREENSHOT"):  # the README's pictures: UPDATE_SCREENSHOT=1 python -m pytest -k browser
             from PIL import Image
 
-            Image.open(tmp_path / "demo.png").quantize(64).save(REPO / "docs" / "demo.png", optimize=True)  # small
+            for name in ("demo.png", "demo-phone.png"):  # small: 64 colours; the phone's first cards only
+                picture = Image.open(tmp_path / name)
+                picture = picture.crop((0, 0, picture.width, min(picture.height, 1500 if name == "demo.png" else 760)))
+                picture.quantize(64).save(REPO / "docs" / name, optimize=True)
+        page.set_viewport_size({"width": 1100, "height": 900})
 
-        for surname, how_many, words in (("", "12", "请输入姓"), ("Li", "12", "一到两个汉字"), ("李", "0", "1 到 50"),
-                                         ("李", "80", "1 到 50")):
-            _ask(page, surname, "男孩 boy", "单字名 1", how_many)
+        for surname, how_many, fixed, avoid, words in (
+                ("", "12", "", "", "请输入姓"), ("Li", "12", "", "", "一到两个汉字"), ("李", "0", "", "", "1 到 50"),
+                ("李", "80", "", "", "1 到 50"), ("李", "5", "a", "", "要是一个汉字"), ("李", "5", "子涵", "", "两个位置都固定"),
+                ("李", "5", "", "x", "避开的字要是汉字")):
+            _ask(page, surname, "男孩 boy", "双字名 2", how_many, fixed=fixed, avoid=avoid)
             page.wait_for_function("words => document.querySelector('#message').innerText.includes(words)", arg=words)
             assert _rows(page) == [] and "Traceback" not in page.content()
         _ask(page, "欧阳", "男孩 boy", "单字名 1", "5")  # and the page still works
         page.wait_for_function("() => document.querySelectorAll('#name-table tbody tr').length == 5")
-        assert all(r[1].startswith("欧阳") and len(r[1]) == 3 for r in _rows(page))
+        assert all(r["姓名 name"].startswith("欧阳") and len(r["姓名 name"]) == 3 for r in _rows(page))
         assert page.locator("#message").inner_text().strip() == ""
 
         page.get_by_text("关于模型 / About the model").click()

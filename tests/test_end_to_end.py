@@ -10,21 +10,23 @@ import app
 import names
 import roles
 
-# rank, name, pinyin (tone-marked syllables), lean, probability
-ROW = re.compile(r"^\s*(\d+)  (\S+)\s+((?:[a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜ]+ ?)+?)\s+(男 \d+%|女 \d+%|-)\s+(\d\.\d{6}|\d\.\d\de-\d\d)$")
+# rank, name, pinyin (tone-marked syllables), tones (3-1-4, 同调 when flat), strokes (3+11), lean, probability, meaning
+ROW = re.compile(r"^\s*(\d+)  (\S+)\s+((?:[a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜ]+ ?)+?)\s+([1-5](?:-[1-5])*(?: 同调)?|-)\s+"
+                 r"((?:\d+|\?)(?:\+(?:\d+|\?))*|-)\s+(男 \d+%|女 \d+%|-)\s+(\d\.\d{6}|\d\.\d\de-\d\d)(?:  +(.*))?$")
 TITLE = re.compile(r"^\S+ top (\d+) (names|raw tokens) for ")
 
 
 def tables(text: str, full: bool = False) -> list[list[tuple]]:
     """The suggestion tables of a report: one list of (name, probability) per table, or with full=True of
-    (name, pinyin, lean, probability)."""
+    (name, pinyin, lean, probability, tones, strokes, meaning)."""
     found = []
     for line in text.splitlines():
         if TITLE.match(line):
             found.append([])
         elif (m := ROW.match(line)) and found:
-            name, pinyin, lean, p = m.group(2), m.group(3), m.group(4), float(m.group(5))
-            found[-1].append((name, pinyin, lean, p) if full else (name, p))
+            name, pinyin, tones, strokes, lean, p, meaning = m.group(2, 3, 4, 5, 6, 7, 8)
+            found[-1].append((name, pinyin.strip(), lean, float(p), tones, strokes, meaning or "") if full
+                             else (name, float(p)))
     return found
 
 
@@ -63,7 +65,7 @@ def test_report_and_saved_outputs(trained):
     assert f"训练后 after training: eval_loss {metrics['eval_loss']:.4f}" in proc.stdout
     assert f"训练前 before training: eval_loss {metrics['eval_loss_before']:.4f}" in proc.stdout
     # The after-training list's quality, as printed under the reloaded model's table.
-    quality = re.findall(r"^名字质量 quality: name_realism (\d\.\d{4})$", report, re.M)
+    quality = re.findall(r"^名字质量 quality: name_realism (\d\.\d{4})  registrable 1\.0000$", report, re.M)
     assert len(quality) == 2 and float(quality[1]) == pytest.approx(metrics["name_realism"], abs=1e-4)
     assert metrics["name_realism"] == metrics["name_realism_before"] == 1.0  # the filter holds by construction
     assert "gender_fit" not in metrics  # --gender any asks for no gender
@@ -101,12 +103,45 @@ def test_suggest_two_character_names_from_the_saved_model_without_training(train
     (table,) = tables(proc.stdout, full=True)
     assert len(table) == 10 and len({name for name, *_ in table}) == 10
     assert all(re.fullmatch(r"李[\u4e00-\u9fff]{2}", name) for name, *_ in table)
-    assert all(len(pinyin.split()) == 3 and pinyin.startswith("lǐ ") for _, pinyin, _, _ in table)
+    assert all(len(pinyin.split()) == 3 and pinyin.startswith("lǐ ") for _, pinyin, *_ in table)
     # The quality line counts the rows whose lean is the asked gender's.
-    fit = re.search(r"^名字质量 quality: gender_fit (\d\.\d{4})  name_realism 1\.0000$", proc.stdout, re.M)
-    assert fit and float(fit.group(1)) == sum(lean.startswith("女") for *_, lean, _ in table) / 10
+    fit = re.search(r"^名字质量 quality: gender_fit (\d\.\d{4})  name_realism 1\.0000  registrable 1\.0000$",
+                    proc.stdout, re.M)
+    assert fit and float(fit.group(1)) == sum(lean.startswith("女") for _, _, lean, *_ in table) / 10
     assert "before training" not in proc.stdout  # no corpus, no training
     assert (work / "suggest.txt").exists()
+
+
+def test_a_generation_character_and_characters_to_avoid(trained, tmp_path):
+    """The issue's Done-when: --pattern 子_ --avoid ... --suggestions_file: every name is 李子 + one character,
+    none holds an avoided one, each row shows strokes, meaning and tones, and the JSON holds the same rows."""
+    work, _ = trained
+
+    def run(*extra):
+        proc = run_script("--do_train", "False", "--model_name_or_path", work / "out", "--surname", "李", "--gender",
+                          "girl", "--top_k", 10, "--result_file", tmp_path / "r.txt", *extra, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        (table,) = tables(proc.stdout, full=True)
+        return proc.stdout, table
+
+    _, plain = run("--pattern", "子_")
+    avoid = "".join(name[2] for name, *_ in plain[:3])  # the model's three favourites after 李子
+    out, table = run("--pattern", "子_", "--avoid", avoid, "--suggestions_file", tmp_path / "names.json")
+    assert "女孩的名字叫李子[MASK]" in out and len(table) == 10
+    assert all(re.fullmatch(r"李子[\u4e00-\u9fff]", name) for name, *_ in table)
+    assert not set(avoid) & {name[2] for name, *_ in table}
+    records = json.loads((tmp_path / "names.json").read_text(encoding="utf-8"))
+    assert [r["name"] for r in records] == [name for name, *_ in table]
+    for (name, pinyin, lean, p, tones, strokes, meaning), r in zip(table, records):
+        assert (r["given"], r["pinyin"], r["lean"]) == (name[1:], pinyin, lean)
+        assert r["probability"] == pytest.approx(p, rel=1e-2, abs=1e-6)
+        assert strokes == "+".join(map(str, r["strokes"])) and r["strokes"][0] == 3  # 子: 3 strokes
+        assert tones.split()[0] == r["tones"] == "-".join(str(names.tone(s)) for s in pinyin.split())
+        assert meaning.startswith("offspring, ch") and r["meaning"][0].startswith("offspring, child;")
+        assert r["registrable"] is True and r["flat"] == tones.endswith("同调")
+    # The pattern's other side: _子 keeps 子 second.
+    _, second = run("--pattern", "_子", "--name_length", "1")
+    assert all(re.fullmatch(r"李[\u4e00-\u9fff]子", name) for name, *_ in second) and len(second) == 10
 
 
 def _run_in_process(tmp_path, model, *extra):

@@ -14,6 +14,7 @@ import torch
 from conftest import context_free_model, make_tiny_model, ranked_model, read_corpus
 
 import app
+import hanzi
 import names
 import roles
 
@@ -28,7 +29,7 @@ def counts():
 def tokenizer(tmp_path_factory):
     from transformers import AutoTokenizer
 
-    texts = [r["text"] for r in read_corpus()] + ["的们皺設閾子思宇涵琪轩杰婷军"]
+    texts = [r["text"] for r in read_corpus()] + ["的们皺設閾子思宇涵琪轩杰婷军飚强"]
     return AutoTokenizer.from_pretrained(make_tiny_model(tmp_path_factory.mktemp("names") / "m", texts))
 
 
@@ -69,9 +70,10 @@ def test_filter_keeps_real_given_name_characters_only(counts):
 
 def test_quality_counts_rows_that_fit_and_rows_that_are_real():
     # 的 is no name character, but its few counts lean boy (558 boys, 214 girls): 3 of 4 fit.
-    assert names.quality(["涛", "婷", "伟", "的"], "boy") == {"gender_fit": 0.75, "name_realism": 0.75}
-    assert names.quality(["婷", "娜"], "girl") == {"gender_fit": 1.0, "name_realism": 1.0}
-    assert names.quality(["涛"], "any") == {"name_realism": 1.0}  # no gender asked, none scored
+    assert names.quality(["涛", "婷", "伟", "的"], "boy") == {"gender_fit": 0.75, "name_realism": 0.75, "registrable": 1.0}
+    assert names.quality(["婷", "娜"], "girl") == {"gender_fit": 1.0, "name_realism": 1.0, "registrable": 1.0}
+    assert names.quality(["涛"], "any") == {"name_realism": 1.0, "registrable": 1.0}  # no gender asked, none scored
+    assert names.quality(["飚", "涛"], "any") == {"name_realism": 1.0, "registrable": 0.5}  # 飚: not in the 2013 table
 
 
 # ---- pinyin -------------------------------------------------------------------------------
@@ -95,6 +97,21 @@ def test_raw_tokens_read_as_their_characters_or_not_at_all():
     assert names.name_pinyin("", "##瞎") == "xiā"
     assert names.name_pinyin("", "##ting") == names.name_pinyin("", "，") == "-"
     assert names.name_pinyin("张", "[UNK]") == "zhāng -"
+
+
+@pytest.mark.parametrize("surname, given, tones, flat", [
+    ("李", "子涵", [3, 3, 2], False),  # lǐ zǐ hán
+    ("张", "天骄", [1, 1, 1], True),  # zhāng tiān jiāo: three of one tone reads flat
+    ("曾", "涛", [1, 1], True),  # zēng tāo
+    ("欧阳", "娜", [1, 2, 4], False),
+    ("", "，", [], False),  # no Han characters: no tones
+])
+def test_tones_of_the_full_name_and_when_it_reads_flat(surname, given, tones, flat):
+    assert names.tones(surname, given) == (tones, flat)
+
+
+def test_tone_numbers_come_from_the_marks():
+    assert [names.tone(s) for s in ("tāo", "hán", "zǐ", "wèi", "zi", "lǜ", "lǘ")] == [1, 2, 3, 4, 5, 4, 2]
 
 
 def test_pypinyin_alone_reads_these_wrongly():
@@ -150,6 +167,68 @@ def test_gender_is_a_hard_rule_and_the_gender_term_orders_what_fits(tokenizer):
 def test_the_surname_is_not_repeated_in_the_given_name(tokenizer):
     model, _ = _bias_model(tokenizer, {"张": 9, "涛": 5, "婷": 4})
     assert [g for g, _ in names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK]", 2, exclude="张")] == ["涛", "婷"]
+
+
+def test_avoided_characters_are_never_suggested_in_any_position(tokenizer):
+    model, _ = _bias_model(tokenizer, {"涛": 9, "伟": 8.8, "婷": 8, "军": 7, "杰": 6, "鹏": 5})
+    for prompt in ("小孩的名字叫张[MASK]", "小孩的名字叫张[MASK][MASK]"):
+        found = names.suggest_names(model, tokenizer, prompt, 5, exclude="张伟涛")
+        assert len(found) == 5 and not {"张", "伟", "涛"} & set("".join(g for g, _ in found)), found
+    assert names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK]", 2)[0][0] == "涛"  # the model's favourite
+
+
+def test_registrable_only_keeps_to_the_2013_table(tokenizer):
+    """飚 is a given-name character (10,000+ in the statistics), but the 2013 table has 飙 instead."""
+    model, _ = _bias_model(tokenizer, {"飚": 9, "涛": 8, "婷": 7})
+    assert names.is_name_char("飚") and not hanzi.is_registrable("飚")
+    assert [g for g, _ in names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK]", 2)] == ["飚", "涛"]
+    only = names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK][MASK]", 4, registrable_only=True)
+    assert len(only) == 4 and "飚" not in "".join(g for g, _ in only)
+    size = len(tokenizer)
+    assert int(names.candidates(tokenizer, size).sum()) - int(names.candidates(tokenizer, size, registrable_only=True).sum()) == 1
+
+
+@pytest.mark.parametrize("pattern, prompt", [
+    ("子_", "小孩的名字叫张子[MASK]"), ("_涵", "小孩的名字叫张[MASK]涵"), ("__", "小孩的名字叫张[MASK][MASK]"),
+    ("_", "小孩的名字叫张[MASK]"),
+])
+def test_a_pattern_puts_its_fixed_characters_in_the_prompt(pattern, prompt):
+    assert names.prompt("张", "any", 1, pattern) == prompt
+    assert names.fill_pattern(pattern, ["X"] * pattern.count("_")) == pattern.replace("_", "X")
+
+
+@pytest.mark.parametrize("pattern, words", [
+    ("子", "at least one position free"), ("子子", "at least one position free"), ("a_", "Chinese character"),
+    ("__子", "one or two positions"), ("", "one or two positions"), ("_ ", "Chinese character"),
+])
+def test_bad_patterns_are_named(pattern, words):
+    assert words in names.pattern_problem(pattern)
+    assert names.pattern_problem("子_") is None and names.pattern_problem("_轩") is None
+
+
+def test_a_pattern_conditions_on_its_fixed_character_where_it_stands(tokenizer):
+    """PairModel: after 子 comes 涵 (logit 8); the first position prefers 子 > 思 > 宇."""
+    model = PairModel(tokenizer)
+    ids = tokenizer.convert_tokens_to_ids
+    # 思_: the fixed 思 stands at the first position, so the second mask's favourite is 思's partner, 琪.
+    found = names.suggest_names(model, tokenizer, names.prompt("张", "any", 2, "思_"), 3, pattern="思_")
+    assert found[0][0] == "思琪" and all(g.startswith("思") and len(g) == 2 for g, _ in found)
+    assert found[0][1] == pytest.approx(model.logits_at(ids("思"), 1).log_softmax(0)[ids("琪")].item(), abs=1e-5)
+    # _涵: the free first position, scored by the model at that position, the second character stays 涵.
+    found = names.suggest_names(model, tokenizer, names.prompt("张", "any", 2, "_涵"), 3, pattern="_涵")
+    assert [g for g, _ in found] == ["子涵", "思涵", "宇涵"]
+    assert found[0][1] == pytest.approx(model.logits_at(0, 0).log_softmax(0)[ids("子")].item(), abs=1e-5)
+
+
+@pytest.mark.parametrize("pattern", ["婷_", "_婷"])
+def test_the_fixed_character_counts_in_the_gender_term(tokenizer, pattern):
+    """伟 is the model's favourite by 1 nat. Alone both lean boy and 伟 wins for a boy (1 - 0.47 + 0.10 > 0);
+    beside 婷 (96% girls) 伟婷 is 13% boy and 强婷 43%, and 强 wins by 2 * (log 0.43 - log 0.13) - 1 = 1.4 nats."""
+    model, _ = _bias_model(tokenizer, {"伟": 6.0, "强": 5.0})
+    alone = names.suggest_names(model, tokenizer, "男孩的名字叫张[MASK]", 2, gender="boy")
+    assert [g for g, _ in alone] == ["伟", "强"]
+    found = names.suggest_names(model, tokenizer, names.prompt("张", "boy", 2, pattern), 2, gender="boy", pattern=pattern)
+    assert [g for g, _ in found] == [pattern.replace("_", "强"), pattern.replace("_", "伟")]
 
 
 def test_variety_rule_spreads_two_character_names(tokenizer):
