@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import math
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -61,8 +60,8 @@ import outputs
 import roles
 import training
 from errors import UserError
-from report import Report, close_progress_bars, format_eval, format_quality, format_suggestions, format_tokens, \
-    perplexity, setup_logging, show_examples, suggestion_records
+from report import Report, close_progress_bars, format_configuration, format_eval, format_quality, format_suggestions, \
+    format_tokens, perplexity, setup_logging, show_examples, suggestion_records
 
 
 # ----------------------------------------------------------------------------------------------
@@ -203,11 +202,10 @@ class AppTrainingArguments(TrainingArguments):
                           "512 wide, else fp32. Or fp32, bf16, fp16."},
     )
 
-
     def __post_init__(self):
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise UserError(f"--precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
-        self.check_ranges()
+        cli.check_ranges(self)
         device.configure(self)  # use_cpu, bf16/fp16, tf32: what this hardware does fast
         # Our collator picks the columns it needs (it uses name_mask, which the model does not take).
         self.remove_unused_columns = False
@@ -215,30 +213,6 @@ class AppTrainingArguments(TrainingArguments):
         # push would start a hub repo at start-up and never push the final model, which app.py saves itself.
         self.publish, self.push_to_hub = self.push_to_hub, False
         super().__post_init__()
-
-    def check_ranges(self):
-        """The numbers that torch or the Trainer would otherwise reject deep inside, with a traceback."""
-        checks = [
-            (self.learning_rate > 0 and math.isfinite(self.learning_rate), "--learning_rate",
-             "a positive number such as 5e-5", self.learning_rate),
-            (self.per_device_train_batch_size >= 1, "--per_device_train_batch_size", "1 or more",
-             self.per_device_train_batch_size),
-            (self.per_device_eval_batch_size >= 1, "--per_device_eval_batch_size", "1 or more",
-             self.per_device_eval_batch_size),
-            (self.gradient_accumulation_steps >= 1, "--gradient_accumulation_steps", "1 or more",
-             self.gradient_accumulation_steps),
-            (self.max_steps > 0 or (self.num_train_epochs > 0 and math.isfinite(self.num_train_epochs)),
-             "--num_train_epochs", "more than 0 (or set --max_steps)", self.num_train_epochs),
-            (self.weight_decay >= 0 and math.isfinite(self.weight_decay), "--weight_decay", "0 or more",
-             self.weight_decay),
-            (self.warmup_steps >= 0, "--warmup_steps", "0 or more (below 1: a share of the steps)", self.warmup_steps),
-            (self.max_grad_norm is None or self.max_grad_norm >= 0, "--max_grad_norm", "0 (no clipping) or more",
-             self.max_grad_norm),
-            (0 <= self.seed < 2**32, "--seed", "a whole number from 0 to 4294967295", self.seed),
-        ]
-        for ok, flag, wanted, value in checks:
-            if not ok:
-                raise UserError(f"{flag} must be {wanted}, got {value}")
 
 
 # The options as parsed from the command line or a JSON file; cli.py lays out --help.
@@ -278,7 +252,7 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     train_model(report, trainer, checkpoint)  # trainer.train()
     after = training.evaluate(trainer, model, tokenizer, test, after_training=True)
     report.say(format_eval("after training", after))
-    check_converged(report, after, trainer, args)
+    training.check_converged(report, after, trainer, args)
     if not trainer.is_world_process_zero():
         return  # the other processes only train and evaluate
 
@@ -293,17 +267,6 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     reloaded, tokenizer = modeling.load_model_and_tokenizer(args.output_dir, for_training=False)
     report_suggestions(report, reloaded, tokenizer, suggest_args, "fine-tuned, reloaded from output_dir",
                        roles.load(args.output_dir))
-
-
-def check_converged(report, after: dict, trainer, args):
-    """A run whose eval loss is NaN or infinite has diverged: its weights are no model. It is not saved (the model
-    already in --output_dir stays), its names are not suggested, and the run ends in one error line."""
-    if math.isfinite(after["eval_loss"]):
-        return
-    report.say("训练发散 diverged: no name score and no name table for a diverged model; nothing saved")
-    raise UserError(f"training diverged (eval_loss {after['eval_loss']} after {trainer.state.global_step} steps at "
-                    f"--learning_rate {args.learning_rate:g}): nothing was saved and {args.output_dir} is as it was; "
-                    "lower --learning_rate (default 5e-5) or raise --warmup_steps")
 
 
 def check_fits_model(model, tokenizer, data_args, suggest_args):
@@ -450,29 +413,8 @@ def suggest_only(report, model_args, suggest_args, args):
 
 
 def report_configuration(report, model_args, data_args, suggest_args, args):
-    report.say("== 配置 configuration")
-    settings = {
-        "model": model_args.model_name_or_path,
-        "train_file": data_args.train_file if args.do_train else "-",
-        "output_dir": args.output_dir if args.do_train else "-",
-        **({"steps": args.max_steps} if args.max_steps > 0 else {"epochs": f"{args.num_train_epochs:g}"}),
-        "learning_rate": f"{args.learning_rate:g}",
-        "batch_size": args.train_batch_size * max(1, args.world_size),  # train_batch_size: x GPUs under DataParallel
-        "seed": args.seed,
-        "mlm_probability": data_args.mlm_probability,
-        "name_mask_probability": data_args.name_mask_probability,
-        "precision": device.precision_of(args) if args.do_train else "-",
-        "device": f"{args.device} x {args.world_size if args.n_gpu <= 1 else f'{args.n_gpu} (nn.DataParallel)'}",
-        "prompt": suggest_args.resolved_prompt(),
-        "gender": f"{suggest_args.gender} (weight {suggest_args.gender_weight:g})" if suggest_args.gender != "any" else "any",
-    }
-    if not args.do_train:  # nothing is trained: the training settings do not apply
-        for key in ("train_file", "output_dir", "epochs", "steps", "learning_rate", "batch_size", "seed",
-                    "mlm_probability", "name_mask_probability"):
-            settings.pop(key, None)
-    width = max(map(len, settings))
-    for key, value in settings.items():
-        report.say(f"{key.ljust(width)}  {value}")
+    for line in format_configuration(model_args, data_args, suggest_args, args, device.precision_of(args)):
+        report.say(line)
 
 
 def check_before_work(suggest_args, args):

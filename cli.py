@@ -9,6 +9,7 @@ are one line (errors.OneLineParser). It defines no option: the dataclasses and t
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import fields
 
@@ -92,3 +93,28 @@ def parse_args(argv: list[str], dataclasses):
         raise UserError(str(e).strip().splitlines()[0]) from None
     except OSError as e:
         raise UserError(f"config file '{argv[0]}': {e.strerror}: pass a JSON file of options") from None
+
+
+def check_ranges(args):
+    """The numbers that torch or the Trainer would otherwise reject deep inside, with a traceback."""
+    checks = [
+        (args.learning_rate > 0 and math.isfinite(args.learning_rate), "--learning_rate",
+         "a positive number such as 5e-5", args.learning_rate),
+        (args.per_device_train_batch_size >= 1, "--per_device_train_batch_size", "1 or more",
+         args.per_device_train_batch_size),
+        (args.per_device_eval_batch_size >= 1, "--per_device_eval_batch_size", "1 or more",
+         args.per_device_eval_batch_size),
+        (args.gradient_accumulation_steps >= 1, "--gradient_accumulation_steps", "1 or more",
+         args.gradient_accumulation_steps),
+        (args.max_steps > 0 or (args.num_train_epochs > 0 and math.isfinite(args.num_train_epochs)),
+         "--num_train_epochs", "more than 0 (or set --max_steps)", args.num_train_epochs),
+        (args.weight_decay >= 0 and math.isfinite(args.weight_decay), "--weight_decay", "0 or more",
+         args.weight_decay),
+        (args.warmup_steps >= 0, "--warmup_steps", "0 or more (below 1: a share of the steps)", args.warmup_steps),
+        (args.max_grad_norm is None or args.max_grad_norm >= 0, "--max_grad_norm", "0 (no clipping) or more",
+         args.max_grad_norm),
+        (0 <= args.seed < 2**32, "--seed", "a whole number from 0 to 4294967295", args.seed),
+    ]
+    for ok, flag, wanted, value in checks:
+        if not ok:
+            raise UserError(f"{flag} must be {wanted}, got {value}")
