@@ -220,6 +220,12 @@ def test_a_pattern_conditions_on_its_fixed_character_where_it_stands(tokenizer):
     assert found[0][1] == pytest.approx(model.logits_at(0, 0).log_softmax(0)[ids("子")].item(), abs=1e-5)
 
 
+def test_the_all_free_pattern_is_the_plain_two_character_search(tokenizer):
+    model = PairModel(tokenizer)
+    plain = names.suggest_names(model, tokenizer, names.prompt("张", "any", 2), 5)
+    assert names.suggest_names(model, tokenizer, names.prompt("张", "any", 1, "__"), 5, pattern="__") == plain
+
+
 @pytest.mark.parametrize("pattern", ["婷_", "_婷"])
 def test_the_fixed_character_counts_in_the_gender_term(tokenizer, pattern):
     """伟 is the model's favourite by 1 nat. Alone both lean boy and 伟 wins for a boy (1 - 0.47 + 0.10 > 0);

@@ -97,3 +97,21 @@ def test_recover_puts_back_a_model_moved_aside_by_a_killed_save(tmp_path):
     (tmp_path / ".model.old-456").mkdir()
     outputs.recover_output_dir(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_the_suggestions_file_round_trips_and_is_replaced_in_one_step(tmp_path):
+    import json
+    import math
+
+    import report
+
+    records = report.suggestion_records([("子涵", math.log(0.25)), ("涛", math.log(0.125))], "李")
+    path = tmp_path / "sub" / "names.json"
+    path.parent.mkdir()
+    path.write_text("the list of an earlier run", encoding="utf-8")
+    outputs.write_suggestions_file(str(path), records)
+    assert json.loads(path.read_text(encoding="utf-8")) == records
+    assert path.read_text(encoding="utf-8").count("\n") == len(records) + 2  # one record a line, readable
+    assert [p.name for p in path.parent.iterdir()] == ["names.json"]  # no temporary file left
+    outputs.write_suggestions_file(str(path), [])
+    assert json.loads(path.read_text(encoding="utf-8")) == []
