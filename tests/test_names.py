@@ -172,17 +172,17 @@ def test_the_surname_is_not_repeated_in_the_given_name(tokenizer):
 def test_avoided_characters_are_never_suggested_in_any_position(tokenizer):
     model, _ = _bias_model(tokenizer, {"涛": 9, "伟": 8.8, "婷": 8, "军": 7, "杰": 6, "鹏": 5})
     for prompt in ("小孩的名字叫张[MASK]", "小孩的名字叫张[MASK][MASK]"):
-        found = names.suggest_names(model, tokenizer, prompt, 5, exclude="张伟涛")
+        found = names.suggest_names(model, tokenizer, prompt, 5, exclude="张伟涛", frequency_weight=0)
         assert len(found) == 5 and not {"张", "伟", "涛"} & set("".join(g for g, _ in found)), found
-    assert names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK]", 2)[0][0] == "涛"  # the model's favourite
+    assert names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK]", 2, frequency_weight=0)[0][0] == "涛"  # the favourite
 
 
 def test_registrable_only_keeps_to_the_2013_table(tokenizer):
     """飚 is a given-name character (10,000+ in the statistics), but the 2013 table has 飙 instead."""
     model, _ = _bias_model(tokenizer, {"飚": 9, "涛": 8, "婷": 7})
     assert names.is_name_char("飚") and not hanzi.is_registrable("飚")
-    assert [g for g, _ in names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK]", 2)] == ["飚", "涛"]
-    only = names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK][MASK]", 4, registrable_only=True)
+    assert [g for g, _ in names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK]", 2, frequency_weight=0)] == ["飚", "涛"]
+    only = names.suggest_names(model, tokenizer, "小孩的名字叫张[MASK][MASK]", 4, registrable_only=True, frequency_weight=0)
     assert len(only) == 4 and "飚" not in "".join(g for g, _ in only)
     size = len(tokenizer)
     assert int(names.candidates(tokenizer, size).sum()) - int(names.candidates(tokenizer, size, registrable_only=True).sum()) == 1
@@ -227,14 +227,18 @@ def test_the_all_free_pattern_is_the_plain_two_character_search(tokenizer):
 
 
 @pytest.mark.parametrize("pattern", ["婷_", "_婷"])
-def test_the_fixed_character_counts_in_the_gender_term(tokenizer, pattern):
-    """伟 is the model's favourite by 1 nat. Alone both lean boy and 伟 wins for a boy (1 - 0.47 + 0.10 > 0);
-    beside 婷 (96% girls) 伟婷 is 13% boy and 强婷 43%, and 强 wins by 2 * (log 0.43 - log 0.13) - 1 = 1.4 nats."""
+def test_the_fixed_character_counts_in_the_gender_rule(tokenizer, pattern):
+    """伟 and 强 both lean boy, and alone they make a boy's list. Beside a fixed 婷 (96% girls) 伟婷 is 13% boy and
+    强婷 43%: no name of the pattern leans boy, so a boy's list of it is empty (the run says so in one line)."""
     model, _ = _bias_model(tokenizer, {"伟": 6.0, "强": 5.0})
-    alone = names.suggest_names(model, tokenizer, "男孩的名字叫张[MASK]", 2, gender="boy")
+    alone = names.suggest_names(model, tokenizer, "男孩的名字叫张[MASK]", 2, gender="boy", frequency_weight=0)
     assert [g for g, _ in alone] == ["伟", "强"]
-    found = names.suggest_names(model, tokenizer, names.prompt("张", "boy", 2, pattern), 2, gender="boy", pattern=pattern)
-    assert [g for g, _ in found] == [pattern.replace("_", "强"), pattern.replace("_", "伟")]
+    found = names.suggest_names(model, tokenizer, names.prompt("张", "boy", 2, pattern), 2, gender="boy", pattern=pattern,
+                                frequency_weight=0)
+    assert found == []
+    anyone = names.suggest_names(model, tokenizer, names.prompt("张", "any", 2, pattern), 2, pattern=pattern,
+                                 frequency_weight=0)
+    assert [g for g, _ in anyone] == [pattern.replace("_", "伟"), pattern.replace("_", "强")]
 
 
 def test_variety_rule_spreads_two_character_names(tokenizer):
