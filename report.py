@@ -39,22 +39,22 @@ def format_configuration(model_args, data_args, suggest_args, args, precision: s
     """The configuration block: what this run will do, aligned; a suggest-only run shows no training settings."""
     settings = {
         "model": model_args.model_name_or_path,
-        "train_file": data_args.train_file if args.do_train else "-",
-        "output_dir": args.output_dir if args.do_train else "-",
+        "train_file": data_args.train_file,
+        "output_dir": args.output_dir,
         **({"steps": args.max_steps} if args.max_steps > 0 else {"epochs": f"{args.num_train_epochs:g}"}),
         "learning_rate": f"{args.learning_rate:g}",
         "batch_size": args.train_batch_size * max(1, args.world_size),  # train_batch_size: x GPUs under DataParallel
         "seed": args.seed,
         "mlm_probability": data_args.mlm_probability,
         "name_mask_probability": data_args.name_mask_probability,
-        "precision": precision if args.do_train else "-",
+        "precision": precision,
         "device": f"{args.device} x {args.world_size if args.n_gpu <= 1 else f'{args.n_gpu} (nn.DataParallel)'}",
         "prompt": suggest_args.resolved_prompt(),
         "gender": f"{suggest_args.gender} (weight {suggest_args.gender_weight:g})" if suggest_args.gender != "any" else "any",
     }
     if not args.do_train:  # nothing is trained: the training settings do not apply
         for key in ("train_file", "output_dir", "epochs", "steps", "learning_rate", "batch_size", "seed",
-                    "mlm_probability", "name_mask_probability"):
+                    "mlm_probability", "name_mask_probability", "precision"):
             settings.pop(key, None)
     width = max(map(len, settings))
     return ["== 配置 configuration", *(f"{key.ljust(width)}  {value}" for key, value in settings.items())]

@@ -29,12 +29,12 @@ def samples() -> list[tuple[str, list[str]]]:
 
 
 def shape(line: str) -> list[str]:
-    """The words of a line with every number as '#'; in a table row, every cell but the numbers as 'w' (a name,
-    its pinyin, a token: they differ from model to model)."""
-    words = NUMBER.sub("#", line).split()
+    """The words of a line with every number as '#'; in a table row, each cell (cells stand two spaces apart) as '#'
+    if it is a number and 'w' if not (a name, its pinyin, a meaning of any number of words: they differ from model
+    to model)."""
     if TABLE_ROW.match(line):
-        return [w if w == "#" else "w" for w in words]
-    return words
+        return ["#" if NUMBER.sub("#", cell) == "#" else "w" for cell in re.split(r"\s{2,}", line.strip())]
+    return NUMBER.sub("#", line).split()
 
 
 def assert_shows_the_same_shapes(shown: list[str], printed: str, command: str):
