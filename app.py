@@ -221,19 +221,6 @@ class AppTrainingArguments(TrainingArguments):
                 raise UserError(f"{flag} must be {wanted}, got {value}")
 
 
-# Trainer flags of transformers 4 that transformers 5 removed, still in run_mlm's older docs and many tutorials:
-# what to pass instead.
-REMOVED_FLAGS = {
-    "--warmup_ratio": "pass the share as --warmup_steps (a number below 1 is a share of the steps)",
-    "--group_by_length": "pass --train_sampling_strategy group_by_length",
-    "--evaluation_strategy": "pass --eval_strategy",
-    "--no_cuda": "pass --use_cpu True",
-    "--per_gpu_train_batch_size": "pass --per_device_train_batch_size",
-    "--per_gpu_eval_batch_size": "pass --per_device_eval_batch_size",
-    "--overwrite_output_dir": "drop it: app.py replaces a model folder it saved (atomically) anyway",
-}
-
-
 def parse_args(argv: list[str] | None):
     parser = OneLineParser((ModelArguments, DataArguments, SuggestArguments, AppTrainingArguments), prog="app.py")
     argv = sys.argv[1:] if argv is None else argv
@@ -244,10 +231,7 @@ def parse_args(argv: list[str] | None):
     except json.JSONDecodeError as e:
         raise UserError(f"config file '{argv[0]}' is not valid JSON (line {e.lineno}: {e.msg}): fix that line") from None
     except (ValueError, TypeError) as e:  # TrainingArguments' own checks; a config file's unknown or odd keys
-        removed = [a.split("=")[0] for a in argv if a.split("=")[0] in REMOVED_FLAGS]
-        if removed:
-            raise UserError(f"{removed[0]} is no longer a Trainer flag (transformers 5): "
-                            f"{REMOVED_FLAGS[removed[0]]}") from None
+        training.refuse_removed_flags(argv)  # --warmup_ratio and others from transformers 4: say what replaced them
         raise UserError(str(e).strip().splitlines()[0]) from None
     except OSError as e:
         raise UserError(f"config file '{argv[0]}': {e.strerror}: pass a JSON file of options") from None
@@ -281,7 +265,7 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     train_model(report, trainer, checkpoint)  # trainer.train()
     after = training.evaluate(trainer, model, tokenizer, test, after_training=True)
     report.say(format_eval("after training", after))
-    check_converged(report, after, trainer, args)
+    training.check_converged(report, after, trainer, args)  # a NaN eval loss: no names, nothing saved
     if not trainer.is_world_process_zero():
         return  # the other processes only train and evaluate
 
@@ -293,17 +277,6 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     # What a user of the saved folder gets: the model as from_pretrained loads it, filling in the prompt.
     reloaded, tokenizer = modeling.load_model_and_tokenizer(args.output_dir, for_training=False)
     report_suggestions(report, reloaded, tokenizer, suggest_args, "fine-tuned, reloaded from output_dir")
-
-
-def check_converged(report, after: dict, trainer, args):
-    """A run whose eval loss is NaN or infinite has diverged: its weights are no model. It is not saved (the model
-    already in --output_dir stays), its names are not suggested, and the run ends in one error line."""
-    if math.isfinite(after["eval_loss"]):
-        return
-    report.say("训练发散 diverged: no name score and no name table for a diverged model; nothing saved")
-    raise UserError(f"training diverged (eval_loss {after['eval_loss']} after {trainer.state.global_step} steps at "
-                    f"--learning_rate {args.learning_rate:g}): nothing was saved and {args.output_dir} is as it was; "
-                    "lower --learning_rate (default 5e-5) or raise --warmup_steps")
 
 
 def check_fits_model(model, tokenizer, data_args, suggest_args):
@@ -333,8 +306,7 @@ def prepare_data(rows, tokenizer, data_args, args):
     return training_columns(train), test, test_masked, processed
 
 
-def show_data(report, n_rows: int, encoding: str, processed, train, test, tokenizer, data_args, args,
-              precision: str | None):
+def show_data(report, n_rows: int, encoding: str, processed, train, test, tokenizer, data_args, args, precision):
     """The data's sizes, the processed rows and two masked examples; how the precision was settled."""
     report.say(f"== 数据 data: {n_rows} rows ({encoding}), {len(train)} train / {len(test)} test")
     collator = masking.NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability,
@@ -345,9 +317,8 @@ def show_data(report, n_rows: int, encoding: str, processed, train, test, tokeni
 
 
 def training_columns(train):
-    """The train split with only what the collator reads, and each row's number (its masks are drawn from it):
-    datasets turns every column of a batch into Python objects, and text, label and word_ids would only be
-    thrown away (the processed data keeps them)."""
+    """The train split with only what the collator reads (datasets turns every column of a batch into Python objects)
+    and each row's number, from which its batch's masks are drawn (masking.NameMaskingCollator)."""
     train = train.add_column("row", list(range(len(train))))
     return train.select_columns([c for c in masking.COLLATOR_INPUTS if c in train.column_names])
 
@@ -360,8 +331,7 @@ def first_examples(train, n: int) -> list[dict]:
 
 def settle_precision(model, tokenizer, train, data_args, args) -> str | None:
     """--precision auto, now that the model is known: on a GPU, fp32 (TF32) or bf16 autocast, whichever runs the
-    first training batch faster; on a CPU with native bf16, fp32 for a small model. Returns what it chose and
-    why, where it chose."""
+    first training batch faster; on a CPU with native bf16, fp32 for a small model. Returns what it chose and why."""
     why = device.cpu_precision_for(args, model)
     if why:
         return f"fp32 ({why})"

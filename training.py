@@ -210,6 +210,37 @@ def build_trainer(model, tokenizer, args, data_args, train, test_masked, report:
     return trainer
 
 
+# Trainer flags of transformers 4 that transformers 5 removed, still in run_mlm's older docs and many tutorials:
+# what to pass instead.
+REMOVED_FLAGS = {
+    "--warmup_ratio": "pass the share as --warmup_steps (a number below 1 is a share of the steps)",
+    "--group_by_length": "pass --train_sampling_strategy group_by_length",
+    "--evaluation_strategy": "pass --eval_strategy",
+    "--no_cuda": "pass --use_cpu True",
+    "--per_gpu_train_batch_size": "pass --per_device_train_batch_size",
+    "--per_gpu_eval_batch_size": "pass --per_device_eval_batch_size",
+    "--overwrite_output_dir": "drop it: app.py replaces a model folder it saved (atomically) anyway",
+}
+
+
+def refuse_removed_flags(argv: list[str]):
+    """A Trainer flag of transformers 4 that transformers 5 removed (HfArgumentParser only says it is unused)."""
+    removed = [a.split("=")[0] for a in argv if a.split("=")[0] in REMOVED_FLAGS]
+    if removed:
+        raise UserError(f"{removed[0]} is no longer a Trainer flag (transformers 5): {REMOVED_FLAGS[removed[0]]}")
+
+
+def check_converged(report, after: dict, trainer, args):
+    """A run whose eval loss is NaN or infinite has diverged: its weights are no model. It is not saved (the model
+    already in --output_dir stays), its names are not suggested, and the run ends in one error line."""
+    if math.isfinite(after["eval_loss"]):
+        return
+    report.say("训练发散 diverged: no name score and no name table for a diverged model; nothing saved")
+    raise UserError(f"training diverged (eval_loss {after['eval_loss']} after {trainer.state.global_step} steps at "
+                    f"--learning_rate {args.learning_rate:g}): nothing was saved and {args.output_dir} is as it was; "
+                    "lower --learning_rate (default 5e-5) or raise --warmup_steps")
+
+
 def resolve_checkpoint(args) -> str | None:
     """--resume_from_checkpoint: a checkpoint folder, or True/last for the newest one in --output_dir."""
     from transformers.trainer_utils import get_last_checkpoint
