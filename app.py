@@ -252,7 +252,7 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     train_model(report, trainer, checkpoint)  # trainer.train()
     after = training.evaluate(trainer, model, tokenizer, test, after_training=True)
     report.say(format_eval("after training", after))
-    training.check_converged(report, after, trainer, args)
+    training.check_converged(report, after, trainer, args)  # a NaN eval loss: no names, nothing saved
     if not trainer.is_world_process_zero():
         return  # the other processes only train and evaluate
 
@@ -299,8 +299,7 @@ def prepare_data(rows, tokenizer, data_args, args):
     return training_columns(train), test, test_masked, processed
 
 
-def show_data(report, n_rows: int, encoding: str, processed, train, test, tokenizer, data_args, args,
-              precision: str | None):
+def show_data(report, n_rows: int, encoding: str, processed, train, test, tokenizer, data_args, args, precision):
     """The data's sizes, the processed rows and two masked examples; how the precision was settled."""
     report.say(f"== 数据 data: {n_rows} rows ({encoding}), {len(train)} train / {len(test)} test")
     collator = masking.NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability,
@@ -311,9 +310,8 @@ def show_data(report, n_rows: int, encoding: str, processed, train, test, tokeni
 
 
 def training_columns(train):
-    """The train split with only what the collator reads, and each row's number (its masks are drawn from it):
-    datasets turns every column of a batch into Python objects, and text, label and word_ids would only be
-    thrown away (the processed data keeps them)."""
+    """The train split with only what the collator reads (datasets turns every column of a batch into Python objects)
+    and each row's number, from which its batch's masks are drawn (masking.NameMaskingCollator)."""
     train = train.add_column("row", list(range(len(train))))
     return train.select_columns([c for c in masking.COLLATOR_INPUTS if c in train.column_names])
 
@@ -326,8 +324,7 @@ def first_examples(train, n: int) -> list[dict]:
 
 def settle_precision(model, tokenizer, train, data_args, args) -> str | None:
     """--precision auto, now that the model is known: on a GPU, fp32 (TF32) or bf16 autocast, whichever runs the
-    first training batch faster; on a CPU with native bf16, fp32 for a small model. Returns what it chose and
-    why, where it chose."""
+    first training batch faster; on a CPU with native bf16, fp32 for a small model. Returns what it chose and why."""
     why = device.cpu_precision_for(args, model)
     if why:
         return f"fp32 ({why})"

@@ -210,6 +210,17 @@ def build_trainer(model, tokenizer, args, data_args, train, test_masked, report:
     return trainer
 
 
+def check_converged(report, after: dict, trainer, args):
+    """A run whose eval loss is NaN or infinite has diverged: its weights are no model. It is not saved (the model
+    already in --output_dir stays), its names are not suggested, and the run ends in one error line."""
+    if math.isfinite(after["eval_loss"]):
+        return
+    report.say("训练发散 diverged: no name score and no name table for a diverged model; nothing saved")
+    raise UserError(f"training diverged (eval_loss {after['eval_loss']} after {trainer.state.global_step} steps at "
+                    f"--learning_rate {args.learning_rate:g}): nothing was saved and {args.output_dir} is as it was; "
+                    "lower --learning_rate (default 5e-5) or raise --warmup_steps")
+
+
 def resolve_checkpoint(args) -> str | None:
     """--resume_from_checkpoint: a checkpoint folder, or True/last for the newest one in --output_dir."""
     from transformers.trainer_utils import get_last_checkpoint
@@ -269,14 +280,3 @@ def _last_epoch_eval_loss(trainer) -> float | None:
         if "eval_loss" in entry:
             return entry["eval_loss"] if entry.get("step") == state.global_step else None
     return None
-
-
-def check_converged(report, after: dict, trainer, args):
-    """A run whose eval loss is NaN or infinite has diverged: its weights are no model. It is not saved (the model
-    already in --output_dir stays), its names are not suggested, and the run ends in one error line."""
-    if math.isfinite(after["eval_loss"]):
-        return
-    report.say("训练发散 diverged: no name score and no name table for a diverged model; nothing saved")
-    raise UserError(f"training diverged (eval_loss {after['eval_loss']} after {trainer.state.global_step} steps at "
-                    f"--learning_rate {args.learning_rate:g}): nothing was saved and {args.output_dir} is as it was; "
-                    "lower --learning_rate (default 5e-5) or raise --warmup_steps")
