@@ -60,8 +60,8 @@ import outputs
 import roles
 import training
 from errors import UserError
-from report import Report, close_progress_bars, format_configuration, format_eval, format_quality, format_suggestions, \
-    format_tokens, perplexity, setup_logging, show_examples, suggestion_records
+from report import RANKING_NOTE, Report, close_progress_bars, format_configuration, format_eval, format_quality, \
+    format_suggestions, format_tokens, perplexity, setup_logging, shortfall, show_examples, suggestion_records
 
 
 # ----------------------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ class SuggestArguments:
     gender_weight: float = field(
         default=names.GENDER_WEIGHT,  # measured: README「名字表」
         metadata={"help": "With --gender boy|girl: weight of log P(gender | name) from real naming statistics "
-                          "beside the model's log-probability (0: the model alone)."},
+                          "beside the model's log-probability (0: no ranking by gender; the hard rule stays)."},
     )
     max_per_character: int = field(
         default=names.MAX_PER_CHARACTER,  # 20 rows then use at least 10 characters in each position
@@ -167,8 +167,10 @@ class SuggestArguments:
             raise UserError(f"--max_per_character must be 0 (no limit) or more, got {self.max_per_character}")
         if self.prompt is not None and self.prompt.count(names.MASK) not in (1, 2):
             raise UserError(f"--prompt must contain {names.MASK} once (or twice for a two-character name), got {self.prompt!r}")
-        if problem := names.pattern_and_avoid_problem(self.pattern, self.avoid, self.prompt):
+        if problem := names.pattern_and_avoid_problem(self.pattern, self.avoid, self.prompt, self.surname, self.gender):
             raise UserError(problem)
+        if self.suggestions_file and self.raw_predictions:
+            raise UserError("--suggestions_file writes name records: drop --raw_predictions, or drop --suggestions_file")
 
     def resolved_prompt(self) -> str:
         """The prompt with one [MASK] per given-name character: --prompt if given, else the gender template."""
@@ -184,7 +186,8 @@ class AppTrainingArguments(TrainingArguments):
     # Defaults chosen for the real bert-base-chinese on a laptop CPU; everything else is the Trainer's.
     output_dir: str = field(default=outputs.DEFAULT_OUTPUT_DIR, metadata={"help": "Where the model is saved."})
     do_train: bool = field(default=True, metadata={"help": "False: no training; suggest from a saved --model_name_or_path."})
-    num_train_epochs: float = field(default=3.0, metadata={"help": "3 passes over 300 sentences: the loss has flattened."})
+    num_train_epochs: float = field(default=3.0, metadata={"help": "3 passes over train.json's ~300 training "
+                                                                   "sentences: the loss has flattened."})
     learning_rate: float = field(default=5e-5, metadata={"help": "BERT's fine-tuning rate; higher forgets pre-training."})
     per_device_train_batch_size: int = field(default=16, metadata={"help": "16 short sentences: fast on CPU, stable."})
     per_device_eval_batch_size: int = field(default=32, metadata={"help": "No gradients, so larger than training."})
@@ -277,6 +280,9 @@ def check_fits_model(model, tokenizer, data_args, suggest_args):
                         f"positions: pass at most {positions}")
     if unknown := names.unknown_chars(tokenizer, (suggest_args.pattern or "").replace(names.FREE, "")):
         raise UserError(f"--pattern {suggest_args.pattern}: {unknown} is not in the model's vocabulary: pick another")
+    if suggest_args.prompt is None and (unknown := names.unknown_chars(tokenizer, suggest_args.surname)):
+        raise UserError(f"--surname {suggest_args.surname}: {unknown} is not in the model's vocabulary (it would read "
+                        "[UNK]): pass --prompt with the surname written another way")
     if suggest_args.raw_predictions:
         available, what = model.config.vocab_size, "tokens in the model's vocabulary"
     else:
@@ -355,11 +361,13 @@ def report_suggestions(report, model, tokenizer, suggest_args, when: str, corpus
         report.say(line)
     if raw:
         return {}
-    short = names.shortfall(len(found), suggest_args.top_k, suggest_args.gender)
+    report.say(RANKING_NOTE)
+    short = shortfall(len(found), suggest_args.top_k, suggest_args.gender)
     if short:
         report.say(short)
     scores = suggestion_quality(found, suggest_args)
-    report.say(format_quality(scores))
+    if found:  # no names, no quality to state (the shortfall line says why)
+        report.say(format_quality(scores))
     if suggest_args.suggestions_file and when != "pretrained":  # the table of the model the run ends with
         outputs.write_suggestions_file(suggest_args.suggestions_file, suggestion_records(found, surname))
     return scores
@@ -403,9 +411,10 @@ def collect_metrics(before: dict, after: dict, trainer, train, test) -> dict:
                "world_size": trainer.args.world_size, **training.step_timer(trainer).metrics(trainer.state)})
 
 
-def suggest_only(report, model_args, suggest_args, args):
+def suggest_only(report, model_args, data_args, suggest_args, args):
     model, tokenizer = modeling.load_model_and_tokenizer(model_args.model_name_or_path, for_training=False)
     check_fits_model(model, tokenizer, None, suggest_args)
+    report_configuration(report, model_args, data_args, suggest_args, args)  # after the checks: an error is one line
     report_suggestions(report, model, tokenizer, suggest_args, "saved model", roles.load(model_args.model_name_or_path))
 
 
@@ -447,14 +456,12 @@ def run(argv: list[str] | None = None):
     setup_logging(is_main)
     check_before_work(suggest_args, args)
     report = Report(enabled=is_main)
-    if not args.do_train:  # a training run says it once its precision is settled (train_and_suggest)
-        report_configuration(report, model_args, data_args, suggest_args, args)
     writes_model = args.do_train and is_main
     with outputs.exclusive_output_dir(args.output_dir) if writes_model else contextlib.nullcontext():
         if args.do_train:
             train_and_suggest(report, model_args, data_args, suggest_args, args)
         else:
-            suggest_only(report, model_args, suggest_args, args)
+            suggest_only(report, model_args, data_args, suggest_args, args)
         if is_main:
             outputs.write_result_file(suggest_args.result_file, report.lines)
             print(f"report written to {suggest_args.result_file}")

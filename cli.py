@@ -90,7 +90,9 @@ def parse_args(argv: list[str], dataclasses):
         if removed:
             raise UserError(f"{removed[0]} is no longer a Trainer flag (transformers 5): "
                             f"{REMOVED_FLAGS[removed[0]]}") from None
-        raise UserError(str(e).strip().splitlines()[0]) from None
+        if str(e).startswith("Some specified arguments are not used") and (unknown := parser.unknown_options(argv)):
+            raise UserError(unknown) from None
+        raise UserError(" ".join(line.strip() for line in str(e).strip().splitlines())) from None  # one line, whole
     except OSError as e:
         raise UserError(f"config file '{argv[0]}': {e.strerror}: pass a JSON file of options") from None
 
@@ -114,6 +116,13 @@ def check_ranges(args):
         (args.max_grad_norm is None or args.max_grad_norm >= 0, "--max_grad_norm", "0 (no clipping) or more",
          args.max_grad_norm),
         (0 <= args.seed < 2**32, "--seed", "a whole number from 0 to 4294967295", args.seed),
+        (0 <= args.label_smoothing_factor < 1, "--label_smoothing_factor", "in [0, 1) such as 0.1",
+         args.label_smoothing_factor),
+        (args.dataloader_num_workers >= 0, "--dataloader_num_workers", "0 (load in the main process) or more",
+         args.dataloader_num_workers),
+        # Evaluation computes the loss only (name scores come after training): nothing else can pick a best model.
+        (args.metric_for_best_model in (None, "loss", "eval_loss"), "--metric_for_best_model",
+         "loss (the only metric evaluation computes; leave it unset)", args.metric_for_best_model),
     ]
     for ok, flag, wanted, value in checks:
         if not ok:

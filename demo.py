@@ -100,7 +100,8 @@ class Suggester:
         surname, fixed = (surname or "").strip(), (fixed or "").strip()
         avoid = "".join(c for c in avoid or "" if c not in AVOID_SEPARATORS)
         gender, length = GENDERS[gender_label], LENGTHS[length_label]
-        problem = input_problem(surname, how_many) or self.pattern_problem(fixed, length) or avoid_problem(avoid)
+        problem = input_problem(surname, how_many) or self.pattern_problem(fixed, length) or avoid_problem(avoid) \
+            or fixed_problem(fixed, surname, avoid, gender)
         if problem:
             return "", "", problem
         pattern = (fixed + names.FREE if POSITIONS[position_label] == 0 else names.FREE + fixed) if fixed else None
@@ -113,7 +114,7 @@ class Suggester:
                                     int(how_many), gender=gender, exclude=exclude, registrable_only=True, pattern=pattern,
                                     roles=self.corpus_roles)
         records = report.suggestion_records(found, surname)
-        return table_html(records), summary(records, gender), names.shortfall(len(found), int(how_many), gender) or ""
+        return table_html(records), summary(records, gender), report.shortfall(len(found), int(how_many), gender) or ""
 
     def pattern_problem(self, fixed: str, length: int) -> str | None:
         """What is wrong with the generation character, for a parent; None if nothing (or none is given)."""
@@ -139,6 +140,19 @@ def input_problem(surname: str, how_many) -> str | None:
             or how_many != int(how_many) or not 1 <= how_many <= MAX_NAMES:
         return f"名字个数要在 1 到 {MAX_NAMES} 之间。 The number of names must be a whole number from 1 to {MAX_NAMES}."
     return None
+
+
+def fixed_problem(fixed: str, surname: str, avoid: str, gender: str) -> str | None:
+    """A generation character the name rules would never let in (names.fixed_char_problem), said for a parent."""
+    if not fixed or not names.fixed_char_problem(fixed, surname, avoid, gender):
+        return None
+    if fixed in surname:
+        return f"固定字「{fixed}」就是姓里的字，名字里不再用它。请换一个字。 The generation character is the surname's own."
+    if fixed in avoid:
+        return f"固定字「{fixed}」也在要避开的字里，请去掉其中一个。 The generation character is also to be avoided."
+    sex = "男孩" if gender == "girl" else "女孩"
+    return (f"「{fixed}」多用在{sex}的名字里，不适合{'女孩' if gender == 'girl' else '男孩'}。请换一个字，或选「不限」。"
+            f" This character is given mostly to the other sex: pick another, or choose any.")
 
 
 def avoid_problem(avoid: str) -> str | None:

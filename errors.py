@@ -23,12 +23,25 @@ class OneLineParser(HfArgumentParser):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", _HelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)  # --num_train_epoch is a typo, not --num_train_epochs
         super().__init__(*args, **kwargs)
         self.rest = None  # the argument group --help leaves out
         self.show_all = False
 
     def error(self, message):
         raise UserError(f"{message} (python {self.prog} --help lists the options)")
+
+    def unknown_options(self, argv: list[str]) -> str | None:
+        """'unknown option --surnme (did you mean --surname?) ...' for the options of argv this parser lacks."""
+        import difflib
+
+        known = [o for a in self._actions for o in a.option_strings]
+        unknown = [a.split("=")[0] for a in argv if a.startswith("--") and a.split("=")[0] not in known]
+        if not unknown:
+            return None
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        guess = f" (did you mean {close[0]}?)" if close else ""
+        return f"unknown option {unknown[0]}{guess}: python {self.prog} --help lists the options"
 
     def group_options(self, groups: dict[str, list[str]], rest_title: str):
         """Show these options (by dest) under these titles, in this order; all others under rest_title, and only

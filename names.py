@@ -111,7 +111,7 @@ def prompt(surname: str, gender: str, length: int, pattern: str | None = None) -
     return PROMPT_TEMPLATES[gender].format(surname=surname, masks=masks)
 
 
-def pattern_and_avoid_problem(pattern: str | None, avoid: str, explicit_prompt: str | None) -> str | None:
+def pattern_and_avoid_problem(pattern, avoid: str, explicit_prompt, surname="", gender="any") -> str | None:
     """app.py's --pattern and --avoid: the error line, naming the option and the fix; None if all is well."""
     if pattern is not None and (problem := pattern_problem(pattern)):
         return f"--pattern {problem}"
@@ -119,6 +119,20 @@ def pattern_and_avoid_problem(pattern: str | None, avoid: str, explicit_prompt: 
         return "--pattern goes with --surname and --gender, not --prompt: put the character in the prompt, or leave it out"
     if not all(HAN_CHAR.fullmatch(c) for c in avoid):
         return f"--avoid must be Chinese characters written together (伟强), got {avoid!r}"
+    if pattern is not None and (problem := fixed_char_problem(pattern.replace(FREE, ""), surname, avoid, gender)):
+        return f"--pattern {pattern}: {problem}"
+    return None
+
+
+def fixed_char_problem(fixed: str, surname: str, avoid: str, gender: str) -> str | None:
+    """Why the rules would never let this fixed character (字辈) into the name (surname, --avoid, STRONG_LEAN); or None."""
+    for c in fixed:
+        if c in surname or c in avoid:
+            return (f"{c} is the surname's own character (a given name does not repeat it): pick another" if c in surname
+                    else f"{c} is also in --avoid: drop it from one of the two")
+        if leans_strongly(c, gender):
+            return (f"{c} is at least {STRONG_LEAN:g} times as common in {'boys' if gender == 'girl' else 'girls'}' "
+                    f"names, so no {gender}'s name may hold it: pick another character, or --gender any")
     return None
 
 
@@ -475,15 +489,6 @@ def suggest_names(model, tokenizer, prompt: str, top_k: int, names_only: bool = 
         scores, ratios, priors = total[b, tok], new_ratio[b, tok], new_prior[b, tok]
     tokens = [tokenizer.convert_ids_to_tokens(row) for row in beams.tolist()]
     return [(fill_pattern(pattern, t) if pattern else "".join(t), s) for t, s in zip(tokens, scores.tolist())]
-
-
-def shortfall(found: int, top_k: int, gender: str) -> str | None:
-    """The one line that says a list is shorter than asked for (None if it is not)."""
-    if found >= top_k:
-        return None
-    sex = {"boy": "男孩", "girl": "女孩"}.get(gender, "")
-    return (f"只有 {found} 个名字符合{sex}名字的条件（要 {top_k} 个）。 only {found} of the {top_k} names asked for "
-            f"pass the filters{' for a ' + gender if sex else ''}: fewer are shown rather than names that do not fit")
 
 
 def _logits_at(model, input_ids, pos: int) -> torch.Tensor:

@@ -124,6 +124,21 @@ def short_meaning(record: dict, width: int | None = None) -> str:
     return prefix + " / ".join(senses)
 
 
+# Said under every name table: its order is not the probability column's (names.suggest_names ranks by more).
+RANKING_NOTE = ("排序看模型的概率，也看真实名字里这些字有多常用（和性别），所以 probability 不一定逐行变小。"
+                " ranked by the model's probability and how often real names use the characters (and gender); "
+                "probability is the model's own")
+
+
+def shortfall(found: int, top_k: int, gender: str) -> str | None:
+    """The one line that says a list is shorter than asked for (None if it is not)."""
+    if found >= top_k:
+        return None
+    sex = {"boy": "男孩", "girl": "女孩"}.get(gender, "")
+    return (f"只有 {found} 个名字符合{sex}名字的条件（要 {top_k} 个）。 only {found} of the {top_k} names asked for "
+            f"pass the filters{' for a ' + gender if sex else ''}: fewer are shown rather than names that do not fit")
+
+
 def format_suggestions(title: str, suggestions: list[tuple[str, float]], surname: str = "") -> list[str]:
     """Lines of a suggestion table (suggestion_records), aligned for a terminal of TABLE_WIDTH columns: rank, name,
     pinyin, tones, strokes, lean, probability, and the meaning last, cut to fit."""

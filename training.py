@@ -11,6 +11,7 @@ import math
 import os
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from transformers import BertForMaskedLM, PrinterCallback, ProgressCallback, Trainer, TrainerCallback
@@ -215,10 +216,16 @@ def check_converged(report, after: dict, trainer, args):
     already in --output_dir stays), its names are not suggested, and the run ends in one error line."""
     if math.isfinite(after["eval_loss"]):
         return
-    report.say("训练发散 diverged: no name score and no name table for a diverged model; nothing saved")
+    report.say("训练发散 diverged: no name score and no name table for a diverged model; no model saved")
+    # Checkpoints (--save_strategy) are the Trainer's, written during training: the later ones hold the diverged
+    # weights, and --resume_from_checkpoint True would pick the newest. Say so rather than claim nothing was written.
+    checkpoints = sorted((p.name for p in Path(args.output_dir).glob("checkpoint-*")), key=lambda n: int(n.split("-")[-1])
+                         if n.split("-")[-1].isdigit() else -1)
+    written = (f"; the checkpoints in {args.output_dir} ({', '.join(checkpoints)}) may hold diverged weights: delete "
+               "them before resuming") if checkpoints else ""
     raise UserError(f"training diverged (eval_loss {after['eval_loss']} after {trainer.state.global_step} steps at "
-                    f"--learning_rate {args.learning_rate:g}): nothing was saved and {args.output_dir} is as it was; "
-                    "lower --learning_rate (default 5e-5) or raise --warmup_steps")
+                    f"--learning_rate {args.learning_rate:g}): no model was saved and the model in {args.output_dir} is "
+                    f"as it was{written}; lower --learning_rate (default 5e-5) or raise --warmup_steps")
 
 
 def resolve_checkpoint(args) -> str | None:

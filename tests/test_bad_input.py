@@ -98,6 +98,14 @@ def test_output_dir_not_writable(run_app):
     ("--name_length", "3", ["--name_length", "1 or 2"]),
     ("--mlm_probability", "0", ["--mlm_probability"]),
     ("--precision", "int4", ["--precision"]),
+    ("--label_smoothing_factor", "1.5", ["--label_smoothing_factor", "[0, 1)"]),
+    ("--label_smoothing_factor", "-0.2", ["--label_smoothing_factor", "[0, 1)"]),
+    ("--dataloader_num_workers", "-1", ["--dataloader_num_workers", "0"]),
+    ("--metric_for_best_model", "name_top20", ["--metric_for_best_model", "loss"]),
+    # The Trainer's own message spans lines; the one error line keeps all of it (what it found included).
+    ("--load_best_model_at_end", "True", ["--load_best_model_at_end", "Evaluation strategy", "Save strategy"]),
+    ("--surnme", "李", ["unknown option --surnme", "did you mean --surname?", "--help"]),  # a typo
+    ("--num_train_epoch", "1", ["unknown option --num_train_epoch", "did you mean --num_train_epochs?"]),  # no abbreviation
 ])
 def test_bad_options(run_app, flag, value, words):
     assert_one_line_error(*run_app(flag, value), *words)
@@ -113,8 +121,15 @@ def test_bad_options(run_app, flag, value, words):
     (["--avoid", "伟 强"], ["--avoid", "Chinese characters"]),
     (["--avoid", "wei"], ["--avoid", "Chinese characters"]),
     (["--suggestions_file", "."], ["--suggestions_file", "is a folder", "names.json"]),
+    (["--pattern", "_轩", "--gender", "girl"], ["--pattern _轩", "boys' names", "--gender any"]),
+    (["--pattern", "芳_", "--gender", "boy"], ["--pattern 芳_", "girls' names"]),
+    (["--pattern", "子_", "--avoid", "子"], ["--pattern 子_", "also in --avoid"]),
+    (["--pattern", "张_"], ["--pattern 张_", "surname's own"]),
+    (["--raw_predictions", "True", "--suggestions_file", "n.json"], ["--suggestions_file", "--raw_predictions"]),
+    (["--surname", "龘"], ["--surname 龘", "not in the model's vocabulary"]),  # checked once the model is loaded
 ], ids=["no-free-position", "latin", "both-fixed", "three-positions", "not-in-vocab", "with-prompt",
-        "avoid-space", "avoid-latin", "suggestions-file-folder"])
+        "avoid-space", "avoid-latin", "suggestions-file-folder", "fixed-leans-boy", "fixed-leans-girl",
+        "fixed-avoided", "fixed-surname", "raw-with-json", "surname-not-in-vocab"])
 def test_bad_pattern_avoid_and_suggestions_file(run_app, extra, words):
     assert_one_line_error(*run_app("--do_train", "False", *extra), *words)
 

@@ -58,6 +58,9 @@ def test_bad_inputs_get_a_short_message_for_parents(suggester, surname, how_many
     ("双字名 2", "龘", "", "模型不认识"),  # not in the model's vocabulary
     ("双字名 2", "", "伟 b", "避开的字要是汉字"),
     ("双字名 2", "", "EVERY", "避开的字太多"),  # avoiding every candidate
+    ("双字名 2", "轩", "", "多用在男孩的名字里"),  # 2.6 times as common in boys' names: no girl's name holds it
+    ("双字名 2", "李", "", "就是姓里的字"),
+    ("双字名 2", "子", "子", "也在要避开的字里"),
 ])
 def test_bad_generation_character_or_avoid_list(suggester, length, fixed, avoid, words):
     import names

@@ -264,6 +264,15 @@ def test_a_diverged_run_says_so_and_leaves_the_saved_model(tmp_path, tiny_model,
     assert out.count("训练发散 diverged") == 1 and "fine-tuned" not in out
     assert {p.name: sha256(p) for p in (tmp_path / "out").iterdir() if p.is_file()} == saved
     assert (tmp_path / "out.txt").read_text(encoding="utf-8") == report
+    assert "no model was saved" in err and "checkpoint" not in err
+
+    # With checkpoints, the Trainer has written some during training: the error line says where they are, rather
+    # than that nothing was written (--resume_from_checkpoint True would pick the newest, diverged one).
+    status, out, err = run_app(capsys, [*common, "--learning_rate", "1e12", "--save_strategy", "steps",
+                                        "--save_steps", "1"])
+    assert_one_line_error(status, err, "diverged", "no model was saved", "checkpoint-1, checkpoint-2",
+                          "delete them before resuming")
+    assert {p.name: sha256(p) for p in (tmp_path / "out").iterdir() if p.is_file()} == saved
 
 
 def test_no_name_score_from_nan_logits(tiny_model, tiny_tokenizer, corpus_rows, tmp_path):
