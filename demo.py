@@ -241,10 +241,10 @@ def build_page(suggest: Suggester, folder: str):
         go = gr.Button("起名 / Suggest names", variant="primary", elem_id="suggest")
         table = gr.HTML(elem_id="names")
         quality = gr.Markdown(elem_id="quality")
-        gr.Markdown("名次按模型的概率和真实名字里的性别统计一起排，所以占比不一定逐行变小；占比是这个名字在整张表里所占的分量；"
+        gr.Markdown("名次按模型的概率、真实名字里这些字有多常用和性别统计一起排，占比只看模型，所以不一定逐行变小；占比是这个名字在整张表里所占的分量；"
                     "倾向是真实名字里用这些字的男女比例；声调后的「同调」表示每个字声调相同，读起来平；含义是 Unicode 汉字库"
-                    "（Unihan）的英文释义。 Ranked by the model together with real names' gender statistics; the share is"
-                    " the name's part of the whole list; the lean is how real names with these characters split between"
+                    "（Unihan）的英文释义。 Ranked by the model together with how often real names use the characters and"
+                    " their gender statistics; the share is the model's alone, the name's part of the whole list; the lean is how real names with these characters split between"
                     " boys and girls; 同调 marks a name whose syllables all have one tone; meanings are Unihan's English.",
                     elem_id="how-to-read")
         with gr.Accordion("关于模型 / About the model", open=False):
