@@ -1,10 +1,10 @@
 """Fine-tune bert-base-chinese with masked-language modelling so that it suggests given names.
 
-    python app.py                                    # train on train.json, write result.txt
-    python app.py --num_train_epochs 5 --seed 7      # every transformers.TrainingArguments flag works
+    python app.py                                 # train on train.json, write result.txt
+    python app.py --num_train_epochs 5 --seed 7   # every transformers.TrainingArguments flag works
     python app.py --do_train False --model_name_or_path outputs/bert-base-chinese-names \
-        --surname 李 --gender girl --name_length 2   # suggest names from a saved model, no training
-    torchrun --nproc_per_node 2 app.py               # data-parallel; or accelerate launch --multi_gpu ...
+        --surname 李 --gender girl --name_length 2   # suggest from a saved model, no training
+    torchrun --nproc_per_node 2 app.py            # data-parallel; or accelerate launch --multi_gpu
 
 What it does, in order (main() reads the same way): load the model and tokenizer, load the corpus
 (JSON Lines or a JSON array of {"text": ..., "label": "张涛"}), tokenize it keeping `word_ids`,
@@ -13,30 +13,39 @@ suggest names, train with transformers.Trainer, evaluate again on the same maske
 model + tokenizer + metrics.json + loss.png + a model card atomically to --output_dir, reload the
 saved model and suggest names again, and write the whole report to --result_file.
 
-The name tables (names.py) list only characters that real given names use, ranked for --gender with real
-naming statistics, with pinyin and each name's lean (男 94%); two-character lists vary (--max_per_character).
-Every bad input (a GBK or UTF-16 corpus is fine; a broken one is not) ends in one `error:` line and exit
-status 2 before any training; SIGTERM and Ctrl-C leave the previous model and report as they were.
+The name tables list only characters that real given names use, ranked for --gender with real
+naming statistics, with pinyin and each name's lean (男 94%); two-character lists vary
+(--max_per_character). Every bad input (a GBK or UTF-16 corpus is fine; a broken one is not) ends
+in one `error:` line and exit status 2 before any training; SIGTERM and Ctrl-C leave the previous
+model and report as they were.
 
-Cost: the default run (350 sentences, 3 epochs) takes 28 to 90 seconds on 2 CPU cores with a model of
-bert-base-chinese's shape (bf16 on an AVX512-BF16 or AMX CPU; fp32 on an AVX2 one). It writes --output_dir (about
-400 MB) and result.txt (suggestions.txt with --do_train False). python demo.py serves the name table as a web page.
+Cost: the default run (350 sentences, 3 epochs) takes 28 to 90 seconds on 2 CPU cores with a model
+of bert-base-chinese's shape (bf16 on an AVX512-BF16 or AMX CPU; fp32 on an AVX2 one). It writes
+--output_dir (about 400 MB) and result.txt (suggestions.txt with --do_train False). python demo.py
+serves the name table as a web page.
 
-It downloads nothing but the model, once (the Hugging Face cache comes first; HF_ENDPOINT names a mirror);
-with HF_HUB_OFFLINE=1 it only uses the cache or a local folder. bash run.sh sets up .venv and runs it.
+It downloads nothing but the model, once (the Hugging Face cache comes first; HF_ENDPOINT names a
+mirror); with HF_HUB_OFFLINE=1 it only uses the cache or a local folder. bash run.sh sets up .venv
+and runs it.
 
-This file is the story: the options, then train_and_suggest(), the pipeline step by step. Each step's
-details live in a module named for what it holds:
-    corpus.py    reading train.json in any encoding, checking rows, tokenizing with word_ids, splitting
-    masking.py   DataCollatorForLanguageModeling with name masking; the test split masked once
-    modeling.py  loading the model and tokenizer; the training forward at masked positions only
-    device.py    precision for this hardware (bf16, fp16, TF32), the CPU memory lever
-    training.py  the transformers.Trainer, its callbacks, evaluation and the name score
-    names.py     naming knowledge: real name characters, gender, pinyin, the beam search; hanzi.py strokes, meaning
-    report.py    what the run prints: fixed-shape lines, the name table
-    outputs.py   the output folder (lock, atomic save), result.txt, loss plot, model card, publishing
-    errors.py    UserError: bad input, said in one line
-    cli.py       the command line: --help's groups, parsing the options above
+This file is the story: the options, then train_and_suggest(), the pipeline step by step. Each
+step's details live in a module named for what it holds:
+    corpus.py       reading train.json in any encoding, checking rows, tokenizing with word_ids,
+                    splitting; the data options' checks
+    masking.py      DataCollatorForLanguageModeling with name masking; the test split masked once
+    modeling.py     loading the model and tokenizer; the training forward at masked positions only
+    device.py       precision for this hardware (bf16, fp16, TF32), the CPU memory lever
+    training.py     the transformers.Trainer, its callbacks, evaluation and the name score
+    roles.py        which characters the training corpus gives as names (saved with the model)
+    suggestions.py  the name table for the suggestion options: search, print, check, JSON file
+    beam_search.py  filling the prompt's [MASK]s with names, under the naming rules
+    names.py        naming knowledge: real name characters, gender, surnames, pinyin
+    hanzi.py        strokes, meaning and registrable characters (data/unihan_names.tsv)
+    report.py       what the run prints: fixed-shape lines, the data, the name table
+    outputs.py      the output folder (lock, atomic save), result.txt, loss plot, model card
+    errors.py       UserError: bad input, said in one line; SIGTERM as an exception
+    cli.py          the command line: --help's groups, parsing the options above
+Beside them: demo.py (the page), bench*.py and standin.py (benchmarks on stand-in models).
 """
 
 from __future__ import annotations
@@ -53,15 +62,23 @@ from transformers import TrainingArguments, set_seed
 import cli
 import corpus
 import device
+import errors
 import masking
 import modeling
 import names
 import outputs
 import roles
+import suggestions
 import training
 from errors import UserError
-from report import RANKING_NOTE, Report, close_progress_bars, format_configuration, format_eval, format_quality, \
-    format_suggestions, format_tokens, perplexity, setup_logging, shortfall, show_examples, suggestion_records
+from report import (
+    Report,
+    close_progress_bars,
+    format_configuration,
+    format_eval,
+    setup_logging,
+    show_data,
+)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -71,8 +88,10 @@ from report import RANKING_NOTE, Report, close_progress_bars, format_configurati
 class ModelArguments:
     model_name_or_path: str = field(
         default="bert-base-chinese",
-        metadata={"help": "A local model folder, or a hub name: from the Hugging Face cache, else downloaded "
-                          "once (HF_ENDPOINT for a mirror)."},
+        metadata={
+            "help": "A local model folder, or a hub name: from the Hugging Face cache, else "
+            "downloaded once (HF_ENDPOINT for a mirror)."
+        },
     )
 
 
@@ -80,14 +99,20 @@ class ModelArguments:
 class DataArguments:
     train_file: str = field(
         default="train.json",
-        metadata={"help": 'JSON Lines or a JSON array of {"text": ..., "label": "张涛"}; "label" is optional.'},
+        metadata={
+            "help": (
+                'JSON Lines or a JSON array of {"text": ..., "label": "张涛"}; "label" is optional.'
+            )
+        },
     )
     test_size: float = field(
-        default=0.15,  # ~50 held-out sentences of the 350: enough for a stable eval loss and name score
+        # ~50 held-out sentences of the 350: enough for a stable eval loss and name score
+        default=0.15,
         metadata={"help": "Held-out share (0-1) or number of rows (>= 1) for evaluation."},
     )
     max_seq_length: int = field(
-        default=64,  # corpus sentences are under 20 characters; 64 leaves room for users' longer ones
+        # corpus sentences are under 20 characters; 64 leaves room for users' longer ones
+        default=64,
         metadata={"help": "Tokens per sentence; longer sentences are truncated, with a warning."},
     )
     mlm_probability: float = field(
@@ -95,85 +120,98 @@ class DataArguments:
         metadata={"help": "Share of tokens masked for masked-language modelling."},
     )
     name_mask_probability: float = field(
-        # bench.py names, tiny model from scratch: name_top20 0.34 (0) -> 0.46 (0.5) -> 0.50 (1.0), eval loss
-        # flat. Not 1.0: then a name is always masked whole and the model never learns its second
-        # character given the first, which the two-character beam search asks for.
+        # bench.py names, tiny model from scratch: name_top20 0.34 (0) -> 0.46 (0.5) -> 0.50 (1.0),
+        # eval loss flat. Not 1.0: then a name is always masked whole and the model never learns
+        # its second character given the first, which the two-character beam search asks for.
         default=0.5,
-        metadata={"help": "Chance that a training sentence also gets its whole given name (from 'label') masked."},
+        metadata={
+            "help": "Chance that a training sentence also gets its whole given name (from "
+            "'label') masked."
+        },
     )
 
     def __post_init__(self):
-        if not 0 < self.mlm_probability <= 1:
-            raise UserError(f"--mlm_probability must be in (0, 1], got {self.mlm_probability}")
-        if not 0 <= self.name_mask_probability <= 1:
-            raise UserError(f"--name_mask_probability must be in [0, 1], got {self.name_mask_probability}")
-        if self.test_size <= 0 or (self.test_size >= 1 and self.test_size != int(self.test_size)):
-            raise UserError(f"--test_size must be a share in (0, 1) or a whole number of rows, got {self.test_size}")
-        if self.max_seq_length < 8:
-            raise UserError(f"--max_seq_length must be at least 8, got {self.max_seq_length}")
+        corpus.check_options(self)
 
 
 @dataclass
 class SuggestArguments:
-    surname: str = field(default="张", metadata={"help": "Surname for the prompt; double surnames such as 欧阳 work."})
-    gender: str = field(default="any", metadata={"help": "boy, girl or any: the prompt's pattern (男孩/女孩/小孩的名字叫…); "
-                                                         "boy/girl also rank by real naming statistics."})
+    surname: str = field(
+        default="张",
+        metadata={"help": "Surname for the prompt; double surnames such as 欧阳 work."},
+    )
+    gender: str = field(
+        default="any",
+        metadata={
+            "help": "boy, girl or any: the prompt's pattern (男孩/女孩/小孩的名字叫…); boy/girl "
+            "also rank by real naming statistics."
+        },
+    )
     name_length: int = field(default=1, metadata={"help": "Given-name length: 1 or 2 characters."})
     prompt: str | None = field(
         default=None,
-        metadata={"help": "A prompt with [MASK] where the name goes (wins over --surname/--gender); unset: built "
-                          "from them, 小孩的名字叫张[MASK]."},
+        metadata={
+            "help": "A prompt with [MASK] where the name goes (wins over --surname/--gender); "
+            "unset: built from them, 小孩的名字叫张[MASK]."
+        },
     )
     top_k: int = field(default=20, metadata={"help": "How many suggestions to print."})
     gender_weight: float = field(
         default=names.GENDER_WEIGHT,  # measured: README「名字表」
-        metadata={"help": "With --gender boy|girl: weight of log P(gender | name) from real naming statistics "
-                          "beside the model's log-probability (0: no ranking by gender; the hard rule stays)."},
+        metadata={
+            "help": "With --gender boy|girl: weight of log P(gender | name) from real naming "
+            "statistics beside the model's log-probability (0: no ranking by gender; the hard "
+            "rule stays)."
+        },
     )
     max_per_character: int = field(
         default=names.MAX_PER_CHARACTER,  # 20 rows then use at least 10 characters in each position
-        metadata={"help": "Two-character names: at most this many rows share a character in one position (0: no limit)."},
+        metadata={
+            "help": "Two-character names: at most this many rows share a character in one "
+            "position (0: no limit)."
+        },
     )
-    pattern: str | None = field(default=None, metadata={"help": "A generation character (字辈) in place, '_' for "
-                                "each one to suggest: 子_, _轩 (__ is --name_length 2); it wins over --name_length."})
-    avoid: str = field(default="", metadata={"help": "Characters never suggested, in any position: 伟强 (避讳)."})
+    pattern: str | None = field(
+        default=None,
+        metadata={
+            "help": "A generation character (字辈) in place, '_' for each one to suggest: 子_, "
+            "_轩 (__ is --name_length 2); it wins over --name_length."
+        },
+    )
+    avoid: str = field(
+        default="", metadata={"help": "Characters never suggested, in any position: 伟强 (避讳)."}
+    )
     registrable_only: bool = field(
         default=True,  # a rarer character makes every form and ID card a problem for life
-        metadata={"help": "Only characters of the 2013 standard table (通用规范汉字表): a household register takes them."})
-    suggestions_file: str | None = field(default=None, metadata={"help": "Also write the last name table as JSON."})
+        metadata={
+            "help": "Only characters of the 2013 standard table (通用规范汉字表): a household "
+            "register takes them."
+        },
+    )
+    suggestions_file: str | None = field(
+        default=None, metadata={"help": "Also write the last name table as JSON."}
+    )
     raw_predictions: bool = field(
         default=False,
-        metadata={"help": "List the model's raw top-k tokens (punctuation, rare characters, ...): no name filter, "
-                          "no gender, no variety rule."},
+        metadata={
+            "help": "List the model's raw top-k tokens (punctuation, rare characters, ...): no "
+            "name filter, no gender, no variety rule."
+        },
     )
     result_file: str | None = field(
         default=None,  # a suggest-only run must not replace the report of the training run
-        metadata={"help": f"The run's report; unset: {outputs.TRAINING_REPORT}, or {outputs.SUGGEST_REPORT} with "
-                          "--do_train False."},
+        metadata={
+            "help": f"The run's report; unset: {outputs.TRAINING_REPORT}, or "
+            f"{outputs.SUGGEST_REPORT} with --do_train False."
+        },
     )
 
     def __post_init__(self):
-        if self.gender not in names.PROMPT_TEMPLATES:
-            raise UserError(f"--gender must be boy, girl or any, got {self.gender!r}")
-        if self.name_length not in (1, 2):
-            raise UserError(f"--name_length must be 1 or 2, got {self.name_length}")
-        if not names.is_surname(self.surname):
-            raise UserError(f"--surname must be one or two Chinese characters (张, 欧阳), got {self.surname!r}")
-        if self.top_k < 1:
-            raise UserError(f"--top_k must be at least 1, got {self.top_k}")
-        if not self.gender_weight >= 0:
-            raise UserError(f"--gender_weight must be 0 or more, got {self.gender_weight}")
-        if self.max_per_character < 0:
-            raise UserError(f"--max_per_character must be 0 (no limit) or more, got {self.max_per_character}")
-        if self.prompt is not None and self.prompt.count(names.MASK) not in (1, 2):
-            raise UserError(f"--prompt must contain {names.MASK} once (or twice for a two-character name), got {self.prompt!r}")
-        if problem := names.pattern_and_avoid_problem(self.pattern, self.avoid, self.prompt, self.surname, self.gender):
-            raise UserError(problem)
-        if self.suggestions_file and self.raw_predictions:
-            raise UserError("--suggestions_file writes name records: drop --raw_predictions, or drop --suggestions_file")
+        suggestions.check_options(self)
 
     def resolved_prompt(self) -> str:
-        """The prompt with one [MASK] per given-name character: --prompt if given, else the gender template."""
+        """The prompt with one [MASK] per given-name character: --prompt if given, else the gender
+        template."""
         if self.prompt is not None:
             if self.prompt.count(names.MASK) == 1 and self.name_length == 2:
                 return self.prompt.replace(names.MASK, names.MASK * 2)
@@ -183,26 +221,57 @@ class SuggestArguments:
 
 @dataclass
 class AppTrainingArguments(TrainingArguments):
-    # Defaults chosen for the real bert-base-chinese on a laptop CPU; everything else is the Trainer's.
-    output_dir: str = field(default=outputs.DEFAULT_OUTPUT_DIR, metadata={"help": "Where the model is saved."})
-    do_train: bool = field(default=True, metadata={"help": "False: no training; suggest from a saved --model_name_or_path."})
-    num_train_epochs: float = field(default=3.0, metadata={"help": "3 passes over train.json's ~300 training "
-                                                                   "sentences: the loss has flattened."})
-    learning_rate: float = field(default=5e-5, metadata={"help": "BERT's fine-tuning rate; higher forgets pre-training."})
-    per_device_train_batch_size: int = field(default=16, metadata={"help": "16 short sentences: fast on CPU, stable."})
-    per_device_eval_batch_size: int = field(default=32, metadata={"help": "No gradients, so larger than training."})
-    eval_strategy: str = field(default="epoch", metadata={"help": "Evaluate once per epoch: the loss curve."})
-    logging_strategy: str = field(default="epoch", metadata={"help": "One train-loss line per epoch."})
-    save_strategy: str = field(default="no", metadata={"help": "'epoch' writes resumable checkpoints."})
-    prediction_loss_only: bool = field(default=True, metadata={"help": "Evaluation needs only the loss."})
-    # Each would make a GPU host wait for the device at every step; training.py does both without a wait.
-    include_num_input_tokens_seen: str = field(default="no", metadata={"help": "The collator counts tokens instead."})
-    logging_nan_inf_filter: bool = field(default=False, metadata={"help": "NamingTrainer keeps this guard instead."})
+    # Defaults chosen for the real bert-base-chinese on a laptop CPU; everything else is the
+    # Trainer's.
+    output_dir: str = field(
+        default=outputs.DEFAULT_OUTPUT_DIR, metadata={"help": "Where the model is saved."}
+    )
+    do_train: bool = field(
+        default=True,
+        metadata={"help": "False: no training; suggest from a saved --model_name_or_path."},
+    )
+    num_train_epochs: float = field(
+        default=3.0,
+        metadata={
+            "help": "3 passes over train.json's ~300 training sentences: the loss has flattened."
+        },
+    )
+    learning_rate: float = field(
+        default=5e-5, metadata={"help": "BERT's fine-tuning rate; higher forgets pre-training."}
+    )
+    per_device_train_batch_size: int = field(
+        default=16, metadata={"help": "16 short sentences: fast on CPU, stable."}
+    )
+    per_device_eval_batch_size: int = field(
+        default=32, metadata={"help": "No gradients, so larger than training."}
+    )
+    eval_strategy: str = field(
+        default="epoch", metadata={"help": "Evaluate once per epoch: the loss curve."}
+    )
+    logging_strategy: str = field(
+        default="epoch", metadata={"help": "One train-loss line per epoch."}
+    )
+    save_strategy: str = field(
+        default="no", metadata={"help": "'epoch' writes resumable checkpoints."}
+    )
+    prediction_loss_only: bool = field(
+        default=True, metadata={"help": "Evaluation needs only the loss."}
+    )
+    # Each would make a GPU host wait for the device at every step; training.py does both without a
+    # wait.
+    include_num_input_tokens_seen: str = field(
+        default="no", metadata={"help": "The collator counts tokens instead."}
+    )
+    logging_nan_inf_filter: bool = field(
+        default=False, metadata={"help": "NamingTrainer keeps this guard instead."}
+    )
     precision: str = field(
         default="auto",
-        metadata={"help": "auto: on a GPU the faster of fp32 (TF32) and bf16 autocast (fp16 before Ampere) on the "
-                          "first batch; on a CPU bf16 where it is native (AMX, AVX512-BF16) and the model at least "
-                          "512 wide, else fp32. Or fp32, bf16, fp16."},
+        metadata={
+            "help": "auto: on a GPU the faster of fp32 (TF32) and bf16 autocast (fp16 before "
+            "Ampere) on the first batch; on a CPU bf16 where it is native (AMX, AVX512-BF16) and "
+            "the model at least 512 wide, else fp32. Or fp32, bf16, fp16."
+        },
     )
 
     def __post_init__(self):
@@ -210,10 +279,12 @@ class AppTrainingArguments(TrainingArguments):
             raise UserError(f"--precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         cli.check_ranges(self)
         device.configure(self)  # use_cpu, bf16/fp16, tf32: what this hardware does fast
-        # Our collator picks the columns it needs (it uses name_mask, which the model does not take).
+        # Our collator picks the columns it needs (it uses name_mask, which the model does not
+        # take).
         self.remove_unused_columns = False
-        # app.py publishes the folder its atomic save wrote, after the save (publish_model); the Trainer's own
-        # push would start a hub repo at start-up and never push the final model, which app.py saves itself.
+        # app.py publishes the folder its atomic save wrote, after the save (publish_model); the
+        # Trainer's own push would start a hub repo at start-up and never push the final model,
+        # which app.py saves itself.
         self.publish, self.push_to_hub = self.push_to_hub, False
         super().__post_init__()
 
@@ -230,169 +301,97 @@ def parse_args(argv: list[str] | None):
 # The run, in the order it happens
 # ----------------------------------------------------------------------------------------------
 def train_and_suggest(report, model_args, data_args, suggest_args, args):
-    """The pipeline: corpus, model, data, evaluate and suggest, train, evaluate, save, reload and suggest."""
+    """The pipeline: corpus, model, data, evaluate and suggest, train, evaluate, save, reload and
+    suggest."""
     checkpoint = training.resolve_checkpoint(args)
     training.check_resumable(checkpoint, args)
     rows, encoding = corpus.load_corpus(data_args.train_file)  # datasets.load_dataset("json", ...)
-    corpus_roles = roles.count_roles(rows)  # which characters the corpus gives as names; saved with the model
+    corpus_roles = roles.count_roles(rows)  # the characters it gives as names; saved with the model
     set_seed(args.seed)
-    model, tokenizer = modeling.load_model_and_tokenizer(model_args.model_name_or_path, for_training=True,
-                                                         masked_positions=args.n_gpu <= 1)  # n_gpu > 1: DataParallel
-    check_fits_model(model, tokenizer, data_args, suggest_args)
+    model, tokenizer = modeling.load_model_and_tokenizer(
+        model_args.model_name_or_path,
+        for_training=True,
+        masked_positions=args.n_gpu <= 1,  # n_gpu > 1: DataParallel keeps the stock forward
+    )
+    modeling.check_positions(model, data_args.max_seq_length)
+    suggestions.check_fits_model(model, tokenizer, suggest_args)
     train, test, test_masked, processed = prepare_data(rows, tokenizer, data_args, args)
-    precision = settle_precision(model, tokenizer, train, data_args, args)
-    report_configuration(report, model_args, data_args, suggest_args, args)  # the precision that will train
-    show_data(report, len(rows), encoding, processed, train, test, tokenizer, data_args, args, precision)
+    precision = training.settle_precision(model, tokenizer, train, data_args, args)
+    report_configuration(report, model_args, data_args, suggest_args, args)  # the precision set
+    show_data(
+        report, len(rows), encoding, processed, train, test, tokenizer, data_args, args, precision
+    )
     trainer = training.build_trainer(model, tokenizer, args, data_args, train, test_masked, report)
 
-    # Before training: loss, perplexity and name score on the held-out split, and the pretrained model's names.
+    # Before training: loss, perplexity and name score on the held-out split, and the pretrained
+    # model's names.
     before = training.evaluate(trainer, model, tokenizer, test)
     report.say()
     report.say(format_eval("before training", before))
     if trainer.is_world_process_zero():
-        before |= report_suggestions(report, model, tokenizer, suggest_args, "pretrained", corpus_roles)
+        before |= suggestions.report_suggestions(
+            report, model, tokenizer, suggest_args, "pretrained", corpus_roles
+        )
 
     train_model(report, trainer, checkpoint)  # trainer.train()
     after = training.evaluate(trainer, model, tokenizer, test, after_training=True)
     report.say(format_eval("after training", after))
-    training.check_converged(report, after, trainer, args)  # a NaN eval loss: no names, nothing saved
+    # a NaN eval loss: no names, nothing saved
+    training.check_converged(report, after, trainer, args)
     if not trainer.is_world_process_zero():
         return  # the other processes only train and evaluate
 
-    # The list's quality goes into metrics.json and the card; the table itself is printed from the reloaded model.
-    after |= suggestion_quality(suggest(model, tokenizer, suggest_args, corpus_roles), suggest_args)
-    metrics = collect_metrics(before, after, trainer, train, test)
-    labelled = sum(label is not None for label in rows["label"]) if "label" in rows.column_names else 0
-    outputs.save_outputs(model, tokenizer, trainer, model_args, data_args, suggest_args, args, metrics, len(rows), labelled,
-                         corpus_roles)
-    report.say(f"已保存 saved model, tokenizer, metrics.json, loss.png and README.md to {args.output_dir}")
-    # What a user of the saved folder gets: the model as from_pretrained loads it, filling in the prompt.
+    # The list's quality goes into metrics.json and the card; the table itself is printed from the
+    # reloaded model.
+    found = suggestions.suggest(model, tokenizer, suggest_args, corpus_roles)
+    after |= suggestions.suggestion_quality(found, suggest_args)
+    metrics = training.collect_metrics(before, after, trainer, train, test)
+    labelled = (
+        sum(label is not None for label in rows["label"]) if "label" in rows.column_names else 0
+    )
+    outputs.save_outputs(
+        model,
+        tokenizer,
+        trainer,
+        model_args,
+        data_args,
+        suggest_args,
+        args,
+        metrics,
+        len(rows),
+        labelled,
+        corpus_roles,
+    )
+    report.say(
+        f"已保存 saved model, tokenizer, metrics.json, loss.png and README.md to {args.output_dir}"
+    )
+    # What a user of the saved folder gets: the model as from_pretrained loads it, filling in the
+    # prompt.
     reloaded, tokenizer = modeling.load_model_and_tokenizer(args.output_dir, for_training=False)
-    report_suggestions(report, reloaded, tokenizer, suggest_args, "fine-tuned, reloaded from output_dir",
-                       roles.load(args.output_dir))
-
-
-def check_fits_model(model, tokenizer, data_args, suggest_args):
-    """The options that depend on the model, checked as soon as it is loaded, before any training."""
-    positions = getattr(model.config, "max_position_embeddings", None)
-    if data_args is not None and positions and data_args.max_seq_length > positions:
-        raise UserError(f"--max_seq_length {data_args.max_seq_length} is more than the model's {positions} "
-                        f"positions: pass at most {positions}")
-    if unknown := names.unknown_chars(tokenizer, (suggest_args.pattern or "").replace(names.FREE, "")):
-        raise UserError(f"--pattern {suggest_args.pattern}: {unknown} is not in the model's vocabulary: pick another")
-    if suggest_args.prompt is None and (unknown := names.unknown_chars(tokenizer, suggest_args.surname)):
-        raise UserError(f"--surname {suggest_args.surname}: {unknown} is not in the model's vocabulary (it would read "
-                        "[UNK]): pass --prompt with the surname written another way")
-    if suggest_args.raw_predictions:
-        available, what = model.config.vocab_size, "tokens in the model's vocabulary"
-    else:
-        available = int(names.candidates(tokenizer, model.config.vocab_size, excluded_chars(suggest_args),
-                                         suggest_args.registrable_only).sum())
-        what = "given-name characters in the model's vocabulary" + (" less --avoid" if suggest_args.avoid else "")
-    if suggest_args.top_k > available:
-        raise UserError(f"--top_k {suggest_args.top_k} is more than the {available} {what}: pass at most {available}")
+    suggestions.report_suggestions(
+        report,
+        reloaded,
+        tokenizer,
+        suggest_args,
+        "fine-tuned, reloaded from output_dir",
+        roles.load(args.output_dir),
+    )
 
 
 def prepare_data(rows, tokenizer, data_args, args):
-    """(train, test, test masked once, all rows processed): tokenized keeping word_ids, split, masked."""
+    """(train, test, test masked once, all rows processed): tokenized keeping word_ids, split,
+    masked."""
     with args.main_process_first(desc="tokenize"):
         processed = corpus.tokenize_corpus(rows, tokenizer, data_args.max_seq_length)
     splits = corpus.split_corpus(processed, data_args.test_size, args.seed)
     train, test = splits["train"], splits["test"]
-    # The training batches are masked afresh each epoch by the Trainer's collator, NameMaskingCollator:
-    # transformers' DataCollatorForLanguageModeling, plus whole given names. The test split is masked once.
-    test_masked = masking.mask_test_split_once(test, tokenizer, data_args.mlm_probability, args.seed)
-    return training_columns(train), test, test_masked, processed
-
-
-def show_data(report, n_rows: int, encoding: str, processed, train, test, tokenizer, data_args, args, precision):
-    """The data's sizes, the processed rows and two masked examples; how the precision was settled."""
-    report.say(f"== 数据 data: {n_rows} rows ({encoding}), {len(train)} train / {len(test)} test")
-    collator = masking.NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability,
-                                           name_mask_probability=data_args.name_mask_probability, seed=args.seed)
-    show_examples(report, tokenizer, processed, collator(first_examples(train, 2)))
-    if precision:
-        report.say(f"== 精度 precision: {precision}")
-
-
-def training_columns(train):
-    """The train split with only what the collator reads (datasets turns every column of a batch into Python objects)
-    and each row's number, from which its batch's masks are drawn (masking.NameMaskingCollator)."""
-    train = train.add_column("row", list(range(len(train))))
-    return train.select_columns([c for c in masking.COLLATOR_INPUTS if c in train.column_names])
-
-
-def first_examples(train, n: int) -> list[dict]:
-    """The first n training rows as the collator takes them."""
-    columns = [k for k in masking.COLLATOR_INPUTS if k in train.column_names]
-    return [{k: train[i][k] for k in columns} for i in range(min(n, len(train)))]
-
-
-def settle_precision(model, tokenizer, train, data_args, args) -> str | None:
-    """--precision auto, now that the model is known: on a GPU, fp32 (TF32) or bf16 autocast, whichever runs the
-    first training batch faster; on a CPU with native bf16, fp32 for a small model. Returns what it chose and why."""
-    why = device.cpu_precision_for(args, model)
-    if why:
-        return f"fp32 ({why})"
-    if not device.wants_measured_precision(args):
-        return None
-    # The very batch the Trainer will train on first: the training collator's padding, mask and positions.
-    collator = training.make_collator(model, tokenizer, args, data_args)
-    seconds = device.choose_for_batch(args, model, collator(first_examples(train, args.per_device_train_batch_size)))
-    measured = ", ".join(f"{precision} {s * 1000:.1f} ms" for precision, s in seconds.items())
-    return f"{device.precision_of(args)} (a step of the first batch: {measured})"
-
-
-SUGGESTIONS_ZH = {"pretrained": "训练前的推荐", "fine-tuned, reloaded from output_dir": "训练后的推荐（从输出目录重新加载）",
-                  "saved model": "保存的模型的推荐"}
-
-
-def report_suggestions(report, model, tokenizer, suggest_args, when: str, corpus_roles=None) -> dict:
-    """Print the top-k table and its quality line (and a line if fewer names qualify than asked for); returns the
-    quality scores (gender_fit, name_realism)."""
-    found = suggest(model, tokenizer, suggest_args, corpus_roles)
-    raw = suggest_args.raw_predictions  # any prompt's raw tokens: no name columns, no name quality
-    title = (f"{SUGGESTIONS_ZH[when]} top {suggest_args.top_k} {'raw tokens' if raw else 'names'} for "
-             f"{suggest_args.resolved_prompt()} ({when})")
-    # A name is shown whole (张涛) when the prompt is ours, i.e. the surname stands right before the masks.
-    surname = suggest_args.surname if suggest_args.prompt is None else ""
-    report.say()
-    for line in [title, *format_tokens(found)] if raw else format_suggestions(title, found, surname):
-        report.say(line)
-    if raw:
-        return {}
-    report.say(RANKING_NOTE)
-    short = shortfall(len(found), suggest_args.top_k, suggest_args.gender)
-    if short:
-        report.say(short)
-    scores = suggestion_quality(found, suggest_args)
-    if found:  # no names, no quality to state (the shortfall line says why)
-        report.say(format_quality(scores))
-    if suggest_args.suggestions_file and when != "pretrained":  # the table of the model the run ends with
-        outputs.write_suggestions_file(suggest_args.suggestions_file, suggestion_records(found, surname))
-    return scores
-
-
-def suggest(model, tokenizer, suggest_args, corpus_roles=None) -> list[tuple[str, float]]:
-    """The top-k (given name, log-probability) for the options' prompt, gender and variety rule, and the training
-    corpus's roles (roles.py; None: no corpus known)."""
-    model.eval()
-    return names.suggest_names(model, tokenizer, suggest_args.resolved_prompt(), suggest_args.top_k,
-                               names_only=not suggest_args.raw_predictions, gender=suggest_args.gender,
-                               gender_weight=suggest_args.gender_weight, max_per_character=suggest_args.max_per_character,
-                               exclude=excluded_chars(suggest_args), roles=corpus_roles,
-                               registrable_only=suggest_args.registrable_only, pattern=suggest_args.pattern)
-
-
-def excluded_chars(suggest_args) -> str:
-    """--avoid, and the surname: a given name never repeats it (张玲张); with an explicit --prompt it is unknown."""
-    return (suggest_args.surname if suggest_args.prompt is None else "") + suggest_args.avoid
-
-
-def suggestion_quality(found: list[tuple[str, float]], suggest_args) -> dict:
-    if suggest_args.raw_predictions:
-        return {}  # tokens, not names
-    return names.quality([given for given, _ in found], suggest_args.gender)
+    # The training batches are masked afresh each epoch by the Trainer's collator,
+    # NameMaskingCollator: transformers' DataCollatorForLanguageModeling, plus whole given names.
+    # The test split is masked once.
+    test_masked = masking.mask_test_split_once(
+        test, tokenizer, data_args.mlm_probability, args.seed
+    )
+    return masking.training_columns(train), test, test_masked, processed
 
 
 def train_model(report, trainer, checkpoint: str | None):
@@ -403,61 +402,49 @@ def train_model(report, trainer, checkpoint: str | None):
     trainer.train(resume_from_checkpoint=checkpoint)
 
 
-def collect_metrics(before: dict, after: dict, trainer, train, test) -> dict:
-    """What metrics.json holds: before/after losses, perplexities and name scores, sizes and speed."""
-    return ({f"{k}_before": v for k, v in before.items()} | after
-            | {"perplexity_before": perplexity(before["eval_loss"]), "perplexity": perplexity(after["eval_loss"]),
-               "train_rows": len(train), "test_rows": len(test), "train_steps": trainer.state.global_step,
-               "world_size": trainer.args.world_size, **training.step_timer(trainer).metrics(trainer.state)})
-
-
 def suggest_only(report, model_args, data_args, suggest_args, args):
-    model, tokenizer = modeling.load_model_and_tokenizer(model_args.model_name_or_path, for_training=False)
-    check_fits_model(model, tokenizer, None, suggest_args)
-    report_configuration(report, model_args, data_args, suggest_args, args)  # after the checks: an error is one line
-    report_suggestions(report, model, tokenizer, suggest_args, "saved model", roles.load(model_args.model_name_or_path))
+    model, tokenizer = modeling.load_model_and_tokenizer(
+        model_args.model_name_or_path, for_training=False
+    )
+    suggestions.check_fits_model(model, tokenizer, suggest_args)
+    # after the checks: an error is one line
+    report_configuration(report, model_args, data_args, suggest_args, args)
+    suggestions.report_suggestions(
+        report,
+        model,
+        tokenizer,
+        suggest_args,
+        "saved model",
+        roles.load(model_args.model_name_or_path),
+    )
 
 
 def report_configuration(report, model_args, data_args, suggest_args, args):
-    for line in format_configuration(model_args, data_args, suggest_args, args, device.precision_of(args)):
+    for line in format_configuration(
+        model_args, data_args, suggest_args, args, device.precision_of(args)
+    ):
         report.say(line)
-
-
-def check_before_work(suggest_args, args):
-    """Everything that can be checked without the model or the corpus: output folder, report file, publishing."""
-    if args.do_train:
-        outputs.check_output_dir(args.output_dir)
-    outputs.check_result_file(suggest_args.result_file, args.output_dir if args.do_train else None)
-    if suggest_args.suggestions_file:
-        outputs.check_result_file(suggest_args.suggestions_file, None, "--suggestions_file", "names.json")
-    if args.publish:
-        outputs.check_can_publish(args)
-
-
-class Terminated(BaseException):
-    """SIGTERM (schedulers, docker stop): unwinds like Ctrl-C, so nothing half-written is left in place.
-    A BaseException, so that no library's `except Exception` swallows it."""
-
-
-def _on_sigterm(signum, frame):
-    raise Terminated()
 
 
 def run(argv: list[str] | None = None):
     device.keep_freed_memory()
-    # The ~400k objects that torch, transformers and datasets create at import live until exit: exempt
-    # them from the collector, which otherwise walks them all in each full collection and once more
-    # at exit (~1.3 s a run, measured).
+    # The ~400k objects that torch, transformers and datasets create at import live until exit:
+    # exempt them from the collector, which otherwise walks them all in each full collection and
+    # once more at exit (~1.3 s a run, measured).
     gc.freeze()
     model_args, data_args, suggest_args, args = parse_args(argv)
     if suggest_args.result_file is None:
-        suggest_args.result_file = outputs.TRAINING_REPORT if args.do_train else outputs.SUGGEST_REPORT
+        suggest_args.result_file = (
+            outputs.TRAINING_REPORT if args.do_train else outputs.SUGGEST_REPORT
+        )
     is_main = args.process_index == 0
     setup_logging(is_main)
-    check_before_work(suggest_args, args)
+    outputs.check_before_work(suggest_args, args)
     report = Report(enabled=is_main)
     writes_model = args.do_train and is_main
-    with outputs.exclusive_output_dir(args.output_dir) if writes_model else contextlib.nullcontext():
+    with (
+        outputs.exclusive_output_dir(args.output_dir) if writes_model else contextlib.nullcontext()
+    ):
         if args.do_train:
             train_and_suggest(report, model_args, data_args, suggest_args, args)
         else:
@@ -468,13 +455,14 @@ def run(argv: list[str] | None = None):
         if writes_model and args.publish:
             print(f"已发布 published {args.output_dir} to {outputs.publish_model(args)}")
     if torch.distributed.is_available() and torch.distributed.is_initialized():
-        # Each process tears its gloo/NCCL group down itself: left to interpreter exit, a process sometimes
-        # aborts ('terminate called without an active exception') after a run that succeeded.
+        # Each process tears its gloo/NCCL group down itself: left to interpreter exit, a process
+        # sometimes aborts ('terminate called without an active exception') after a run that
+        # succeeded.
         torch.distributed.destroy_process_group()
 
 
 def main(argv: list[str] | None = None) -> int:
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = signal.signal(signal.SIGTERM, errors.on_sigterm)
     try:
         run(argv)
     except UserError as e:
@@ -484,9 +472,12 @@ def main(argv: list[str] | None = None) -> int:
         close_progress_bars()
         print("interrupted: the previous model and report are left as they were", file=sys.stderr)
         return 130
-    except Terminated:
+    except errors.Terminated:
         close_progress_bars()
-        print("terminated (SIGTERM): the previous model and report are left as they were", file=sys.stderr)
+        print(
+            "terminated (SIGTERM): the previous model and report are left as they were",
+            file=sys.stderr,
+        )
         return 143
     finally:
         signal.signal(signal.SIGTERM, previous)

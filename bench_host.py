@@ -1,11 +1,11 @@
 """The host's share of a training step: what the CPU that drives the device does, measured on a CPU.
 
-A step of a small batch on a GPU is bound by the host (Python, collation, thousands of op launches) and by
-the moments the host waits for the device. Both can be measured here, where there is no GPU:
-    python bench.py waits       # ops that make a CUDA host wait, per step: the stock Trainer against app.py
-    python bench.py host        # seconds per step where compute is nil (2 layers, 64 wide): plain against ours
+A step of a small batch on a GPU is bound by the host (Python, collation, thousands of op launches)
+and by the moments the host waits for the device. Both can be measured here, where there is no GPU:
+    python bench.py waits       # ops that make a CUDA host wait, per step: stock Trainer vs app.py
+    python bench.py host        # seconds per step where compute is nil (2 layers, 64 wide)
     python bench.py startup     # where the seconds before the first training step go
-    python bench.py precision   # fp32 against bf16 autocast, and torch.compile, per step and in compile time
+    python bench.py precision   # fp32 vs bf16 autocast and torch.compile: step time, compile time
 It does not measure a GPU; what the GPU choices rest on is said where they are made (device.py).
 """
 
@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import json
 import os
-import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import traceback
@@ -31,18 +27,32 @@ import standin
 
 HERE = Path(__file__).resolve().parent
 aten = torch.ops.aten
-# Ops whose result the host must read back (or whose size it must know) before it can go on: on a CUDA
-# device each waits for all the work queued before it. bool(t), float(t), t.item() all end in _local_scalar_dense.
-WAITING_OPS = {aten._local_scalar_dense.default: "item/bool/float", aten.nonzero.default: "nonzero",
-               aten.masked_select.default: "masked_select", aten._unique2.default: "unique",
-               aten.unique_dim.default: "unique", aten.unique_consecutive.default: "unique", aten.equal.default: "equal"}
-INDEXING_OPS = (aten.index.Tensor, aten.index_put_.default, aten.index_put.default, aten._index_put_impl_.default)
+# Ops whose result the host must read back (or whose size it must know) before it can go on: on a
+# CUDA device each waits for all the work queued before it. bool(t), float(t), t.item() all end in
+# _local_scalar_dense.
+WAITING_OPS = {
+    aten._local_scalar_dense.default: "item/bool/float",
+    aten.nonzero.default: "nonzero",
+    aten.masked_select.default: "masked_select",
+    aten._unique2.default: "unique",
+    aten.unique_dim.default: "unique",
+    aten.unique_consecutive.default: "unique",
+    aten.equal.default: "equal",
+}
+INDEXING_OPS = (
+    aten.index.Tensor,
+    aten.index_put_.default,
+    aten.index_put.default,
+    aten._index_put_impl_.default,
+)
 
 
 class HostWaits(TorchDispatchMode):
-    """Counts the ops that would make a CUDA host wait for the device, by where they run ('step': inside
-    Trainer.training_step, 'loop': the rest of the training loop) and by call site (file:line function of the
-    innermost frame outside torch). Counting is paused while data is loaded (host work by construction)."""
+    """Counts the ops that would make a CUDA host wait for the device, by where they run ('step':
+    inside Trainer.training_step, 'loop': the rest of the training loop) and by call site
+    (file:line function of the innermost frame outside torch). Counting is paused while data is
+    loaded (host work by construction).
+    """
 
     def __init__(self):
         super().__init__()
@@ -53,8 +63,11 @@ class HostWaits(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if not self._paused:
             kind = WAITING_OPS.get(func)
-            if kind is None and func in INDEXING_OPS and any(
-                    t is not None and t.dtype == torch.bool for t in args[1]):
+            if (
+                kind is None
+                and func in INDEXING_OPS
+                and any(t is not None and t.dtype == torch.bool for t in args[1])
+            ):
                 kind = "bool index"
             if kind:
                 self.sites[self.where, kind, _call_site()] += 1
@@ -77,15 +90,24 @@ class HostWaits(TorchDispatchMode):
 
 
 def _call_site() -> str:
-    frames = [f for f in traceback.extract_stack()[:-3]
-              if "site-packages/torch/" not in f.filename and not f.filename.endswith("bench_host.py")]
+    frames = [
+        f
+        for f in traceback.extract_stack()[:-3]
+        if "site-packages/torch/" not in f.filename and not f.filename.endswith("bench_host.py")
+    ]
     f = frames[-1] if frames else None
     return f"{Path(f.filename).name}:{f.lineno} {f.name}" if f else "?"
 
 
 def count_waits(trainer, counter: HostWaits):
-    """Make trainer.train() count its waits into counter (evaluation and data loading not counted)."""
-    train, evaluate, step, loader = trainer.train, trainer.evaluate, trainer.training_step, trainer.get_train_dataloader
+    """Make trainer.train() count its waits into counter (evaluation and data loading not
+    counted)."""
+    train, evaluate, step, loader = (
+        trainer.train,
+        trainer.evaluate,
+        trainer.training_step,
+        trainer.get_train_dataloader,
+    )
     patched = []
 
     def counted_train(*args, **kwargs):
@@ -109,7 +131,8 @@ def count_waits(trainer, counter: HostWaits):
 
     def get_train_dataloader():
         dataloader = loader()
-        cls = type(dataloader)  # accelerate's DataLoaderShard: its instances' class cannot be swapped
+        # accelerate's DataLoaderShard: its instances' class cannot be swapped
+        cls = type(dataloader)
         original = cls.__iter__
 
         def uncounted_batches(self):
@@ -125,22 +148,35 @@ def count_waits(trainer, counter: HostWaits):
         cls.__iter__ = uncounted_batches
         return dataloader
 
-    trainer.train, trainer.evaluate, trainer.training_step = counted_train, uncounted_evaluate, training_step
+    trainer.train, trainer.evaluate, trainer.training_step = (
+        counted_train,
+        uncounted_evaluate,
+        training_step,
+    )
     trainer.get_train_dataloader = get_train_dataloader
     return trainer
 
 
-def waits_of_the_stock_trainer(model_dir: Path, train_file: Path, epochs: int, batch_size: int) -> tuple[HostWaits, int]:
-    """The stock recipe: BertForMaskedLM's own forward, DataCollatorForLanguageModeling, TrainingArguments'
-    defaults (but for one log per epoch, as app.py)."""
-    trainer = plain_trainer(model_dir, train_split(model_dir, train_file), batch_size, tempfile.mkdtemp(prefix="stock-"),
-                            epochs)
+def waits_of_the_stock_trainer(
+    model_dir: Path, train_file: Path, epochs: int, batch_size: int
+) -> tuple[HostWaits, int]:
+    """The stock recipe: BertForMaskedLM's own forward, DataCollatorForLanguageModeling,
+    TrainingArguments' defaults (but for one log per epoch, as app.py)."""
+    trainer = plain_trainer(
+        model_dir,
+        train_split(model_dir, train_file),
+        batch_size,
+        tempfile.mkdtemp(prefix="stock-"),
+        epochs,
+    )
     counter = HostWaits()
     count_waits(trainer, counter).train()
     return counter, trainer.state.global_step
 
 
-def waits_of_app(model_dir: Path, train_file: Path, epochs: int, batch_size: int, *extra: str) -> tuple[HostWaits, int]:
+def waits_of_app(
+    model_dir: Path, train_file: Path, epochs: int, batch_size: int, *extra: str
+) -> tuple[HostWaits, int]:
     """app.py itself, in this process, with its Trainer counted."""
     import app
     import training
@@ -156,10 +192,28 @@ def waits_of_app(model_dir: Path, train_file: Path, epochs: int, batch_size: int
     work = Path(tempfile.mkdtemp(prefix="waits-"))
     try:
         with contextlib.redirect_stdout(open(os.devnull, "w")):
-            status = app.main(["--model_name_or_path", str(model_dir), "--train_file", str(train_file), "--output_dir",
-                               str(work / "out"), "--result_file", str(work / "result.txt"), "--num_train_epochs",
-                               str(epochs), "--per_device_train_batch_size", str(batch_size), "--disable_tqdm", "True",
-                               "--use_cpu", "True", *extra])  # counted on the CPU, as the stock one is
+            # counted on the CPU, as the stock one is
+            status = app.main(
+                [
+                    "--model_name_or_path",
+                    str(model_dir),
+                    "--train_file",
+                    str(train_file),
+                    "--output_dir",
+                    str(work / "out"),
+                    "--result_file",
+                    str(work / "result.txt"),
+                    "--num_train_epochs",
+                    str(epochs),
+                    "--per_device_train_batch_size",
+                    str(batch_size),
+                    "--disable_tqdm",
+                    "True",
+                    "--use_cpu",
+                    "True",
+                    *extra,
+                ]
+            )
     finally:
         training.build_trainer = build
     assert status == 0, f"app.py failed with status {status}"
@@ -167,22 +221,35 @@ def waits_of_app(model_dir: Path, train_file: Path, epochs: int, batch_size: int
 
 
 def tiny_model(folder: Path, vocab: Path | None = None) -> Path:
-    """2 layers, 64 wide, bert-base-chinese's vocabulary (or its synthetic stand-in): compute is nil, the host's
-    work per step is what is left."""
+    """2 layers, 64 wide, bert-base-chinese's vocabulary (or its synthetic stand-in): compute is
+    nil, the host's work per step is what is left."""
     if not (folder / "model.safetensors").exists():
         tokens = standin.base_vocab(HERE / "train.json", vocab)
-        standin.build_model(folder, tokens, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                            intermediate_size=128, max_position_embeddings=128)
+        standin.build_model(
+            folder,
+            tokens,
+            hidden_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=128,
+            max_position_embeddings=128,
+        )
     return folder
 
 
 def waits(opts):
     work = Path(opts.work or tempfile.mkdtemp(prefix="bench-"))
     model = tiny_model(work / "tiny-model", opts.vocab)
-    results = {"stock Trainer": waits_of_the_stock_trainer(model, HERE / "train.json", opts.epochs, opts.batch_size),
-               "app.py": waits_of_app(model, HERE / "train.json", opts.epochs, opts.batch_size)}
-    print(f"\nops that make a CUDA host wait, per optimizer step ({opts.epochs} epochs, batch {opts.batch_size}, "
-          f"data loading and evaluation not counted)\n")
+    results = {
+        "stock Trainer": waits_of_the_stock_trainer(
+            model, HERE / "train.json", opts.epochs, opts.batch_size
+        ),
+        "app.py": waits_of_app(model, HERE / "train.json", opts.epochs, opts.batch_size),
+    }
+    print(
+        f"\nops that make a CUDA host wait, per optimizer step ({opts.epochs} epochs, batch"
+        f" {opts.batch_size}, data loading and evaluation not counted)\n"
+    )
     print("| run | in training_step | elsewhere in the loop |")
     print("|---|---:|---:|")
     for name, (counter, steps) in results.items():
@@ -194,119 +261,11 @@ def waits(opts):
             print(f"  {where:4}  {kind:16} {n:5}  {site}")
 
 
-# ---- start-up ---------------------------------------------------------------------------------------
-# What startup() times, in the order a run does it: (module, function, label). Only each one's first call.
-STARTUP_STEPS = [("corpus", "load_corpus", "corpus: read and check train.json"),
-                 ("modeling", "load_model_and_tokenizer", "model and tokenizer: load"),
-                 ("app", "prepare_data", "data: tokenize, split, mask the test split"),
-                 ("app", "settle_precision", "precision: measured on the first batch (GPU)"),
-                 ("training", "build_trainer", "Trainer: build"),
-                 ("training", "evaluate", "evaluation before training (loss, name score)"),
-                 ("app", "report_suggestions", "first suggestion table")]
-
-
-class _FirstStepDone(KeyboardInterrupt):
-    """Ends the timed run after its first training step (app.main handles it like Ctrl-C: nothing is saved)."""
-
-
-# The timed process first imports these, timing each, before anything else (bench_host imports torch itself).
-STARTUP_IMPORTS = [("import torch", ["torch"]), ("import datasets", ["datasets"]),
-                   ("import transformers (Trainer, auto classes)",
-                    ["transformers", "transformers.trainer", "transformers.models.auto.modeling_auto"]),
-                   ("import app and its modules", ["app"])]
-_STARTUP_PRELUDE = """import importlib, sys, time
-start, phases = time.perf_counter(), []
-sys.path.insert(0, {here!r})
-for label, modules in {imports!r}:
-    t = time.perf_counter()
-    for module in modules:
-        importlib.import_module(module)
-    phases.append((label, time.perf_counter() - t))
-import bench_host
-bench_host.run_startup({model!r}, {train_file!r}, {work!r}, phases, start)
-"""
-
-
-def run_startup(model_dir: str, train_file: str, work: str, phases: list, start: float):
-    """The default run in this fresh process (its imports timed already, into phases), up to the end of its
-    first training step; prints the phases' seconds as JSON."""
-    import importlib
-
-    imports_done = time.perf_counter()
-    for module, name, label in STARTUP_STEPS:
-        _time_first_call(importlib.import_module(module), name, label, phases)
-    from transformers import TrainerCallback
-
-    class FirstStep(TrainerCallback):
-        def on_train_begin(self, *args, **kwargs):
-            self.began = time.perf_counter()
-
-        def on_step_end(self, *args, **kwargs):
-            phases.append(("trainer.train() to the end of the first step", time.perf_counter() - self.began))
-            raise _FirstStepDone()
-
-    training = importlib.import_module("training")
-    build = training.build_trainer
-    training.build_trainer = lambda *a, **k: _with_callback(build(*a, **k), FirstStep())
-    app = importlib.import_module("app")
-    with contextlib.redirect_stdout(open(os.devnull, "w")):
-        app.main(["--model_name_or_path", model_dir, "--train_file", train_file, "--output_dir", f"{work}/out",
-                  "--result_file", f"{work}/result.txt", "--disable_tqdm", "True"])
-    end = time.perf_counter()
-    timed = sum(s for label, s in phases if not label.startswith("import"))
-    phases.append(("the rest (options, checks, report lines)", end - imports_done - timed))
-    print(json.dumps({"phases": phases, "after_imports": end - imports_done, "total": end - start}))
-
-
-def _with_callback(trainer, callback):
-    trainer.add_callback(callback)
-    return trainer
-
-
-def _time_first_call(module, name: str, label: str, phases: list):
-    function, calls = getattr(module, name), []
-
-    def timed(*args, **kwargs):
-        t = time.perf_counter()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            if not calls:
-                phases.append((label, time.perf_counter() - t))
-            calls.append(1)
-
-    setattr(module, name, timed)
-
-
-def startup(opts):
-    work = Path(opts.work or tempfile.mkdtemp(prefix="bench-"))
-    model = opts.model or standin.build_base_model(work / "base-model", HERE / "train.json", opts.vocab)
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_CACHE=str(work / "datasets-cache"))
-    runs = []
-    for i in range(opts.repeats):
-        shutil.rmtree(work / "run", ignore_errors=True)
-        started = time.perf_counter()
-        code = _STARTUP_PRELUDE.format(here=str(HERE), imports=STARTUP_IMPORTS, model=str(model),
-                                       train_file=str(HERE / "train.json"), work=str(work / "run"))
-        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-        wall = time.perf_counter() - started
-        if proc.returncode != 0:
-            sys.exit(f"bench: the start-up run failed:\n{proc.stderr[-3000:]}")
-        runs.append((json.loads(proc.stdout.strip().splitlines()[-1]), wall))
-    print(f"\nwhere the seconds before the first training step go (median of {opts.repeats} fresh processes; "
-          f"{Path(model).name}, {torch.get_num_threads()} threads)\n")
-    print("| phase | seconds |")
-    print("|---|---:|")
-    for i, (label, _) in enumerate(runs[0][0]["phases"]):
-        print(f"| {label} | {statistics.median(r['phases'][i][1] for r, _ in runs):.2f} |")
-    print(f"| **everything after the imports** | **{statistics.median(r['after_imports'] for r, _ in runs):.2f}** |")
-    print(f"| whole process, interpreter start included | {statistics.median(w for _, w in runs):.2f} |")
-
-
-# ---- host time per step ---------------------------------------------------------------------------------
+# ---- host time per step --------------------------------------------------------------------------
 class StepClock:
-    """A TrainerCallback's worth of timing: each step's seconds, and the seconds from one step's end to the next
-    (the host's whole share of a step: fetching and collating the batch included)."""
+    """A TrainerCallback's worth of timing: each step's seconds, and the seconds from one step's
+    end to the next (the host's whole share of a step: fetching and collating the batch
+    included)."""
 
     def __init__(self):
         self.step, self.loop, self._begin, self._last_end = [], [], None, None
@@ -328,50 +287,91 @@ class StepClock:
 
 
 def train_split(model_dir: Path, train_file: Path = HERE / "train.json"):
-    """The training rows of train_file as app.py makes them by default: tokenized (64 tokens), 15% held out, seed 42."""
-    import corpus
+    """The training rows of train_file as app.py makes them by default: tokenized (64 tokens), 15%
+    held out, seed 42."""
     from transformers import AutoTokenizer
 
-    rows = corpus.tokenize_corpus(corpus.load_corpus(str(train_file))[0], AutoTokenizer.from_pretrained(model_dir), 64)
+    import corpus
+
+    rows = corpus.tokenize_corpus(
+        corpus.load_corpus(str(train_file))[0], AutoTokenizer.from_pretrained(model_dir), 64
+    )
     return corpus.split_corpus(rows, 0.15, 42)["train"]
 
 
 def plain_trainer(model_dir: Path, train, batch_size: int, output_dir: str, epochs: int = 1):
-    """The plain script's recipe: BertForMaskedLM's own forward and loss, DataCollatorForLanguageModeling,
-    TrainingArguments' defaults."""
-    from transformers import AutoModelForMaskedLM, AutoTokenizer, DataCollatorForLanguageModeling, Trainer, \
-        TrainingArguments
+    """The plain script's recipe: BertForMaskedLM's own forward and loss,
+    DataCollatorForLanguageModeling, TrainingArguments' defaults."""
+    from transformers import (
+        AutoModelForMaskedLM,
+        AutoTokenizer,
+        DataCollatorForLanguageModeling,
+        Trainer,
+        TrainingArguments,
+    )
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    args = TrainingArguments(output_dir=output_dir, num_train_epochs=epochs, per_device_train_batch_size=batch_size,
-                             report_to="none", save_strategy="no", logging_strategy="epoch", use_cpu=True,
-                             disable_tqdm=True)
-    return Trainer(model=AutoModelForMaskedLM.from_pretrained(model_dir), args=args, processing_class=tokenizer,
-                   train_dataset=train.select_columns(["input_ids", "attention_mask", "token_type_ids"]),
-                   data_collator=DataCollatorForLanguageModeling(tokenizer))
+    args = TrainingArguments(
+        output_dir=output_dir,
+        num_train_epochs=epochs,
+        per_device_train_batch_size=batch_size,
+        report_to="none",
+        save_strategy="no",
+        logging_strategy="epoch",
+        use_cpu=True,
+        disable_tqdm=True,
+    )
+    return Trainer(
+        model=AutoModelForMaskedLM.from_pretrained(model_dir),
+        args=args,
+        processing_class=tokenizer,
+        train_dataset=train.select_columns(["input_ids", "attention_mask", "token_type_ids"]),
+        data_collator=DataCollatorForLanguageModeling(tokenizer),
+    )
 
 
 def our_trainer(model_dir: Path, train, batch_size: int, output_dir: str, *flags: str):
-    """app.py's Trainer with app.py's options (the same epochs and batch size; no evaluation, nothing saved), on
-    the CPU as plain_trainer is: these measure the host's work, the same on any machine."""
+    """app.py's Trainer with app.py's options (the same epochs and batch size; no evaluation,
+    nothing saved), on the CPU as plain_trainer is: these measure the host's work, the same on any
+    machine."""
     import app
+    import masking
     import modeling
     import training
     from report import Report
 
-    _, data_args, _, args = app.parse_args(["--model_name_or_path", str(model_dir), "--output_dir", output_dir,
-                                            "--num_train_epochs", "1", "--per_device_train_batch_size",
-                                            str(batch_size), "--eval_strategy", "no", "--disable_tqdm", "True",
-                                            "--use_cpu", "True", *flags])
+    _, data_args, _, args = app.parse_args(
+        [
+            "--model_name_or_path",
+            str(model_dir),
+            "--output_dir",
+            output_dir,
+            "--num_train_epochs",
+            "1",
+            "--per_device_train_batch_size",
+            str(batch_size),
+            "--eval_strategy",
+            "no",
+            "--disable_tqdm",
+            "True",
+            "--use_cpu",
+            "True",
+            *flags,
+        ]
+    )
     model, tokenizer = modeling.load_model_and_tokenizer(str(model_dir), for_training=True)
-    return training.build_trainer(model, tokenizer, args, data_args, app.training_columns(train), None, Report(False))
+    return training.build_trainer(
+        model, tokenizer, args, data_args, masking.training_columns(train), None, Report(False)
+    )
 
 
 def host(opts):
-    """Seconds per step of the plain recipe and of app.py, alternated in one process (round after round, so
-    that whatever else the machine does falls on both): medians over all steps of all rounds."""
-    import report
+    """Seconds per step of the plain recipe and of app.py, alternated in one process (round after
+    round, so that whatever else the machine does falls on both): medians over all steps of all
+    rounds."""
     from transformers import set_seed
+
+    import report
 
     report.setup_logging(is_main=True)
     work = Path(opts.work or tempfile.mkdtemp(prefix="bench-"))
@@ -387,100 +387,33 @@ def host(opts):
             with contextlib.redirect_stdout(open(os.devnull, "w")):
                 trainer.train()
             clocks[name].append(clock)
-    med = {name: {kind: statistics.median(t for c in cs for t in getattr(c, kind)) for kind in ("step", "loop")}
-           for name, cs in clocks.items()}
-    # The ratio of each round's two runs, which ran back to back, then the median over rounds: a slow spell of
-    # the machine falls within one round and on both runs of it.
-    ratio = {kind: statistics.median(statistics.median(getattr(p, kind)) / statistics.median(getattr(o, kind))
-                                     for p, o in zip(clocks["plain"], clocks["ours"])) for kind in ("step", "loop")}
-    print(f"\nhost time per step: {Path(model).name}, batch {opts.batch_size}, train.json, {opts.rounds} rounds of one "
-          f"epoch each, plain then ours, in one process ({torch.get_num_threads()} threads)\n")
+    med = {
+        name: {
+            kind: statistics.median(t for c in cs for t in getattr(c, kind))
+            for kind in ("step", "loop")
+        }
+        for name, cs in clocks.items()
+    }
+    # The ratio of each round's two runs, which ran back to back, then the median over rounds: a
+    # slow spell of the machine falls within one round and on both runs of it.
+    ratio = {
+        kind: statistics.median(
+            statistics.median(getattr(p, kind)) / statistics.median(getattr(o, kind))
+            for p, o in zip(clocks["plain"], clocks["ours"], strict=True)
+        )
+        for kind in ("step", "loop")
+    }
+    print(
+        f"\nhost time per step: {Path(model).name}, batch {opts.batch_size}, train.json,"
+        f" {opts.rounds} rounds of one epoch each, plain then ours, in one process"
+        f" ({torch.get_num_threads()} threads)\n"
+    )
     print("| run | training step (ms) | step + fetching and collating its batch (ms) |")
     print("|---|---:|---:|")
     for name, m in med.items():
         print(f"| {name} | {m['step'] * 1000:.2f} | {m['loop'] * 1000:.2f} |")
-    print(f"| plain/ours (median of the rounds' ratios) | {ratio['step']:.2f}x | {ratio['loop']:.2f}x |")
+    print(
+        f"| plain/ours (median of the rounds' ratios) | {ratio['step']:.2f}x |"
+        f" {ratio['loop']:.2f}x |"
+    )
     return ratio
-
-
-# ---- precision and compilation --------------------------------------------------------------------------
-class OpCount(TorchDispatchMode):
-    """Every aten op dispatched while active (what a GPU would see as kernel launches, give or take fusions)."""
-
-    def __init__(self):
-        super().__init__()
-        self.ops = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.ops += 1
-        return func(*args, **(kwargs or {}))
-
-
-def ops_per_step(model_dir: Path, precision: str, batch_size: int = 2, steps: int = 4) -> float:
-    """aten ops in one training step (forward, backward, clipping, optimizer) of app.py's Trainer, in fp32 or
-    under bf16 autocast: a count, the same on every machine."""
-    trainer = our_trainer(model_dir, train_split(model_dir).select(range(batch_size * steps)), batch_size,
-                          tempfile.mkdtemp(prefix="ops-"), "--precision", precision)
-    counter, step = OpCount(), trainer.training_step
-
-    def counted_step(*args, **kwargs):
-        with counter:
-            return step(*args, **kwargs)
-
-    trainer.training_step = counted_step
-    with contextlib.redirect_stdout(open(os.devnull, "w")):
-        trainer.train()
-    return counter.ops / trainer.state.global_step
-
-
-def precision(opts):
-    """fp32 against bf16 autocast, and torch.compile against eager, for app.py on the given model: ops a step
-    (counted), seconds a step (median, in separate processes run in turn), and for compile the seconds it costs
-    against those it saves, as a crossover in steps and in corpus size (at the default 3 epochs)."""
-    work = Path(opts.work or tempfile.mkdtemp(prefix="bench-"))
-    model = opts.model or tiny_model(work / "tiny-model", opts.vocab)
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_CACHE=str(work / "datasets-cache"))
-    settings = {"fp32": ["--precision", "fp32"], "bf16 autocast": ["--precision", "bf16"],
-                "fp32 + torch.compile": ["--precision", "fp32", "--torch_compile", "True"]}
-    if not _native_bf16_here():  # emulated bf16 is many times slower: its time says nothing about bf16 hardware
-        del settings["bf16 autocast"]
-    runs = {name: [] for name in settings}
-    for _ in range(opts.repeats):
-        for name, flags in settings.items():
-            shutil.rmtree(work / "out", ignore_errors=True)
-            proc = subprocess.run([sys.executable, str(HERE / "app.py"), "--model_name_or_path", str(model),
-                                   "--train_file", str(HERE / "train.json"), "--output_dir", str(work / "out"),
-                                   "--result_file", str(work / "result.txt"), "--max_steps", str(opts.steps),
-                                   "--per_device_train_batch_size", str(opts.batch_size), "--eval_strategy", "no",
-                                   "--disable_tqdm", "True", *flags], env=env, capture_output=True, text=True)
-            if proc.returncode != 0:
-                sys.exit(f"bench: {name} failed:\n{proc.stderr[-3000:]}")
-            runs[name].append(json.loads((work / "out" / "metrics.json").read_text()))
-    ops = {name: ops_per_step(model, "bf16" if "bf16" in name else "fp32", opts.batch_size)
-           for name in ("fp32", "bf16 autocast")}
-    step = {name: statistics.median(m["median_step_seconds"] for m in ms) for name, ms in runs.items()}
-    extra = {name: statistics.median(max(0.0, m["train_seconds"] - m["median_step_seconds"] * m["train_steps"]) for m in ms)
-             for name, ms in runs.items()}
-    print(f"\n{Path(model).name}, batch {opts.batch_size}, {opts.steps} steps, {os.cpu_count()} CPU cores "
-          f"(native bf16: {_native_bf16_here()}); median of {opts.repeats} runs each\n")
-    print("| setting | aten ops a step | seconds a step | seconds beyond the steady steps (compiling, warming up) |")
-    print("|---|---:|---:|---:|")
-    for name in ops | settings:
-        cells = [f"{ops[name]:.0f}" if name in ops else "-"] + (
-            [f"{step[name]:.4f}", f"{extra[name]:.1f}"] if name in settings else ["not timed: no native bf16 here"] * 2)
-        print(f"| {name} | " + " | ".join(cells) + " |")
-    saved = step["fp32"] - step["fp32 + torch.compile"]
-    cost = extra["fp32 + torch.compile"] - extra["fp32"]
-    if saved > 0:
-        steps = cost / saved
-        print(f"\ntorch.compile pays after {steps:.0f} steps: {cost:.1f} s of compiling against {saved * 1000:.1f} ms "
-              f"saved a step, i.e. a corpus of about {steps * opts.batch_size / 3:.0f} sentences at 3 epochs")
-    else:
-        print(f"\ntorch.compile does not pay here: a compiled step is not faster ({step['fp32 + torch.compile']:.4f} s "
-              f"against {step['fp32']:.4f} s), and compiling costs {cost:.1f} s")
-
-
-def _native_bf16_here() -> bool:
-    import device
-
-    return device.native_bf16(cuda=torch.cuda.is_available())  # where app.py's runs will train

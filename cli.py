@@ -1,9 +1,9 @@
-"""app.py's command line: parsing its option dataclasses (and all of transformers.TrainingArguments) with
-HfArgumentParser, and a --help that a newcomer can read.
+"""app.py's command line: its option dataclasses parsed with HfArgumentParser, and a --help to read.
 
---help opens with a short usage, what the script does, and our own options in five groups (model, data, names,
-training, precision); the ~150 other options of TrainingArguments all work and are listed by --help_all. Errors
-are one line (errors.OneLineParser). It defines no option: the dataclasses and their defaults live in app.py.
+--help opens with a short usage, what the script does, and our own options in five groups (model,
+data, names, training, precision); the ~150 other options of TrainingArguments all work and are
+listed by --help_all. Errors are one line (errors.OneLineParser). It defines no option: the
+dataclasses and their defaults live in app.py.
 """
 
 from __future__ import annotations
@@ -16,40 +16,63 @@ from dataclasses import fields
 from errors import OneLineParser, UserError
 
 USAGE = """python app.py [options]          (train on train.json, then suggest names)
-       python app.py --do_train False --model_name_or_path FOLDER [options]   (suggest from a saved model)
+       python app.py --do_train False --model_name_or_path FOLDER [options]
+                                        (suggest from a saved model)
        python app.py config.json        (all options in one JSON file)"""
 
-DESCRIPTION = ("Fine-tune bert-base-chinese with masked-language modelling on a corpus of sentences (train.json: "
-               "sentences about naming a child) and print the names it suggests for a prompt such as "
-               "小孩的名字叫张[MASK], before and after training. Writes --output_dir and --result_file.")
+DESCRIPTION = (
+    "Fine-tune bert-base-chinese with masked-language modelling on a corpus of sentences"
+    " (train.json: sentences about naming a child) and print the names it suggests for a prompt"
+    " such as 小孩的名字叫张[MASK], before and after training. Writes --output_dir and"
+    " --result_file."
+)
 
-# After the model, data and names groups (every field of app.py's own three dataclasses), these options of
-# TrainingArguments: the ones app.py gives its own default or help, and the ones a newcomer reaches for.
+# After the model, data and names groups (every field of app.py's own three dataclasses), these
+# options of TrainingArguments: the ones app.py gives its own default or help, and the ones a
+# newcomer reaches for.
 TRAINER_GROUPS = {
     "training (transformers.TrainingArguments; these defaults are ours)": [
-        "do_train", "output_dir", "num_train_epochs", "max_steps", "learning_rate", "per_device_train_batch_size",
-        "per_device_eval_batch_size", "seed", "save_strategy", "resume_from_checkpoint", "push_to_hub",
-        "hub_model_id"],
+        "do_train",
+        "output_dir",
+        "num_train_epochs",
+        "max_steps",
+        "learning_rate",
+        "per_device_train_batch_size",
+        "per_device_eval_batch_size",
+        "seed",
+        "save_strategy",
+        "resume_from_checkpoint",
+        "push_to_hub",
+        "hub_model_id",
+    ],
     "precision and device": ["precision", "use_cpu", "torch_compile"],
 }
 OWN_GROUPS = ("model", "data: the corpus and its masking", "names: the suggestion table")
 
 # The Trainer's own help texts, said for this script.
 TRAINER_HELP = {
-    "max_steps": "Train this many optimizer steps instead of --num_train_epochs (-1: use the epochs).",
+    "max_steps": (
+        "Train this many optimizer steps instead of --num_train_epochs (-1: use the epochs)."
+    ),
     "seed": "Seed of the split, the masking, the model's new weights and the training order.",
-    "hub_model_id": "With --push_to_hub: the repository (user/name); unset: the name of --output_dir.",
+    "hub_model_id": (
+        "With --push_to_hub: the repository (user/name); unset: the name of --output_dir."
+    ),
     "use_cpu": "Train on the CPU even where a GPU is present.",
     "torch_compile": "torch.compile the model (pays only for long runs: README「速度」).",
-    "push_to_hub": "After training and saving, upload --output_dir to the Hugging Face Hub once (repository: "
-                   "--hub_model_id, else the folder's name).",
-    "resume_from_checkpoint": "A checkpoint-N folder, or True: the newest in --output_dir (saved with "
-                              "--save_strategy epoch).",
+    "push_to_hub": (
+        "After training and saving, upload --output_dir to the Hugging Face Hub once (repository: "
+        "--hub_model_id, else the folder's name)."
+    ),
+    "resume_from_checkpoint": (
+        "A checkpoint-N folder, or True: the newest in --output_dir (saved with "
+        "--save_strategy epoch)."
+    ),
 }
 
 
-# Trainer flags of transformers 4 that transformers 5 removed, still in run_mlm's older docs and many tutorials:
-# what to pass instead.
+# Trainer flags of transformers 4 that transformers 5 removed, still in run_mlm's older docs and
+# many tutorials: what to pass instead.
 REMOVED_FLAGS = {
     "--warmup_ratio": "pass the share as --warmup_steps (a number below 1 is a share of the steps)",
     "--group_by_length": "pass --train_sampling_strategy group_by_length",
@@ -57,13 +80,18 @@ REMOVED_FLAGS = {
     "--no_cuda": "pass --use_cpu True",
     "--per_gpu_train_batch_size": "pass --per_device_train_batch_size",
     "--per_gpu_eval_batch_size": "pass --per_device_eval_batch_size",
-    "--overwrite_output_dir": "drop it: app.py replaces a model folder it saved (atomically) anyway",
+    "--overwrite_output_dir": (
+        "drop it: app.py replaces a model folder it saved (atomically) anyway"
+    ),
 }
 
 
 def option_groups(dataclasses) -> dict[str, list[str]]:
     """--help's groups: {title: option names}, in the order shown."""
-    own = {title: [f.name for f in fields(cls)] for title, cls in zip(OWN_GROUPS, dataclasses)}
+    own = {
+        title: [f.name for f in fields(cls)]
+        for title, cls in zip(OWN_GROUPS, dataclasses, strict=False)
+    }
     return own | TRAINER_GROUPS
 
 
@@ -71,8 +99,10 @@ def build_parser(dataclasses) -> OneLineParser:
     parser = OneLineParser(dataclasses, prog="app.py", usage=USAGE, description=DESCRIPTION)
     for dest, text in TRAINER_HELP.items():
         next(a for a in parser._actions if f"--{dest}" in a.option_strings).help = text
-    parser.group_options(option_groups(dataclasses),
-                         "other transformers.TrainingArguments options (all work; defaults are the Trainer's)")
+    parser.group_options(
+        option_groups(dataclasses),
+        "other transformers.TrainingArguments options (all work; defaults are the Trainer's)",
+    )
     return parser
 
 
@@ -84,45 +114,106 @@ def parse_args(argv: list[str], dataclasses):
             return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
         return parser.parse_args_into_dataclasses(args=argv)
     except json.JSONDecodeError as e:
-        raise UserError(f"config file '{argv[0]}' is not valid JSON (line {e.lineno}: {e.msg}): fix that line") from None
-    except (ValueError, TypeError) as e:  # TrainingArguments' own checks; a config file's unknown or odd keys
+        raise UserError(
+            f"config file '{argv[0]}' is not valid JSON (line {e.lineno}: {e.msg}): fix that line"
+        ) from None
+    except (
+        ValueError,
+        TypeError,
+    ) as e:  # TrainingArguments' own checks; a config file's unknown or odd keys
         removed = [a.split("=")[0] for a in argv if a.split("=")[0] in REMOVED_FLAGS]
         if removed:
-            raise UserError(f"{removed[0]} is no longer a Trainer flag (transformers 5): "
-                            f"{REMOVED_FLAGS[removed[0]]}") from None
-        if str(e).startswith("Some specified arguments are not used") and (unknown := parser.unknown_options(argv)):
+            raise UserError(
+                f"{removed[0]} is no longer a Trainer flag (transformers 5): "
+                f"{REMOVED_FLAGS[removed[0]]}"
+            ) from None
+        if str(e).startswith("Some specified arguments are not used") and (
+            unknown := parser.unknown_options(argv)
+        ):
             raise UserError(unknown) from None
-        raise UserError(" ".join(line.strip() for line in str(e).strip().splitlines())) from None  # one line, whole
+        raise UserError(
+            " ".join(line.strip() for line in str(e).strip().splitlines())
+        ) from None  # one line, whole
     except OSError as e:
-        raise UserError(f"config file '{argv[0]}': {e.strerror}: pass a JSON file of options") from None
+        raise UserError(
+            f"config file '{argv[0]}': {e.strerror}: pass a JSON file of options"
+        ) from None
 
 
 def check_ranges(args):
-    """The numbers that torch or the Trainer would otherwise reject deep inside, with a traceback."""
+    """The numbers that torch or the Trainer would otherwise reject deep inside, with a
+    traceback."""
     checks = [
-        (args.learning_rate > 0 and math.isfinite(args.learning_rate), "--learning_rate",
-         "a positive number such as 5e-5", args.learning_rate),
-        (args.per_device_train_batch_size >= 1, "--per_device_train_batch_size", "1 or more",
-         args.per_device_train_batch_size),
-        (args.per_device_eval_batch_size >= 1, "--per_device_eval_batch_size", "1 or more",
-         args.per_device_eval_batch_size),
-        (args.gradient_accumulation_steps >= 1, "--gradient_accumulation_steps", "1 or more",
-         args.gradient_accumulation_steps),
-        (args.max_steps > 0 or (args.num_train_epochs > 0 and math.isfinite(args.num_train_epochs)),
-         "--num_train_epochs", "more than 0 (or set --max_steps)", args.num_train_epochs),
-        (args.weight_decay >= 0 and math.isfinite(args.weight_decay), "--weight_decay", "0 or more",
-         args.weight_decay),
-        (args.warmup_steps >= 0, "--warmup_steps", "0 or more (below 1: a share of the steps)", args.warmup_steps),
-        (args.max_grad_norm is None or args.max_grad_norm >= 0, "--max_grad_norm", "0 (no clipping) or more",
-         args.max_grad_norm),
+        (
+            args.learning_rate > 0 and math.isfinite(args.learning_rate),
+            "--learning_rate",
+            "a positive number such as 5e-5",
+            args.learning_rate,
+        ),
+        (
+            args.per_device_train_batch_size >= 1,
+            "--per_device_train_batch_size",
+            "1 or more",
+            args.per_device_train_batch_size,
+        ),
+        (
+            args.per_device_eval_batch_size >= 1,
+            "--per_device_eval_batch_size",
+            "1 or more",
+            args.per_device_eval_batch_size,
+        ),
+        (
+            args.gradient_accumulation_steps >= 1,
+            "--gradient_accumulation_steps",
+            "1 or more",
+            args.gradient_accumulation_steps,
+        ),
+        (
+            args.max_steps > 0
+            or (args.num_train_epochs > 0 and math.isfinite(args.num_train_epochs)),
+            "--num_train_epochs",
+            "more than 0 (or set --max_steps)",
+            args.num_train_epochs,
+        ),
+        (
+            args.weight_decay >= 0 and math.isfinite(args.weight_decay),
+            "--weight_decay",
+            "0 or more",
+            args.weight_decay,
+        ),
+        (
+            args.warmup_steps >= 0,
+            "--warmup_steps",
+            "0 or more (below 1: a share of the steps)",
+            args.warmup_steps,
+        ),
+        (
+            args.max_grad_norm is None or args.max_grad_norm >= 0,
+            "--max_grad_norm",
+            "0 (no clipping) or more",
+            args.max_grad_norm,
+        ),
         (0 <= args.seed < 2**32, "--seed", "a whole number from 0 to 4294967295", args.seed),
-        (0 <= args.label_smoothing_factor < 1, "--label_smoothing_factor", "in [0, 1) such as 0.1",
-         args.label_smoothing_factor),
-        (args.dataloader_num_workers >= 0, "--dataloader_num_workers", "0 (load in the main process) or more",
-         args.dataloader_num_workers),
-        # Evaluation computes the loss only (name scores come after training): nothing else can pick a best model.
-        (args.metric_for_best_model in (None, "loss", "eval_loss"), "--metric_for_best_model",
-         "loss (the only metric evaluation computes; leave it unset)", args.metric_for_best_model),
+        (
+            0 <= args.label_smoothing_factor < 1,
+            "--label_smoothing_factor",
+            "in [0, 1) such as 0.1",
+            args.label_smoothing_factor,
+        ),
+        (
+            args.dataloader_num_workers >= 0,
+            "--dataloader_num_workers",
+            "0 (load in the main process) or more",
+            args.dataloader_num_workers,
+        ),
+        # Evaluation computes the loss only (name scores come after training): nothing else can
+        # pick a best model.
+        (
+            args.metric_for_best_model in (None, "loss", "eval_loss"),
+            "--metric_for_best_model",
+            "loss (the only metric evaluation computes; leave it unset)",
+            args.metric_for_best_model,
+        ),
     ]
     for ok, flag, wanted, value in checks:
         if not ok:

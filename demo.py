@@ -1,18 +1,19 @@
 """A page for parents: type a surname, pick boy or girl, read the names.
 
-    python demo.py                                   # the model app.py saved (outputs/bert-base-chinese-names)
-    python demo.py --model_name_or_path FOLDER       # another saved model
-    python demo.py --port 7861                       # another port (default 7860)
-    python demo.py --host 0.0.0.0                    # reachable from other machines (default: this one only)
-    python demo.py --share True                      # a public gradio.live link (off unless asked)
+    python demo.py                               # the model app.py saved (its --output_dir)
+    python demo.py --model_name_or_path FOLDER   # another saved model
+    python demo.py --port 7861                   # another port (default 7860)
+    python demo.py --host 0.0.0.0                # reachable from other machines (default: this one)
+    python demo.py --share True                  # a public gradio.live link (off unless asked)
 
 It serves, as a web page (Gradio), the name table that app.py prints: the same suggestion code
-(names.suggest_names, registrable characters only) and the same records (report.suggestion_records: name, pinyin,
-tones, strokes, meaning, lean), from a model folder that app.py saved, loaded once at start. A parent can fix a
-generation character (字辈) in either place and list characters to avoid. The table folds into one card per name
-on a phone, and shows each name's share of the list instead of the model's raw probability. A panel says where the model came from and how its training went
-(metrics.json, loss.png). Nothing leaves the machine: Gradio's analytics are off and the page fetches no web
-fonts. It does not train a model; python app.py does.
+(beam_search.suggest_names, registrable characters only) and the same records
+(report.suggestion_records: name, pinyin, tones, strokes, meaning, lean), from a model folder that
+app.py saved, loaded once at start. A parent can fix a generation character (字辈) in either place
+and list characters to avoid. The table folds into one card per name on a phone, and shows each
+name's share of the list instead of the model's raw probability. A panel says where the model came
+from and how its training went (metrics.json, loss.png). Nothing leaves the machine: Gradio's
+analytics are off and the page fetches no web fonts. It does not train a model; python app.py does.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import beam_search
 import modeling
 import names
 import outputs
@@ -35,22 +37,32 @@ from errors import OneLineParser, UserError
 GENDERS = {"不限 any": "any", "男孩 boy": "boy", "女孩 girl": "girl"}
 LENGTHS = {"单字名 1": 1, "双字名 2": 2}
 MAX_NAMES = 50  # a list a parent reads through; the search's cost grows with it
-HEADERS = ("名次 rank", "姓名 name", "拼音 pinyin", "声调 tones", "笔画 strokes", "含义 meaning", "倾向 lean",
-           "占比 share")
+HEADERS = (
+    "名次 rank",
+    "姓名 name",
+    "拼音 pinyin",
+    "声调 tones",
+    "笔画 strokes",
+    "含义 meaning",
+    "倾向 lean",
+    "占比 share",
+)
 POSITIONS = {"第一个字 first": 0, "第二个字 second": 1}
 # What a parent may put between the characters to avoid: 伟、强 or 伟 强 reads as 伟强.
 AVOID_SEPARATORS = " ,，、;；/"
-# The page's own styles: the table folds into a card per name on a narrow screen (a phone, 390 px), where eight
-# columns cannot fit; the share is a bar.
+# The page's own styles: the table folds into a card per name on a narrow screen (a phone, 390 px),
+# where eight columns cannot fit; the share is a bar.
 CSS = """
 #name-table {border-collapse: collapse; width: 100%}
 #name-table td, #name-table th {padding: 4px 10px; text-align: left; vertical-align: top}
 #name-table .name, #name-table td:nth-child(4) {white-space: nowrap}
 #name-table .name {font-size: 1.25em}
-#name-table .bar {height: 8px; min-width: 2px; background: #f97316; border-radius: 4px; margin-top: 4px}
+#name-table .bar {height: 8px; min-width: 2px; background: #f97316; border-radius: 4px;
+  margin-top: 4px}
 @media (max-width: 640px) {
   #name-table thead {display: none}
-  #name-table, #name-table tbody, #name-table tr, #name-table td {display: block; width: auto; border: none}
+  #name-table, #name-table tbody, #name-table tr, #name-table td {
+    display: block; width: auto; border: none}
   #name-table tr {border: 1px solid #ddd; border-radius: 8px; margin: 8px 0; padding: 6px 8px}
   #name-table td {padding: 2px 0; overflow-wrap: anywhere; white-space: normal}
   #name-table td::before {content: attr(data-label) "："; color: #666; font-size: 0.85em}
@@ -60,19 +72,29 @@ CSS = """
 
 @dataclass
 class DemoArguments:
-    model_name_or_path: str = field(default=outputs.DEFAULT_OUTPUT_DIR,
-                                    metadata={"help": "A model folder that app.py saved."})
-    host: str = field(default="127.0.0.1", metadata={"help": "127.0.0.1: this machine only; 0.0.0.0: the network."})
+    model_name_or_path: str = field(
+        default=outputs.DEFAULT_OUTPUT_DIR, metadata={"help": "A model folder that app.py saved."}
+    )
+    host: str = field(
+        default="127.0.0.1",
+        metadata={"help": "127.0.0.1: this machine only; 0.0.0.0: the network."},
+    )
     port: int = field(default=7860, metadata={"help": "The page's port (Gradio's usual one)."})
-    share: bool = field(default=False, metadata={"help": "Also publish the page at a public gradio.live address."})
+    share: bool = field(
+        default=False, metadata={"help": "Also publish the page at a public gradio.live address."}
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         (options,) = OneLineParser((DemoArguments,), prog="demo.py").parse_args_into_dataclasses(
-            args=sys.argv[1:] if argv is None else argv)
+            args=sys.argv[1:] if argv is None else argv
+        )
         report.setup_logging(is_main=True)
-        serve(build_page(load_suggester(options.model_name_or_path), options.model_name_or_path), options)
+        serve(
+            build_page(load_suggester(options.model_name_or_path), options.model_name_or_path),
+            options,
+        )
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -81,52 +103,104 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def load_suggester(folder: str) -> "Suggester":
+def load_suggester(folder: str) -> Suggester:
     """The model, tokenizer and corpus roles (roles.py) that app.py saved in folder, loaded once."""
     model, tokenizer = modeling.load_model_and_tokenizer(folder, for_training=False)
     return Suggester(model.eval(), tokenizer, roles.load(folder))
 
 
 class Suggester:
-    """The page's one action: the checked inputs in, the table, the quality line and a message out. With the corpus
-    roles that app.py saved beside the model (roles.py), it lists what app.py --do_train False lists."""
+    """The page's one action: the checked inputs in, the table, the quality line and a message out.
+    With the corpus roles that app.py saved beside the model (roles.py), it lists what app.py
+    --do_train False lists.
+    """
 
     def __init__(self, model, tokenizer, corpus_roles=None):
         self.model, self.tokenizer, self.corpus_roles = model, tokenizer, corpus_roles
 
-    def __call__(self, surname: str, gender_label: str, length_label: str, how_many, fixed: str = "",
-                 position_label: str = "第一个字 first", avoid: str = "") -> tuple[str, str, str]:
-        """(table HTML, a summary for parents, message): a bad input gives an empty table and a message saying why."""
+    def __call__(
+        self,
+        surname: str,
+        gender_label: str,
+        length_label: str,
+        how_many,
+        fixed: str = "",
+        position_label: str = "第一个字 first",
+        avoid: str = "",
+    ) -> tuple[str, str, str]:
+        """(table HTML, a summary for parents, message): a bad input gives an empty table and a
+        message saying why."""
         surname, fixed = (surname or "").strip(), (fixed or "").strip()
         avoid = "".join(c for c in avoid or "" if c not in AVOID_SEPARATORS)
         gender, length = GENDERS[gender_label], LENGTHS[length_label]
-        problem = input_problem(surname, how_many) or self.pattern_problem(fixed, length) or avoid_problem(avoid) \
+        problem = (
+            input_problem(surname, how_many)
+            or self.pattern_problem(fixed, length)
+            or avoid_problem(avoid)
             or fixed_problem(fixed, surname, avoid, gender)
+        )
         if problem:
             return "", "", problem
-        pattern = (fixed + names.FREE if POSITIONS[position_label] == 0 else names.FREE + fixed) if fixed else None
+        pattern = (
+            (fixed + names.FREE if POSITIONS[position_label] == 0 else names.FREE + fixed)
+            if fixed
+            else None
+        )
         exclude = surname + avoid
-        available = int(names.candidates(self.tokenizer, self.model.config.vocab_size, exclude, True).sum())
+        available = int(
+            beam_search.candidates(
+                self.tokenizer, self.model.config.vocab_size, exclude, True
+            ).sum()
+        )
         if available < how_many:
-            return "", "", (f"避开的字太多了：只剩 {available} 个字可选，少于要的 {int(how_many)} 个名字。请少避开几个字，或少要几个名字。"
-                            f" Too many characters to avoid: {available} remain for {int(how_many)} names.")
-        found = names.suggest_names(self.model, self.tokenizer, names.prompt(surname, gender, length, pattern),
-                                    int(how_many), gender=gender, exclude=exclude, registrable_only=True, pattern=pattern,
-                                    roles=self.corpus_roles)
+            return (
+                "",
+                "",
+                (
+                    f"避开的字太多了：只剩 {available} 个字可选，少于要的 {int(how_many)} 个名字。"
+                    "请少避开几个字，或少要几个名字。"
+                    f" Too many characters to avoid: {available} remain for {int(how_many)} names."
+                ),
+            )
+        found = beam_search.suggest_names(
+            self.model,
+            self.tokenizer,
+            names.prompt(surname, gender, length, pattern),
+            int(how_many),
+            gender=gender,
+            exclude=exclude,
+            registrable_only=True,
+            pattern=pattern,
+            roles=self.corpus_roles,
+        )
         records = report.suggestion_records(found, surname)
-        return table_html(records), summary(records, gender), report.shortfall(len(found), int(how_many), gender) or ""
+        return (
+            table_html(records),
+            summary(records, gender),
+            report.shortfall(len(found), int(how_many), gender) or "",
+        )
 
     def pattern_problem(self, fixed: str, length: int) -> str | None:
-        """What is wrong with the generation character, for a parent; None if nothing (or none is given)."""
+        """What is wrong with the generation character, for a parent; None if nothing (or none is
+        given)."""
         if not fixed:
             return None
         if len(fixed) > 1 or length == 1:
-            return ("固定字只能有一个，而且要选双字名：两个位置都固定就没有可推荐的字了。"
-                    " Fix one character of a two-character name: with both positions fixed there is nothing to suggest.")
+            return (
+                "固定字只能有一个，而且要选双字名：两个位置都固定就没有可推荐的字了。 Fix one"
+                " character of a two-character name: with both positions fixed there is nothing to"
+                " suggest."
+            )
         if not names.HAN_CHAR.fullmatch(fixed):
-            return f"固定字要是一个汉字（现在是「{fixed}」）。 The generation character must be a Chinese character."
+            return (
+                f"固定字要是一个汉字（现在是「{fixed}」）。 The generation character must be a"
+                " Chinese character."
+            )
         if names.unknown_chars(self.tokenizer, fixed):
-            return f"模型不认识「{fixed}」，请换一个字。 The model does not know this character: pick another."
+            return (
+                f"模型不认识「{fixed}」，请换一个字。 The model does not know this character: pick"
+                " another."
+            )
         return None
 
 
@@ -135,60 +209,112 @@ def input_problem(surname: str, how_many) -> str | None:
     if not surname:
         return "请输入姓，如 张、欧阳。 Please type a surname, such as 张 or 欧阳."
     if not names.is_surname(surname):
-        return f"姓要是一到两个汉字，如 张、欧阳（现在是「{surname}」）。 The surname must be one or two Chinese characters."
-    if how_many is None or not isinstance(how_many, (int, float)) or not math.isfinite(how_many) \
-            or how_many != int(how_many) or not 1 <= how_many <= MAX_NAMES:
-        return f"名字个数要在 1 到 {MAX_NAMES} 之间。 The number of names must be a whole number from 1 to {MAX_NAMES}."
+        return (
+            f"姓要是一到两个汉字，如 张、欧阳（现在是「{surname}」）。 The surname must be one or"
+            " two Chinese characters."
+        )
+    if (
+        how_many is None
+        or not isinstance(how_many, (int, float))
+        or not math.isfinite(how_many)
+        or how_many != int(how_many)
+        or not 1 <= how_many <= MAX_NAMES
+    ):
+        return (
+            f"名字个数要在 1 到 {MAX_NAMES} 之间。 The number of names must be a whole number from"
+            f" 1 to {MAX_NAMES}."
+        )
     return None
 
 
 def fixed_problem(fixed: str, surname: str, avoid: str, gender: str) -> str | None:
-    """A generation character the name rules would never let in (names.fixed_char_problem), said for a parent."""
+    """A generation character the name rules would never let in (names.fixed_char_problem), said
+    for a parent."""
     if not fixed or not names.fixed_char_problem(fixed, surname, avoid, gender):
         return None
     if fixed in surname:
-        return f"固定字「{fixed}」就是姓里的字，名字里不再用它。请换一个字。 The generation character is the surname's own."
+        return (
+            f"固定字「{fixed}」就是姓里的字，名字里不再用它。请换一个字。 The generation character"
+            " is the surname's own."
+        )
     if fixed in avoid:
-        return f"固定字「{fixed}」也在要避开的字里，请去掉其中一个。 The generation character is also to be avoided."
+        return (
+            f"固定字「{fixed}」也在要避开的字里，请去掉其中一个。 The generation character is also"
+            " to be avoided."
+        )
     sex = "男孩" if gender == "girl" else "女孩"
-    return (f"「{fixed}」多用在{sex}的名字里，不适合{'女孩' if gender == 'girl' else '男孩'}。请换一个字，或选「不限」。"
-            f" This character is given mostly to the other sex: pick another, or choose any.")
+    return (
+        f"「{fixed}」多用在{sex}的名字里，不适合{'女孩' if gender == 'girl' else '男孩'}。"
+        "请换一个字，或选「不限」。"
+        " This character is given mostly to the other sex: pick another, or choose any."
+    )
 
 
 def avoid_problem(avoid: str) -> str | None:
     bad = [c for c in avoid if not names.HAN_CHAR.fullmatch(c)]
     if bad:
-        return (f"避开的字要是汉字，如 伟强 或 伟、强（「{bad[0]}」不是）。"
-                " The characters to avoid must be Chinese characters, such as 伟强.")
+        return (
+            f"避开的字要是汉字，如 伟强 或 伟、强（「{bad[0]}」不是）。"
+            " The characters to avoid must be Chinese characters, such as 伟强."
+        )
     return None
 
 
 def table_html(records: list[dict]) -> str:
-    """A real <table>, one row per name (a card on a phone): rank, name, pinyin, tones, strokes, the whole
-    meaning of each character, lean, and the name's share of the list's total probability, with a bar."""
+    """A real <table>, one row per name (a card on a phone): rank, name, pinyin, tones, strokes,
+    the whole meaning of each character, lean, and the name's share of the list's total
+    probability, with a bar.
+    """
     total = sum(r["probability"] for r in records) or 1.0
     top = max((r["probability"] for r in records), default=1.0) or 1.0
     head = "".join(f"<th>{h}</th>" for h in HEADERS)
     rows = []
     for rank, r in enumerate(records, start=1):
-        meaning = "<br>".join(f"{html.escape(c)}：{html.escape(m or '-')}" for c, m in zip(r["given"], r["meaning"]))
+        meaning = "<br>".join(
+            f"{html.escape(c)}：{html.escape(m or '-')}"
+            for c, m in zip(r["given"], r["meaning"], strict=False)
+        )
         share = r["probability"] / total
-        cells = [str(rank), f'<span class="name">{html.escape(r["name"])}</span>', html.escape(r["pinyin"]),
-                 html.escape(report.format_tones(r)), html.escape(report.format_strokes(r)), meaning or "-",
-                 html.escape(r["lean"]),
-                 f'{share:.0%}<div class="bar" style="width: {100 * r["probability"] / top:.0f}%"></div>']
-        rows.append("<tr>" + "".join(f'<td data-label="{h}">{c}</td>' for h, c in zip(HEADERS, cells)) + "</tr>")
-    return f'<table id="name-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        cells = [
+            str(rank),
+            f'<span class="name">{html.escape(r["name"])}</span>',
+            html.escape(r["pinyin"]),
+            html.escape(report.format_tones(r)),
+            html.escape(report.format_strokes(r)),
+            meaning or "-",
+            html.escape(r["lean"]),
+            (
+                f'{share:.0%}<div class="bar" style="width:'
+                f' {100 * r["probability"] / top:.0f}%"></div>'
+            ),
+        ]
+        rows.append(
+            "<tr>"
+            + "".join(f'<td data-label="{h}">{c}</td>' for h, c in zip(HEADERS, cells, strict=True))
+            + "</tr>"
+        )
+    return (
+        "<table"
+        f' id="name-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
 
 
 def summary(records: list[dict], gender: str) -> str:
-    """What the quality scores say, in a parent's words: how many names a household register takes, and how many
-    lean the asked way in real names."""
+    """What the quality scores say, in a parent's words: how many names a household register takes,
+    and how many lean the asked way in real names."""
     n = len(records)
     registrable = sum(r["registrable"] for r in records)
-    words = [f"{registrable} 个名字的字都在《通用规范汉字表》里，可以上户口" if registrable == n else
-             f"{n} 个名字里有 {registrable} 个的字都在《通用规范汉字表》里"]
-    english = [f"{registrable} of {n} names use only standard characters (通用规范汉字表) a household register takes"]
+    words = [
+        (
+            f"{registrable} 个名字的字都在《通用规范汉字表》里，可以上户口"
+            if registrable == n
+            else f"{n} 个名字里有 {registrable} 个的字都在《通用规范汉字表》里"
+        )
+    ]
+    english = [
+        f"{registrable} of {n} names use only standard characters (通用规范汉字表) a household"
+        " register takes"
+    ]
     if gender in ("boy", "girl"):
         fit = sum(names.fits_gender(r["given"], gender) for r in records)
         words.append(f"{fit} 个在真实名字里多给{'男孩' if gender == 'boy' else '女孩'}")
@@ -197,21 +323,34 @@ def summary(records: list[dict], gender: str) -> str:
 
 
 def about_model(folder: str) -> str:
-    """Markdown for the panel: where the model came from, its losses and name score before and after training."""
+    """Markdown for the panel: where the model came from, its losses and name score before and
+    after training."""
     path = Path(folder)
     lines = [f"**模型 model**: `{path.resolve()}`"]
     metrics_file = path / "metrics.json"
     if not metrics_file.is_file():
-        return "\n\n".join(lines + ["这个文件夹里没有 metrics.json（不是 app.py 训练保存的）。 No metrics.json here."])
+        return "\n\n".join(
+            lines
+            + ["这个文件夹里没有 metrics.json（不是 app.py 训练保存的）。 No metrics.json here."]
+        )
     m = json.loads(metrics_file.read_text(encoding="utf-8"))
-    rows = [("eval loss", "eval_loss_before", "eval_loss"), ("perplexity 困惑度", "perplexity_before", "perplexity"),
-            *((f"name_top{k} 名字得分", f"name_top{k}_before", f"name_top{k}") for k in (1, 5, 20)),
-            ("name_realism 真实用字", "name_realism_before", "name_realism"),
-            ("gender_fit 性别相符", "gender_fit_before", "gender_fit")]
+    rows = [
+        ("eval loss", "eval_loss_before", "eval_loss"),
+        ("perplexity 困惑度", "perplexity_before", "perplexity"),
+        *((f"name_top{k} 名字得分", f"name_top{k}_before", f"name_top{k}") for k in (1, 5, 20)),
+        ("name_realism 真实用字", "name_realism_before", "name_realism"),
+        ("gender_fit 性别相符", "gender_fit_before", "gender_fit"),
+    ]
     table = ["| | 训练前 before | 训练后 after |", "|---|---:|---:|"]
-    table += [f"| {label} | {_number(m.get(before))} | {_number(m.get(after))} |" for label, before, after in rows
-              if after in m]
-    sizes = f"{m.get('train_rows', '?')} train / {m.get('test_rows', '?')} test sentences, {m.get('train_steps', '?')} steps"
+    table += [
+        f"| {label} | {_number(m.get(before))} | {_number(m.get(after))} |"
+        for label, before, after in rows
+        if after in m
+    ]
+    sizes = (
+        f"{m.get('train_rows', '?')} train / {m.get('test_rows', '?')} test sentences,"
+        f" {m.get('train_steps', '?')} steps"
+    )
     return "\n\n".join(lines + ["\n".join(table), sizes])
 
 
@@ -220,39 +359,72 @@ def _number(value) -> str:
 
 
 def build_page(suggest: Suggester, folder: str):
-    # Before gradio is imported: it reads this when it loads, and would otherwise send usage analytics.
+    # Before gradio is imported: it reads this when it loads, and would otherwise send usage
+    # analytics.
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     import gradio as gr
 
     with gr.Blocks(title="给孩子取名 · Chinese given names", analytics_enabled=False) as page:
-        gr.Markdown("# 给孩子取名 / Names for your child\n输入姓，选择男孩或女孩，看看模型推荐的名字。"
-                    " Type a surname, pick boy or girl, and read the names the model suggests.")
+        gr.Markdown(
+            "# 给孩子取名 / Names for your child\n输入姓，选择男孩或女孩，看看模型推荐的名字。"
+            " Type a surname, pick boy or girl, and read the names the model suggests."
+        )
         with gr.Row():
             surname = gr.Textbox(label="姓 surname", value="张", max_lines=1, elem_id="surname")
-            gender = gr.Radio(list(GENDERS), value="不限 any", label="性别 gender", elem_id="gender")
-            length = gr.Radio(list(LENGTHS), value="双字名 2", label="名字长度 length", elem_id="length")
-            how_many = gr.Number(value=20, label=f"几个名字 how many (1-{MAX_NAMES})", precision=0, elem_id="how-many")
+            gender = gr.Radio(
+                list(GENDERS), value="不限 any", label="性别 gender", elem_id="gender"
+            )
+            length = gr.Radio(
+                list(LENGTHS), value="双字名 2", label="名字长度 length", elem_id="length"
+            )
+            how_many = gr.Number(
+                value=20,
+                label=f"几个名字 how many (1-{MAX_NAMES})",
+                precision=0,
+                elem_id="how-many",
+            )
         with gr.Row():
-            fixed = gr.Textbox(label="固定字（字辈） generation character", max_lines=1, placeholder="如 子", elem_id="fixed")
-            position = gr.Radio(list(POSITIONS), value="第一个字 first", label="固定字的位置 its place", elem_id="position")
-            avoid = gr.Textbox(label="避开的字 characters to avoid", max_lines=1, placeholder="如 伟强（长辈的名字）",
-                               elem_id="avoid")
+            fixed = gr.Textbox(
+                label="固定字（字辈） generation character",
+                max_lines=1,
+                placeholder="如 子",
+                elem_id="fixed",
+            )
+            position = gr.Radio(
+                list(POSITIONS),
+                value="第一个字 first",
+                label="固定字的位置 its place",
+                elem_id="position",
+            )
+            avoid = gr.Textbox(
+                label="避开的字 characters to avoid",
+                max_lines=1,
+                placeholder="如 伟强（长辈的名字）",
+                elem_id="avoid",
+            )
         message = gr.Markdown(elem_id="message")
         go = gr.Button("起名 / Suggest names", variant="primary", elem_id="suggest")
         table = gr.HTML(elem_id="names")
         quality = gr.Markdown(elem_id="quality")
-        gr.Markdown("名次按模型的概率、真实名字里这些字有多常用和性别统计一起排，占比只看模型，所以不一定逐行变小；占比是这个名字在整张表里所占的分量；"
-                    "倾向是真实名字里用这些字的男女比例；声调后的「同调」表示每个字声调相同，读起来平；含义是 Unicode 汉字库"
-                    "（Unihan）的英文释义。 Ranked by the model together with how often real names use the characters and"
-                    " their gender statistics; the share is the model's alone, the name's part of the whole list; the lean is how real names with these characters split between"
-                    " boys and girls; 同调 marks a name whose syllables all have one tone; meanings are Unihan's English.",
-                    elem_id="how-to-read")
+        gr.Markdown(
+            "名次按模型的概率、真实名字里这些字有多常用和性别统计一起排，占比只看模型，"
+            "所以不一定逐行变小；占比是这个名字在整张表里所占的分量；倾向是真实名字里用这些字的男女比例；声调后的「同调」表示每个字声调相同，"
+            "读起来平；含义是 Unicode 汉字库（Unihan）的英文释义。 Ranked by the model together"
+            " with how often real names use the characters and their gender statistics; the share"
+            " is the model's alone, the name's part of the whole list; the lean is how real names"
+            " with these characters split between boys and girls; 同调 marks a name whose syllables"
+            " all have one tone; meanings are Unihan's English.",
+            elem_id="how-to-read",
+        )
         with gr.Accordion("关于模型 / About the model", open=False):
             gr.Markdown(about_model(folder), elem_id="about")
             loss_plot = Path(folder) / "loss.png"
             if loss_plot.is_file():
                 gr.Image(str(loss_plot), label="训练损失 loss", show_label=True, interactive=False)
-        inputs, results = [surname, gender, length, how_many, fixed, position, avoid], [table, quality, message]
+        inputs, results = (
+            [surname, gender, length, how_many, fixed, position, avoid],
+            [table, quality, message],
+        )
         go.click(suggest, inputs, results)
         for box in (surname, fixed, avoid):
             box.submit(suggest, inputs, results)
@@ -265,13 +437,22 @@ def serve(page, options: DemoArguments):
 
     print(f"网页 page: http://{options.host}:{options.port}  (Ctrl-C stops it)", flush=True)
     try:
-        page.launch(server_name=options.host, server_port=options.port, share=options.share, quiet=True,
-                    ssr_mode=False, show_error=False, footer_links=[],
-                    # System fonts: the default theme would fetch Google's web fonts.
-                    theme=gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["monospace"]),
-                    css=CSS)
+        page.launch(
+            server_name=options.host,
+            server_port=options.port,
+            share=options.share,
+            quiet=True,
+            ssr_mode=False,
+            show_error=False,
+            footer_links=[],
+            # System fonts: the default theme would fetch Google's web fonts.
+            theme=gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["monospace"]),
+            css=CSS,
+        )
     except OSError as e:
-        raise UserError(f"cannot serve the page on {options.host}:{options.port} ({e}): pass another --port") from None
+        raise UserError(
+            f"cannot serve the page on {options.host}:{options.port} ({e}): pass another --port"
+        ) from None
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The one kind of error a user sees: bad input, said in one line.
 
-app.main() and demo.py print a UserError as `error: ...` and exit with status 2, with no traceback. Every module
-raises it for what the user can fix (a file, an option, a folder, a missing model), and the scripts' option
-parser turns argparse's errors into it; it is not for bugs, which keep their traceback.
+app.main() and demo.py print a UserError as `error: ...` and exit with status 2, with no traceback.
+Every module raises it for what the user can fix (a file, an option, a folder, a missing model),
+and the scripts' option parser turns argparse's errors into it; it is not for bugs, which keep
+their traceback.
 """
 
 import argparse
@@ -15,15 +16,17 @@ class UserError(Exception):
 
 
 class OneLineParser(HfArgumentParser):
-    """HfArgumentParser whose errors (an unknown option, a value of the wrong type) are a UserError, one line:
-    argparse would print its whole usage (hundreds of Trainer flags) before the line that matters.
+    """HfArgumentParser whose errors (an unknown option, a value of the wrong type) are a
+    UserError, one line: argparse would print its whole usage (hundreds of Trainer flags) before
+    the line that matters.
 
-    With group_options(), --help shows the script's own options in named groups and --help_all also the rest
-    (the ~150 options of transformers.TrainingArguments, which all still work)."""
+    With group_options(), --help shows the script's own options in named groups and --help_all also
+    the rest (the ~150 options of transformers.TrainingArguments, which all still work)."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", _HelpFormatter)
-        kwargs.setdefault("allow_abbrev", False)  # --num_train_epoch is a typo, not --num_train_epochs
+        # --num_train_epoch is a typo, not --num_train_epochs
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         self.rest = None  # the argument group --help leaves out
         self.show_all = False
@@ -32,11 +35,14 @@ class OneLineParser(HfArgumentParser):
         raise UserError(f"{message} (python {self.prog} --help lists the options)")
 
     def unknown_options(self, argv: list[str]) -> str | None:
-        """'unknown option --surnme (did you mean --surname?) ...' for the options of argv this parser lacks."""
+        """'unknown option --surnme (did you mean --surname?) ...' for the options of argv this
+        parser lacks."""
         import difflib
 
         known = [o for a in self._actions for o in a.option_strings]
-        unknown = [a.split("=")[0] for a in argv if a.startswith("--") and a.split("=")[0] not in known]
+        unknown = [
+            a.split("=")[0] for a in argv if a.startswith("--") and a.split("=")[0] not in known
+        ]
         if not unknown:
             return None
         close = difflib.get_close_matches(unknown[0], known, n=1)
@@ -44,8 +50,10 @@ class OneLineParser(HfArgumentParser):
         return f"unknown option {unknown[0]}{guess}: python {self.prog} --help lists the options"
 
     def group_options(self, groups: dict[str, list[str]], rest_title: str):
-        """Show these options (by dest) under these titles, in this order; all others under rest_title, and only
-        with --help_all. Metavars are short (N, X, TEXT) so that an option and its help share a line."""
+        """Show these options (by dest) under these titles, in this order; all others under
+        rest_title, and only with --help_all. Metavars are short (N, X, TEXT) so that an option and
+        its help share a line.
+        """
         by_option = {option: a for a in self._actions for option in a.option_strings}
         for title, dests in groups.items():
             group = self.add_argument_group(title)
@@ -55,11 +63,12 @@ class OneLineParser(HfArgumentParser):
         for action in list(self._actions):
             if not isinstance(action, argparse._HelpAction) and not self._grouped(action, groups):
                 self._move(action, self.rest)
-        self.add_argument("--help_all", action=_HelpAll, help=f"show this help and the {rest_title}, then exit")
+        self.add_argument(
+            "--help_all", action=_HelpAll, help=f"show this help and the {rest_title}, then exit"
+        )
 
     def _grouped(self, action, groups) -> bool:
-        return any(action in g._group_actions for g in self._action_groups
-                   if g.title in groups)
+        return any(action in g._group_actions for g in self._action_groups if g.title in groups)
 
     def _move(self, action, group):
         for g in self._action_groups:
@@ -67,12 +76,17 @@ class OneLineParser(HfArgumentParser):
                 g._group_actions.remove(action)
         group._group_actions.append(action)
         if action.metavar is None and action.nargs != 0 and not action.choices:
-            action.metavar = {int: "N", float: "X", str: "TEXT"}.get(action.type, "BOOL" if action.nargs == "?" else "TEXT")
+            action.metavar = {int: "N", float: "X", str: "TEXT"}.get(
+                action.type, "BOOL" if action.nargs == "?" else "TEXT"
+            )
 
     def format_help(self):
         if self.rest is None or self.show_all:
             return super().format_help()
-        groups, self._action_groups = self._action_groups, [g for g in self._action_groups if g is not self.rest]
+        groups, self._action_groups = (
+            self._action_groups,
+            [g for g in self._action_groups if g is not self.rest],
+        )
         try:
             return super().format_help()
         finally:
@@ -80,8 +94,8 @@ class OneLineParser(HfArgumentParser):
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """One spelling per option (--train_file; --train-file works too), its help on the same line where it fits,
-    and no '(default: None)' where the help says what unset means."""
+    """One spelling per option (--train_file; --train-file works too), its help on the same line
+    where it fits, and no '(default: None)' where the help says what unset means."""
 
     def __init__(self, prog):
         super().__init__(prog, max_help_position=36)
@@ -95,14 +109,27 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         first = action.option_strings[0]
         if action.nargs == 0:
             return first
-        return f"{first} {self._format_args(action, self._get_default_metavar_for_optional(action))}"
+        return (
+            f"{first} {self._format_args(action, self._get_default_metavar_for_optional(action))}"
+        )
 
 
 class _HelpAll(argparse.Action):
-    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+    def __init__(
+        self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None
+    ):
         super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):
         parser.show_all = True
         parser.print_help()
         parser.exit()
+
+
+class Terminated(BaseException):
+    """SIGTERM (schedulers, docker stop): unwinds like Ctrl-C, so nothing half-written is left in
+    place. A BaseException, so that no library's `except Exception` swallows it."""
+
+
+def on_sigterm(signum, frame):
+    raise Terminated()

@@ -1,10 +1,11 @@
-"""What a parent asks of each character of a name: its stroke count, its meaning, and whether a name for the
-household register may use it (the 通用规范汉字表 of 2013, 8,105 characters).
+"""What a parent asks of each character of a name: its stroke count, its meaning, and whether a
+name for the household register may use it (the 通用规范汉字表 of 2013, 8,105 characters).
 
 The facts are Unihan's (the Unicode Consortium's character database, Unicode licence), extracted by
-tools/build_unihan.py into data/unihan_names.tsv for the characters of ngender's naming statistics, and read
-once, when first asked. The meanings are Unihan's English ones (kDefinition): no source of Chinese glosses with
-clear terms is packaged here. It does not judge a meaning, or know a character outside that file.
+tools/build_unihan.py into data/unihan_names.tsv for the characters of ngender's naming statistics,
+and read once, when first asked. The meanings are Unihan's English ones (kDefinition): no source of
+Chinese glosses with clear terms is packaged here. It does not judge a meaning, or know a character
+outside that file.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ def char_facts() -> dict[str, CharFacts]:
     facts = {}
     with DATA_FILE.open(encoding="utf-8") as f:
         lines = (line.rstrip("\n") for line in f if not line.startswith("#"))
-        assert next(lines).split("\t") == ["char", "strokes", "tghz2013", "definition"], f"{DATA_FILE} changed"
+        assert next(lines).split("\t") == [
+            "char",
+            "strokes",
+            "tghz2013",
+            "definition",
+        ], f"{DATA_FILE} changed"
         for line in lines:
             char, strokes, pinyin, meaning = line.split("\t")
             facts[char] = CharFacts(int(strokes), bool(pinyin), pinyin, meaning)
@@ -74,4 +80,8 @@ def first_sense_of(meaning: str) -> str:
 
 def quality(givens: list[str]) -> dict:
     """registrable: share of names whose every character is in the 2013 standard table."""
-    return {"registrable": sum(all(map(is_registrable, g)) for g in givens) / len(givens)} if givens else {}
+    return (
+        {"registrable": sum(all(map(is_registrable, g)) for g in givens) / len(givens)}
+        if givens
+        else {}
+    )

@@ -1,15 +1,16 @@
-"""Naming knowledge for app.py: surnames (欧阳娜 is 欧阳 + 娜) and the prompts, which characters people really
-give as names, how a name leans by sex, how it reads in pinyin, and the beam search that fills a prompt's
-[MASK]s with names.
+"""Naming knowledge for app.py: surnames (欧阳娜 is 欧阳 + 娜) and the prompts, which characters
+people really give as names, how a name leans by sex and how it reads in pinyin. The search
+that fills a prompt's [MASK]s with names under these rules is beam_search.py.
 
 The knowledge is data from installed packages, read once when first needed:
 - ngender's charfreq.csv (MIT licence): for 9,442 characters, how often each occurs in men's and in
   women's given names, about 32 million characters in all;
 - pypinyin (MIT licence) for readings, plus SURNAME_READINGS below for surnames that it reads as
   common words;
-- jieba's dictionary (MIT licence): two-character words of everyday Chinese (子女, 名字), which are no given names.
-It does not judge meaning, tones that clash, or generation names; and a lean is a share of real names
-given to boys or girls, nothing more.
+- jieba's dictionary (MIT licence): two-character words of everyday Chinese (子女, 名字), which are
+  no given names.
+It does not judge meaning, tones that clash, or generation names; and a lean is a share of real
+names given to boys or girls, nothing more.
 """
 
 from __future__ import annotations
@@ -21,45 +22,47 @@ import math
 import os
 import re
 import unicodedata
-import weakref
-
-import torch
-import torch.nn.functional as F
 
 import hanzi
 
 STATS_PACKAGE, STATS_FILE = "ngender", "charfreq.csv"
 # A character is a given-name character when the statistics count it at least this often in their
-# ~32 million given-name characters (about 31 per million): that leaves 1,312 characters covering 98.0%
-# of all given-name characters in the data. Corpus function words fall below it (的 772, 叫 89, 们 31),
-# and so do traditional forms (設 1, 歲 1; 皺 and 閾 are absent): the data is mainland, simplified.
+# ~32 million given-name characters (about 31 per million): that leaves 1,312 characters covering
+# 98.0% of all given-name characters in the data. Corpus function words fall below it (的 772, 叫
+# 89, 们 31), and so do traditional forms (設 1, 歲 1; 皺 and 閾 are absent): the data is mainland,
+# simplified.
 MIN_NAME_COUNT = 1000
-# Weight of log P(asked gender | given name) beside the model's log-probability, with --gender boy|girl.
-# Measured with `python bench.py gender` (README「名字表」), a tiny BERT trained on train.json whose boy and
-# girl lists are the same without it: at 0 the gender fit is 0.45-0.60; at 1.0 it is 0.80-0.95 and the
-# one-character boy and girl lists share 5 names; at 2.0 it is 0.95-1.00 with 1 shared name, the model's
-# best names still on top. Higher (3.0) buys little more and overrides the model more.
+# Weight of log P(asked gender | given name) beside the model's log-probability, with --gender
+# boy|girl. Measured with `python bench.py gender` (README「名字表」), a tiny BERT trained on
+# train.json whose boy and girl lists are the same without it: at 0 the gender fit is 0.45-0.60; at
+# 1.0 it is 0.80-0.95 and the one-character boy and girl lists share 5 names; at 2.0 it is
+# 0.95-1.00 with 1 shared name, the model's best names still on top. Higher (3.0) buys little more
+# and overrides the model more.
 GENDER_WEIGHT = 2.0
 # At most this many rows of a two-character list share a character in the same position, so that the
 # top 20 uses at least 10 distinct characters in each position.
 MAX_PER_CHARACTER = 2
-# The characters real given names use most: the most frequent ones that together make up this share of all
-# given-name characters in the statistics. 80% is 293 characters, each used at least 21,859 times (子 59,360,
-# 宇 147,851, 杰 231,469). A character the training corpus uses mostly outside given names stays a name
-# character only if it is one of these (roles.py); bench.py names scores lists by them.
+# The characters real given names use most: the most frequent ones that together make up this share
+# of all given-name characters in the statistics. 80% is 293 characters, each used at least 21,859
+# times (子 59,360, 宇 147,851, 杰 231,469). A character the training corpus uses mostly outside
+# given names stays a name character only if it is one of these (roles.py); bench.py names scores
+# lists by them.
 COMMON_SHARE = 0.80
-# Weight of log(count in real given names) per character, beside the model's log-probability: a character used
-# 5,000 times (张 5,259) needs the model log(150,000 / 5,000) x 0.5 = 1.7 nats (5.5 times) surer than one used
-# 150,000 times (宇) to rank above it. Measured with `python bench.py lists` (README「名字表」).
+# Weight of log(count in real given names) per character, beside the model's log-probability: a
+# character used 5,000 times (张 5,259) needs the model log(150,000 / 5,000) x 0.5 = 1.7 nats (5.5
+# times) surer than one used 150,000 times (宇) to rank above it. Measured with `python bench.py
+# lists` (README「名字表」).
 FREQUENCY_WEIGHT = 0.5
-# With --gender boy|girl no character may be this many times as frequent (per character, even priors) in the other
-# sex's given names as in the asked sex's: 杰 (2.7 times in boys') never goes into a girl's name, 霞 (32 times in
-# girls') never into a boy's. 2.5 bars 490 given-name characters from girls' names (13.2% of what real girls' names use)
-# and 256 from boys' names (6.0%). Over the whole name, naive Bayes must also lean to the asked sex (fits_gender).
+# With --gender boy|girl no character may be this many times as frequent (per character, even
+# priors) in the other sex's given names as in the asked sex's: 杰 (2.7 times in boys') never goes
+# into a girl's name, 霞 (32 times in girls') never into a boy's. 2.5 bars 490 given-name
+# characters from girls' names (13.2% of what real girls' names use) and 256 from boys' names
+# (6.0%). Over the whole name, naive Bayes must also lean to the asked sex (fits_gender).
 STRONG_LEAN = 2.5
-# Two-character words of jieba's dictionary that it counts at least this often are everyday words, no given names:
-# 子女 1,845, 天天 1,855, 明明 1,305, 宝宝 301 are out; names that are also rare words, such as 欣然 286, 天宇 286,
-# 安然 139, 俊杰 27, stay. 4,191 pairs of given-name characters are out. The corpus's own given names always stay.
+# Two-character words of jieba's dictionary that it counts at least this often are everyday words,
+# no given names: 子女 1,845, 天天 1,855, 明明 1,305, 宝宝 301 are out; names that are also rare
+# words, such as 欣然 286, 天宇 286, 安然 139, 俊杰 27, stay. 4,191 pairs of given-name characters
+# are out. The corpus's own given names always stay.
 WORDS_PACKAGE, WORDS_FILE = "jieba", "dict.txt"
 MIN_WORD_COUNT = 300
 
@@ -68,26 +71,81 @@ HAN_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # Surnames whose surname reading is not the character's common one, which pypinyin gives
 # (现代汉语词典 and the 百家姓 readings). Double surnames read as a unit.
 SURNAME_READINGS = {
-    "单": "shàn", "曾": "zēng", "解": "xiè", "仇": "qiú", "区": "ōu", "朴": "piáo", "查": "zhā",
-    "盖": "gě", "乐": "yuè", "缪": "miào", "翟": "zhái", "覃": "qín", "召": "shào", "华": "huà",
-    "任": "rén", "纪": "jǐ", "燕": "yān", "葛": "gě", "冼": "xiǎn", "尉": "wèi", "繁": "pó", "谌": "chén",
-    "种": "chóng", "重": "chóng", "秘": "bì", "句": "gōu", "阚": "kàn", "隗": "wěi", "黑": "hè",
-    "过": "guō", "那": "nā", "都": "dū", "朝": "cháo", "曲": "qū", "宁": "nìng", "薄": "bó", "莘": "shēn",
-    "尉迟": "yù chí", "万俟": "mò qí", "单于": "chán yú", "长孙": "zhǎng sūn", "澹台": "tán tái",
+    "单": "shàn",
+    "曾": "zēng",
+    "解": "xiè",
+    "仇": "qiú",
+    "区": "ōu",
+    "朴": "piáo",
+    "查": "zhā",
+    "盖": "gě",
+    "乐": "yuè",
+    "缪": "miào",
+    "翟": "zhái",
+    "覃": "qín",
+    "召": "shào",
+    "华": "huà",
+    "任": "rén",
+    "纪": "jǐ",
+    "燕": "yān",
+    "葛": "gě",
+    "冼": "xiǎn",
+    "尉": "wèi",
+    "繁": "pó",
+    "谌": "chén",
+    "种": "chóng",
+    "重": "chóng",
+    "秘": "bì",
+    "句": "gōu",
+    "阚": "kàn",
+    "隗": "wěi",
+    "黑": "hè",
+    "过": "guō",
+    "那": "nā",
+    "都": "dū",
+    "朝": "cháo",
+    "曲": "qū",
+    "宁": "nìng",
+    "薄": "bó",
+    "莘": "shēn",
+    "尉迟": "yù chí",
+    "万俟": "mò qí",
+    "单于": "chán yú",
+    "长孙": "zhǎng sūn",
+    "澹台": "tán tái",
 }
-_TONE_MARKS = {"\u0300", "\u0301", "\u0304", "\u030c"}  # grave, acute, macron, caron (not ü's diaeresis)
-TONE_OF_MARK = {"\u0304": 1, "\u0301": 2, "\u030c": 3, "\u0300": 4}  # 5: the neutral tone (no mark), as pypinyin
-# A given name's shape with fixed characters, --pattern: 子_ (a generation character first), _轩, __.
+# grave, acute, macron, caron (not ü's diaeresis)
+_TONE_MARKS = {
+    "\u0300",
+    "\u0301",
+    "\u0304",
+    "\u030c",
+}
+# 5: the neutral tone (no mark), as pypinyin
+TONE_OF_MARK = {
+    "\u0304": 1,
+    "\u0301": 2,
+    "\u030c": 3,
+    "\u0300": 4,
+}
+# A given name's shape with fixed characters, --pattern: 子_ (a generation character first), _轩,
+# __.
 FREE = "_"
 
 MASK = "[MASK]"
 # Double surnames, so that 欧阳娜 splits into 欧阳 + 娜 and not 欧 + 阳娜.
 # Every two-character key of SURNAME_READINGS is one (单于, 万俟), so the two lists cannot disagree.
 DOUBLE_SURNAMES = frozenset(
-    "欧阳 司马 上官 诸葛 东方 皇甫 令狐 慕容 司徒 夏侯 尉迟 公孙 长孙 宇文 轩辕 端木 独孤 南宫 西门 百里 呼延 澹台 东郭 闻人".split()
+    "欧阳 司马 上官 诸葛 东方 皇甫 令狐 慕容 司徒 夏侯 尉迟 公孙 长孙 宇文 轩辕 端木 独孤 南宫 西门"
+    " 百里 呼延 澹台 东郭 闻人".split()
 ) | {surname for surname in SURNAME_READINGS if len(surname) == 2}
-# Prompt templates per --gender: the same sentence patterns as train.json, so a trained model has seen them.
-PROMPT_TEMPLATES = {"any": "小孩的名字叫{surname}{masks}", "boy": "男孩的名字叫{surname}{masks}", "girl": "女孩的名字叫{surname}{masks}"}
+# Prompt templates per --gender: the same sentence patterns as train.json, so a trained model has
+# seen them.
+PROMPT_TEMPLATES = {
+    "any": "小孩的名字叫{surname}{masks}",
+    "boy": "男孩的名字叫{surname}{masks}",
+    "girl": "女孩的名字叫{surname}{masks}",
+}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -105,47 +163,70 @@ def is_surname(text: str) -> bool:
 
 
 def prompt(surname: str, gender: str, length: int, pattern: str | None = None) -> str:
-    """The sentence pattern for the gender with one [MASK] per given-name character: 女孩的名字叫李[MASK][MASK];
-    with a pattern, its fixed characters stand in place and its '_'s are the [MASK]s: 女孩的名字叫李子[MASK]."""
+    """The sentence pattern for the gender with one [MASK] per given-name character: 女孩的名字叫李
+    [MASK][MASK]; with a pattern, its fixed characters stand in place and its '_'s are the [MASK]s:
+    女孩的名字叫李子[MASK].
+    """
     masks = pattern.replace(FREE, MASK) if pattern else MASK * length
     return PROMPT_TEMPLATES[gender].format(surname=surname, masks=masks)
 
 
-def pattern_and_avoid_problem(pattern, avoid: str, explicit_prompt, surname="", gender="any") -> str | None:
-    """app.py's --pattern and --avoid: the error line, naming the option and the fix; None if all is well."""
+def pattern_and_avoid_problem(
+    pattern, avoid: str, explicit_prompt, surname="", gender="any"
+) -> str | None:
+    """app.py's --pattern and --avoid: the error line, naming the option and the fix; None if all
+    is well."""
     if pattern is not None and (problem := pattern_problem(pattern)):
         return f"--pattern {problem}"
     if pattern is not None and explicit_prompt is not None:
-        return "--pattern goes with --surname and --gender, not --prompt: put the character in the prompt, or leave it out"
+        return (
+            "--pattern goes with --surname and --gender, not --prompt: put the character in the"
+            " prompt, or leave it out"
+        )
     if not all(HAN_CHAR.fullmatch(c) for c in avoid):
         return f"--avoid must be Chinese characters written together (伟强), got {avoid!r}"
-    if pattern is not None and (problem := fixed_char_problem(pattern.replace(FREE, ""), surname, avoid, gender)):
+    if pattern is not None and (
+        problem := fixed_char_problem(pattern.replace(FREE, ""), surname, avoid, gender)
+    ):
         return f"--pattern {pattern}: {problem}"
     return None
 
 
 def fixed_char_problem(fixed: str, surname: str, avoid: str, gender: str) -> str | None:
-    """Why the rules would never let this fixed character (字辈) into the name (surname, --avoid, STRONG_LEAN); or None."""
+    """Why the rules would never let this fixed character (字辈) into the name (surname, --avoid,
+    STRONG_LEAN); or None."""
     for c in fixed:
         if c in surname or c in avoid:
-            return (f"{c} is the surname's own character (a given name does not repeat it): pick another" if c in surname
-                    else f"{c} is also in --avoid: drop it from one of the two")
+            return (
+                f"{c} is the surname's own character (a given name does not repeat it): pick"
+                " another"
+                if c in surname
+                else f"{c} is also in --avoid: drop it from one of the two"
+            )
         if leans_strongly(c, gender):
-            return (f"{c} is at least {STRONG_LEAN:g} times as common in {'boys' if gender == 'girl' else 'girls'}' "
-                    f"names, so no {gender}'s name may hold it: pick another character, or --gender any")
+            return (
+                f"{c} is at least {STRONG_LEAN:g} times as common in"
+                f" {'boys' if gender == 'girl' else 'girls'}' names, so no {gender}'s name may hold"
+                " it: pick another character, or --gender any"
+            )
     return None
 
 
 def unknown_chars(tokenizer, chars: str) -> str:
     """Those of chars that the tokenizer does not have as tokens (a model cannot read them)."""
-    return "".join(c for c in chars if tokenizer.convert_tokens_to_ids(c) in (None, tokenizer.unk_token_id))
+    return "".join(
+        c for c in chars if tokenizer.convert_tokens_to_ids(c) in (None, tokenizer.unk_token_id)
+    )
 
 
 def pattern_problem(pattern: str) -> str | None:
-    """What is wrong with a --pattern (子_, _轩, __), in words that name the fix; None if nothing."""
+    """What is wrong with a --pattern (子_, _轩, __), in words that name the fix; None if
+    nothing."""
     if not 1 <= len(pattern) <= 2 or not all(c == FREE or HAN_CHAR.fullmatch(c) for c in pattern):
-        return (f"must be one or two positions, each a Chinese character or '{FREE}' (子_, _轩, __), "
-                f"got {pattern!r}")
+        return (
+            f"must be one or two positions, each a Chinese character or '{FREE}' (子_, _轩, __), "
+            f"got {pattern!r}"
+        )
     if FREE not in pattern:
         return f"must leave at least one position free with '{FREE}' (子_ or _子), got {pattern!r}"
     return None
@@ -165,7 +246,11 @@ def name_counts() -> dict[str, tuple[int, int]]:
     """char -> (occurrences in boys' given names, in girls'), from the installed ngender package."""
     with importlib.resources.files(STATS_PACKAGE).joinpath(STATS_FILE).open(encoding="utf-8") as f:
         rows = csv.reader(f)
-        assert next(rows) == ["char", "male", "female"], f"{STATS_PACKAGE}'s {STATS_FILE} changed its columns"
+        assert next(rows) == [
+            "char",
+            "male",
+            "female",
+        ], f"{STATS_PACKAGE}'s {STATS_FILE} changed its columns"
         return {char: (int(boys), int(girls)) for char, boys, girls in rows}
 
 
@@ -193,30 +278,39 @@ def min_common_count() -> int:
 
 
 def is_common_char(char: str) -> bool:
-    """One of the characters real given names use most (COMMON_SHARE of all given-name characters)."""
+    """One of the characters real given names use most (COMMON_SHARE of all given-name
+    characters)."""
     return sum(name_counts().get(char, (0, 0))) >= min_common_count()
 
 
 def leans_strongly(char: str, gender: str) -> bool:
-    """Whether the character is at least STRONG_LEAN times as frequent in the other sex's names ('boy', 'girl')."""
+    """Whether the character is at least STRONG_LEAN times as frequent in the other sex's names
+    ('boy', 'girl')."""
     sign = {"boy": -1.0, "girl": 1.0}.get(gender, 0.0)
     return sign * char_log_ratio(char) >= math.log(STRONG_LEAN) if sign else False
 
 
 @functools.cache
 def everyday_words() -> frozenset[str]:
-    """Two-character words of jieba's dictionary (MIN_WORD_COUNT or more) whose characters are given-name characters."""
+    """Two-character words of jieba's dictionary (MIN_WORD_COUNT or more) whose characters are
+    given-name characters."""
     words = set()
     with importlib.resources.files(WORDS_PACKAGE).joinpath(WORDS_FILE).open(encoding="utf-8") as f:
         for line in f:
             word, count, *_ = line.split()
-            if len(word) == 2 and int(count) >= MIN_WORD_COUNT and is_name_char(word[0]) and is_name_char(word[1]):
+            if (
+                len(word) == 2
+                and int(count) >= MIN_WORD_COUNT
+                and is_name_char(word[0])
+                and is_name_char(word[1])
+            ):
                 words.add(word)
     return frozenset(words)
 
 
 def char_log_ratio(char: str) -> float:
-    """log f(char | boys' names) - log f(char | girls' names), add-one smoothed; 0 for unknown characters."""
+    """log f(char | boys' names) - log f(char | girls' names), add-one smoothed; 0 for unknown
+    characters."""
     if char not in name_counts():
         return 0.0
     boys, girls = name_counts()[char]
@@ -231,7 +325,8 @@ def boy_share(given: str) -> float:
 
 
 def lean(given: str) -> str:
-    """'男 94%' or '女 88%': which sex the statistics give this name to, and how surely; '-' if unknown."""
+    """'男 94%' or '女 88%': which sex the statistics give this name to, and how surely; '-' if
+    unknown."""
     if not any(c in name_counts() for c in given):
         return "-"
     p = boy_share(given)
@@ -245,17 +340,21 @@ def fits_gender(given: str, gender: str) -> bool:
 
 
 def fits_strictly(given: str, gender: str) -> bool:
-    """The hard gender rule of boy and girl lists: the name leans to the asked sex and none of its characters leans
-    strongly the other way. Always true for 'any'."""
+    """The hard gender rule of boy and girl lists: the name leans to the asked sex and none of its
+    characters leans strongly the other way. Always true for 'any'."""
     if gender not in ("boy", "girl"):
         return True
     return fits_gender(given, gender) and not any(leans_strongly(c, gender) for c in given)
 
 
 def quality(givens: list[str], gender: str) -> dict:
-    """gender_fit: share of names leaning to the asked gender (boy/girl only); name_realism: share of
-    names whose every character passes the given-name filter; registrable: hanzi.quality."""
-    out = {"name_realism": sum(all(is_name_char(c) for c in g) for g in givens) / len(givens)} if givens else {}
+    """gender_fit: share of names leaning to the asked gender (boy/girl only); name_realism: share
+    of names whose every character passes the given-name filter; registrable: hanzi.quality."""
+    out = (
+        {"name_realism": sum(all(is_name_char(c) for c in g) for g in givens) / len(givens)}
+        if givens
+        else {}
+    )
     out |= hanzi.quality(givens)
     if givens and gender in ("boy", "girl"):
         out["gender_fit"] = sum(fits_gender(g, gender) for g in givens) / len(givens)
@@ -267,7 +366,8 @@ def quality(givens: list[str], gender: str) -> dict:
 # ----------------------------------------------------------------------------------------------
 @functools.cache
 def _pypinyin():
-    # The phrase dictionary (words, not single characters) is not needed here and costs ~0.1 s to load.
+    # The phrase dictionary (words, not single characters) is not needed here and costs ~0.1 s to
+    # load.
     os.environ.setdefault("PYPINYIN_NO_PHRASES", "1")
     import pypinyin
 
@@ -275,9 +375,12 @@ def _pypinyin():
 
 
 def char_pinyin(char: str) -> str:
-    """A given-name character's reading: its first reading with a full tone (子 zǐ, not the zi of 儿子)."""
+    """A given-name character's reading: its first reading with a full tone (子 zǐ, not the zi of 儿
+    子)."""
     pypinyin = _pypinyin()
-    readings = pypinyin.pinyin(char, style=pypinyin.Style.TONE, heteronym=True, errors=lambda _: ["-"])[0]
+    readings = pypinyin.pinyin(
+        char, style=pypinyin.Style.TONE, heteronym=True, errors=lambda _: ["-"]
+    )[0]
     toned = [r for r in readings if _TONE_MARKS & set(unicodedata.normalize("NFD", r))]
     return (toned or readings)[0]
 
@@ -291,12 +394,14 @@ def surname_pinyin(surname: str) -> str:
 
 def tone(syllable: str) -> int:
     """1-4 from the tone mark ('tāo' 1, 'hán' 2); 5 for the neutral tone (no mark)."""
-    return next((TONE_OF_MARK[m] for m in unicodedata.normalize("NFD", syllable) if m in TONE_OF_MARK), 5)
+    return next(
+        (TONE_OF_MARK[m] for m in unicodedata.normalize("NFD", syllable) if m in TONE_OF_MARK), 5
+    )
 
 
 def tones(surname: str, given: str) -> tuple[list[int], bool]:
-    """The full name's tones in order, and whether it reads flat (every syllable the same tone: 张天骄 1-1-1);
-    ([], False) where the name is no Han characters (a raw prediction)."""
+    """The full name's tones in order, and whether it reads flat (every syllable the same tone: 张天
+    骄 1-1-1); ([], False) where the name is no Han characters (a raw prediction)."""
     reading = name_pinyin(surname, given)
     if "-" in reading.split():
         return [], False
@@ -305,196 +410,12 @@ def tones(surname: str, given: str) -> tuple[list[int], bool]:
 
 
 def name_pinyin(surname: str, given: str) -> str:
-    """'zēng zǐ hán' for 曾 + 子涵; for raw predictions, a word piece reads as its characters (##瞎 xiā) and
-    anything that is not Han characters as '-' (##ting, ，)."""
+    """'zēng zǐ hán' for 曾 + 子涵; for raw predictions, a word piece reads as its characters (##瞎
+    xiā) and anything that is not Han characters as '-' (##ting, ，)."""
     chars = given.removeprefix("##")
-    reading = " ".join(map(char_pinyin, chars)) if chars and all(HAN_CHAR.fullmatch(c) for c in chars) else "-"
+    reading = (
+        " ".join(map(char_pinyin, chars))
+        if chars and all(HAN_CHAR.fullmatch(c) for c in chars)
+        else "-"
+    )
     return f"{surname_pinyin(surname)} {reading}" if surname else reading
-
-
-# ----------------------------------------------------------------------------------------------
-# The search
-# ----------------------------------------------------------------------------------------------
-_TABLES = weakref.WeakKeyDictionary()  # tokenizer -> {size: tables}: a run asks up to four times
-
-
-def vocab_tables(tokenizer, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per token id, (size,) each: is it a given-name character (one Han character that passes
-    is_name_char: no punctuation, digits, Latin, '##' pieces or special tokens), and its char_log_ratio
-    (0 for anything else). Computed once per tokenizer; callers get copies they may change."""
-    per_size = _TABLES.setdefault(tokenizer, {})
-    if size not in per_size:
-        per_size[size] = _vocab_tables(tokenizer, size)
-    return tuple(t.clone() for t in per_size[size])
-
-
-def _vocab_tables(tokenizer, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    counts = name_counts()
-    # The statistics hold single Han characters only, so this also drops '##' pieces, punctuation, Latin, ...
-    known = [(idx, token) for token, idx in tokenizer.get_vocab().items() if idx < size and token in counts]
-    name = torch.zeros(size, dtype=torch.bool)
-    ratio = torch.zeros(size)
-    if known:
-        ids = torch.tensor([idx for idx, _ in known])
-        name[ids] = torch.tensor([is_name_char(token) for _, token in known])
-        ratio[ids] = torch.tensor([char_log_ratio(token) for _, token in known])
-    return name, ratio
-
-
-def log_counts(tokenizer, size: int) -> torch.Tensor:
-    """(size,): per token id, log of how often real given names use it (0 for tokens the statistics lack)."""
-    per_size = _TABLES.setdefault(tokenizer, {})
-    if ("log_counts", size) not in per_size:
-        counts = name_counts()
-        table = torch.zeros(size)
-        for token, idx in tokenizer.get_vocab().items():
-            if idx < size and token in counts and sum(counts[token]):
-                table[idx] = math.log(sum(counts[token]))
-        per_size["log_counts", size] = table
-    return per_size["log_counts", size].clone()
-
-
-def word_pairs(tokenizer, size: int, keep=()) -> dict[int, list[int]]:
-    """First character's token id -> the second characters' ids that make an everyday word with it (everyday_words)
-    or repeat it (子子), less the words in `keep` (the corpus's own given names)."""
-    vocab, pairs = tokenizer.get_vocab(), {}
-    doubled = (c + c for c, idx in vocab.items() if idx < size and is_name_char(c))
-    for word in [*everyday_words(), *doubled]:
-        first, second = vocab.get(word[0], size), vocab.get(word[1], size)
-        if first < size and second < size and word not in keep:
-            pairs.setdefault(first, []).append(second)
-    return pairs
-
-
-def candidates(tokenizer, size: int, exclude: str = "", registrable_only: bool = False) -> torch.Tensor:
-    """(size,) bool: the tokens suggest_names may fill in, the given-name characters less those in `exclude`;
-    with registrable_only, only those of the 2013 standard table (hanzi.is_registrable)."""
-    name, _ = vocab_tables(tokenizer, size)
-    vocab = tokenizer.get_vocab()
-    name[[vocab[c] for c in exclude if c in vocab and vocab[c] < size]] = False
-    if registrable_only:
-        ids = name.nonzero().flatten().tolist()
-        name[[i for i, token in zip(ids, tokenizer.convert_ids_to_tokens(ids)) if not hanzi.is_registrable(token)]] = False
-    return name
-
-
-def _select(key: torch.Tensor, beams: torch.Tensor, keep: int, cap: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(beam index, token) of the `keep` best entries of key (n_beams, vocab), best first, such that no
-    character stands more than `cap` times in the same position (cap 0: no limit).
-
-    Greedy in order of key. From one beam at most `cap` rows can be taken (they share its earlier
-    characters), and at most keep // cap characters fill up, so looking at the beam's best
-    cap + keep // cap + 1 continuations finds exactly what a greedy pass over all of them would.
-    """
-    keep = min(keep, int(torch.isfinite(key).sum()))
-    if not cap:
-        flat = key.flatten().topk(keep).indices
-        return flat // key.shape[1], flat % key.shape[1]
-    per_beam = min(key.shape[1], keep if beams.shape[1] == 0 else cap + keep // cap + 1)
-    cand_key, cand_tok = key.topk(per_beam, dim=1)
-    counts = [dict() for _ in range(beams.shape[1] + 1)]  # per position: char id -> rows so far
-    chosen_beam, chosen_tok = [], []
-    for flat in cand_key.flatten().argsort(descending=True).tolist():
-        b, j = divmod(flat, per_beam)
-        if not math.isfinite(cand_key[b, j]) or len(chosen_beam) == keep:
-            break
-        chars = beams[b].tolist() + [int(cand_tok[b, j])]
-        if all(counts[p].get(c, 0) < cap for p, c in enumerate(chars)):
-            for p, c in enumerate(chars):
-                counts[p][c] = counts[p].get(c, 0) + 1
-            chosen_beam.append(b)
-            chosen_tok.append(int(cand_tok[b, j]))
-    return torch.tensor(chosen_beam, dtype=torch.long), torch.tensor(chosen_tok, dtype=torch.long)
-
-
-@torch.inference_mode()
-def suggest_names(model, tokenizer, prompt: str, top_k: int, names_only: bool = True, gender: str = "any",
-                  gender_weight: float = GENDER_WEIGHT, max_per_character: int = MAX_PER_CHARACTER,
-                  beam_width: int | None = None, exclude: str = "", frequency_weight: float = FREQUENCY_WEIGHT,
-                  roles=None, registrable_only: bool = False, pattern: str | None = None) -> list[tuple[str, float]]:
-    """Top-k fillings of the prompt's [MASK]s as (given name, joint log-probability), best first.
-
-    One mask: the model's distribution at it. Several: a beam search filling the masks left to right,
-    each conditioned on those already filled, so a name's log-probability is
-    log p(c1 | prompt) + log p(c2 | prompt, c1).
-
-    With names_only, what a name may hold:
-    - at every position a given-name character (is_name_char), not one in `exclude` (the surname: 张玲张) and, with
-      `roles` (roles.CorpusRoles of the training corpus), not one that corpus uses mostly outside given names;
-    - with gender boy or girl, no character leaning strongly the other way (leans_strongly), and a finished name
-      that leans to the asked sex (fits_gender): fewer than top_k names come back where fewer qualify;
-    - no two characters in a row that make an everyday word (everyday_words), nor the same character twice (子子,
-      宇宇: what a model that has learned little repeats), unless the corpus gives it as a name (婷婷).
-    And candidates are ranked, at every step, by
-        log-probability + frequency_weight * log(count of its characters in real given names)
-                        + gender_weight * log P(gender | characters so far)          (gender boy or girl),
-    with at most max_per_character rows sharing a character in one position. Without names_only it is
-    the model's raw top-k: any token, no gender, no prior, no limit. The log-probability returned is the model's own
-    over the whole vocabulary, not renormalised. With registrable_only, only characters of the 2013 standard table
-    are filled in.
-    With a pattern (子_, _轩: names.prompt puts its fixed characters in the prompt, in place), the [MASK]s are its
-    free positions: the search is the same, conditioned on the fixed characters where they stand; they count in
-    the gender term from the first step and in the everyday-word rule (子女 is out with 子_ too), and each returned
-    name is the pattern filled in (子涵).
-    """
-    ids = tokenizer(prompt, return_tensors="pt")["input_ids"][0].to(model.device)
-    positions = (ids == tokenizer.mask_token_id).nonzero().flatten().tolist()
-    size = model.config.vocab_size
-    _, ratio = vocab_tables(tokenizer, size)
-    fixed = [c for c in pattern or "" if c != FREE]
-    assert not pattern or pattern.count(FREE) == len(positions), f"{prompt!r} does not hold pattern {pattern!r}"
-    sign = {"boy": 1.0, "girl": -1.0}.get(gender, 0.0) if names_only else 0.0
-    blocked, prior, pairs = None, torch.zeros(size), {}
-    if names_only:
-        allowed = candidates(tokenizer, size, exclude + (roles.not_given_name_chars() if roles else ""),
-                             registrable_only)
-        if sign:
-            allowed &= sign * ratio > -math.log(STRONG_LEAN)  # leans_strongly, for the whole vocabulary at once
-        blocked = ~allowed.to(model.device)
-        prior = frequency_weight * log_counts(tokenizer, size)
-        pairs = word_pairs(tokenizer, size, keep=roles.given_names if roles else ())
-    # With one character of a two-character name fixed (子_, _轩), the free one must not make a word with it either.
-    fixed_pairs = []
-    if pairs and len(fixed) == 1 and len(pattern) == 2:
-        fixed_id = tokenizer.convert_tokens_to_ids(fixed[0])
-        fixed_pairs = pairs.get(fixed_id, []) if pattern[1] == FREE else \
-            [first for first, seconds in pairs.items() if fixed_id in seconds]
-    cap = max_per_character if names_only else 0
-    ratio, prior = ratio.to(model.device), prior.to(model.device)
-    width = max(beam_width or 2 * top_k, top_k)
-    beams = torch.empty(1, 0, dtype=torch.long, device=model.device)  # (n_beams, filled so far)
-    scores = torch.zeros(1, device=model.device)  # joint log-probability of each beam
-    ratios = torch.zeros(1, device=model.device)  # summed char_log_ratio of each beam's characters
-    priors = torch.zeros(1, device=model.device)  # summed frequency prior of each beam's characters
-    ratios += sum(ratio[tokenizer.convert_tokens_to_ids(c)] for c in fixed)  # a pattern's fixed characters
-    for step, pos in enumerate(positions):
-        last = step == len(positions) - 1
-        batch = ids.repeat(len(beams), 1)
-        batch[:, positions[:step]] = beams
-        logp = _logits_at(model, batch, pos).float().log_softmax(dim=-1)
-        if blocked is not None:
-            logp[:, blocked] = float("-inf")
-            logp[:, fixed_pairs] = float("-inf")
-            for row, previous in enumerate(beams[:, -1].tolist() if step else []):
-                logp[row, pairs.get(previous, [])] = float("-inf")
-        total = scores[:, None] + logp
-        new_ratio = ratios[:, None] + ratio[None, :]
-        new_prior = priors[:, None] + prior[None, :]
-        key = total + new_prior + (gender_weight * F.logsigmoid(sign * new_ratio) if sign else 0)
-        if sign and last:
-            key = key.masked_fill(sign * new_ratio <= 0, float("-inf"))  # the finished name leans the other way
-        b, tok = _select(key.cpu(), beams.cpu(), top_k if last else width, cap)
-        b, tok = b.to(model.device), tok.to(model.device)
-        beams = torch.cat([beams[b], tok[:, None]], dim=1)
-        scores, ratios, priors = total[b, tok], new_ratio[b, tok], new_prior[b, tok]
-    tokens = [tokenizer.convert_ids_to_tokens(row) for row in beams.tolist()]
-    return [(fill_pattern(pattern, t) if pattern else "".join(t), s) for t, s in zip(tokens, scores.tolist())]
-
-
-def _logits_at(model, input_ids, pos: int) -> torch.Tensor:
-    """(rows, vocab) logits at one position. For BERT the output layer runs there only (it is 21128 wide; the
-    other positions' logits would be thrown away); any other masked-LM model runs whole."""
-    attention_mask = torch.ones_like(input_ids)
-    if hasattr(model, "bert") and hasattr(model, "cls"):
-        return model.cls(model.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state[:, pos])
-    return model(input_ids=input_ids, attention_mask=attention_mask).logits[:, pos]

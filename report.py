@@ -1,7 +1,8 @@
-"""What a run says: results on stdout in fixed, greppable shapes (Chinese first, the English keys beside), the
-aligned name table, and library noise kept quiet. result.txt holds these same lines.
+"""What a run says: results on stdout in fixed, greppable shapes (Chinese first, the English keys
+beside), the aligned name table, and library noise kept quiet. result.txt holds these same lines.
 
-It computes nothing (the numbers come from training.py and names.py) and writes no files (outputs.py).
+It computes nothing (the numbers come from training.py and names.py) and writes no files
+(outputs.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from tqdm.auto import tqdm
 from transformers.utils import logging as hf_logging
 
 import hanzi
+import masking
 import names
 
 logger = logging.getLogger("app")  # corpus.py and outputs.py log to its children
@@ -36,28 +38,54 @@ class Report:
 
 
 def format_configuration(model_args, data_args, suggest_args, args, precision: str) -> list[str]:
-    """The configuration block: what this run will do, aligned; a suggest-only run shows no training settings."""
+    """The configuration block: what this run will do, aligned; a suggest-only run shows no
+    training settings."""
     settings = {
         "model": model_args.model_name_or_path,
         "train_file": data_args.train_file,
         "output_dir": args.output_dir,
-        **({"steps": args.max_steps} if args.max_steps > 0 else {"epochs": f"{args.num_train_epochs:g}"}),
+        **(
+            {"steps": args.max_steps}
+            if args.max_steps > 0
+            else {"epochs": f"{args.num_train_epochs:g}"}
+        ),
         "learning_rate": f"{args.learning_rate:g}",
-        "batch_size": args.train_batch_size * max(1, args.world_size),  # train_batch_size: x GPUs under DataParallel
+        # train_batch_size: x GPUs under DataParallel
+        "batch_size": (args.train_batch_size * max(1, args.world_size)),
         "seed": args.seed,
         "mlm_probability": data_args.mlm_probability,
         "name_mask_probability": data_args.name_mask_probability,
         "precision": precision,
-        "device": f"{args.device} x {args.world_size if args.n_gpu <= 1 else f'{args.n_gpu} (nn.DataParallel)'}",
+        "device": (
+            f"{args.device} x"
+            f" {args.world_size if args.n_gpu <= 1 else f'{args.n_gpu} (nn.DataParallel)'}"
+        ),
         "prompt": suggest_args.resolved_prompt(),
-        "gender": f"{suggest_args.gender} (weight {suggest_args.gender_weight:g})" if suggest_args.gender != "any" else "any",
+        "gender": (
+            f"{suggest_args.gender} (weight {suggest_args.gender_weight:g})"
+            if suggest_args.gender != "any"
+            else "any"
+        ),
     }
     if not args.do_train:  # nothing is trained: the training settings do not apply
-        for key in ("train_file", "output_dir", "epochs", "steps", "learning_rate", "batch_size", "seed",
-                    "mlm_probability", "name_mask_probability", "precision"):
+        for key in (
+            "train_file",
+            "output_dir",
+            "epochs",
+            "steps",
+            "learning_rate",
+            "batch_size",
+            "seed",
+            "mlm_probability",
+            "name_mask_probability",
+            "precision",
+        ):
             settings.pop(key, None)
     width = max(map(len, settings))
-    return ["== 配置 configuration", *(f"{key.ljust(width)}  {value}" for key, value in settings.items())]
+    return [
+        "== 配置 configuration",
+        *(f"{key.ljust(width)}  {value}" for key, value in settings.items()),
+    ]
 
 
 def display_width(text: str) -> int:
@@ -72,29 +100,40 @@ def ljust(text: str, width: int) -> str:
 # A terminal table fits in this many columns: the meaning, last, is cut to fit.
 TABLE_WIDTH = 100
 FLAT = "同调"  # after a flat tone pattern: every syllable the same tone (张天骄 1-1-1)
-NOT_REGISTRABLE = "(非规范字)"  # before the meaning of a name with a character outside the 2013 standard table
+NOT_REGISTRABLE = (  # before the meaning of a name with a character outside the 2013 standard table
+    "(非规范字)"
+)
 
 
 def suggestion_records(suggestions: list[tuple[str, float]], surname: str = "") -> list[dict]:
-    """What is known of each suggested name, in rank order: the one source of the terminal table, the
+    """What is known of each suggested name, in rank order: the one source of the terminal table,
+    the
     --suggestions_file JSON and demo.py's page.
 
-    name (surname + given), given, pinyin, probability (the model's), and per given-name character strokes and
-    meaning (Unihan's English, whole); registrable (every character in the 2013 standard table), tones ('3-1-4',
-    the full name's) and flat (all one tone), lean ('女 67%') and boy_share (its number).
+    name (surname + given), given, pinyin, probability (the model's), and per given-name character
+    strokes and meaning (Unihan's English, whole); registrable (every character in the 2013
+    standard table), tones ('3-1-4', the full name's) and flat (all one tone), lean ('女 67%') and
+    boy_share (its number).
     """
     records = []
     for given, logp in suggestions:
         chars = list(given) if given and all(names.HAN_CHAR.fullmatch(c) for c in given) else []
         tones, flat = names.tones(surname, given)
-        records.append({
-            "name": surname + given, "given": given, "pinyin": names.name_pinyin(surname, given),
-            "probability": math.exp(logp), "strokes": hanzi.strokes("".join(chars)),
-            "meaning": [hanzi.meaning(c) for c in chars],
-            "registrable": bool(chars) and all(map(hanzi.is_registrable, chars)),
-            "tones": "-".join(map(str, tones)) or "-", "flat": flat,
-            "lean": names.lean(given), "boy_share": round(names.boy_share(given), 4),
-        })
+        records.append(
+            {
+                "name": surname + given,
+                "given": given,
+                "pinyin": names.name_pinyin(surname, given),
+                "probability": math.exp(logp),
+                "strokes": hanzi.strokes("".join(chars)),
+                "meaning": [hanzi.meaning(c) for c in chars],
+                "registrable": bool(chars) and all(map(hanzi.is_registrable, chars)),
+                "tones": "-".join(map(str, tones)) or "-",
+                "flat": flat,
+                "lean": names.lean(given),
+                "boy_share": round(names.boy_share(given), 4),
+            }
+        )
     return records
 
 
@@ -104,13 +143,14 @@ def format_tones(record: dict) -> str:
 
 
 def format_strokes(record: dict) -> str:
-    """'3+11' (strokes of each given-name character); '?' for one Unihan does not know, '-' for no characters."""
+    """'3+11' (strokes of each given-name character); '?' for one Unihan does not know, '-' for no
+    characters."""
     return "+".join("?" if n is None else str(n) for n in record["strokes"]) or "-"
 
 
 def short_meaning(record: dict, width: int | None = None) -> str:
-    """The first sense of each character's meaning, 'offspring, child / soak, wet', each cut to its share of
-    width terminal columns."""
+    """The first sense of each character's meaning, 'offspring, child / soak, wet', each cut to its
+    share of width terminal columns."""
     senses = [hanzi.first_sense_of(m) or "?" for m in record["meaning"]]
     prefix = "" if record["registrable"] or not senses else f"{NOT_REGISTRABLE} "
     if width is not None and senses:
@@ -124,10 +164,13 @@ def short_meaning(record: dict, width: int | None = None) -> str:
     return prefix + " / ".join(senses)
 
 
-# Said under every name table: its order is not the probability column's (names.suggest_names ranks by more).
-RANKING_NOTE = ("排序看模型的概率，也看真实名字里这些字有多常用（和性别），所以 probability 不一定逐行变小。"
-                " ranked by the model's probability and how often real names use the characters (and gender); "
-                "probability is the model's own")
+# Said under every name table: its order is not the probability column's (beam_search.suggest_names
+# ranks by more).
+RANKING_NOTE = (
+    "排序看模型的概率，也看真实名字里这些字有多常用（和性别），所以 probability 不一定逐行变小。"
+    " ranked by the model's probability and how often real names use the characters (and gender); "
+    "probability is the model's own"
+)
 
 
 def shortfall(found: int, top_k: int, gender: str) -> str | None:
@@ -135,27 +178,49 @@ def shortfall(found: int, top_k: int, gender: str) -> str | None:
     if found >= top_k:
         return None
     sex = {"boy": "男孩", "girl": "女孩"}.get(gender, "")
-    return (f"只有 {found} 个名字符合{sex}名字的条件（要 {top_k} 个）。 only {found} of the {top_k} names asked for "
-            f"pass the filters{' for a ' + gender if sex else ''}: fewer are shown rather than names that do not fit")
+    return (
+        f"只有 {found} 个名字符合{sex}名字的条件（要 {top_k} 个）。 only {found} of the {top_k}"
+        f" names asked for pass the filters{' for a ' + gender if sex else ''}: fewer are shown"
+        " rather than names that do not fit"
+    )
 
 
-def format_suggestions(title: str, suggestions: list[tuple[str, float]], surname: str = "") -> list[str]:
-    """Lines of a suggestion table (suggestion_records), aligned for a terminal of TABLE_WIDTH columns: rank, name,
-    pinyin, tones, strokes, lean, probability, and the meaning last, cut to fit."""
+def format_suggestions(
+    title: str, suggestions: list[tuple[str, float]], surname: str = ""
+) -> list[str]:
+    """Lines of a suggestion table (suggestion_records), aligned for a terminal of TABLE_WIDTH
+    columns: rank, name, pinyin, tones, strokes, lean, probability, and the meaning last, cut to
+    fit."""
     records = suggestion_records(suggestions, surname)
     header = ("name", "pinyin", "tones", "strokes", "lean", "probability")
-    columns = [(r["name"], r["pinyin"], format_tones(r), format_strokes(r), r["lean"],
-                format_probability(math.log(r["probability"]) if r["probability"] > 0 else -math.inf))
-               for r in records]
+    columns = [
+        (
+            r["name"],
+            r["pinyin"],
+            format_tones(r),
+            format_strokes(r),
+            r["lean"],
+            format_probability(math.log(r["probability"]) if r["probability"] > 0 else -math.inf),
+        )
+        for r in records
+    ]
     widths = [max(display_width(row[i]) for row in [header, *columns]) for i in range(len(header))]
 
     def line(rank, cells, meaning):
-        start = f"{rank:>4}  " + "  ".join(ljust(c, w) for c, w in zip(cells, widths)) + "  "
-        return (start + cut(meaning(TABLE_WIDTH - display_width(start)), TABLE_WIDTH - display_width(start))).rstrip()
+        start = (
+            f"{rank:>4}  "
+            + "  ".join(ljust(c, w) for c, w in zip(cells, widths, strict=True))
+            + "  "
+        )
+        return (
+            start
+            + cut(meaning(TABLE_WIDTH - display_width(start)), TABLE_WIDTH - display_width(start))
+        ).rstrip()
 
     return [title, line("rank", header, lambda _: "meaning")] + [
         line(rank, cells, lambda width, r=r: short_meaning(r, width))
-        for rank, (cells, r) in enumerate(zip(columns, records), start=1)]
+        for rank, (cells, r) in enumerate(zip(columns, records, strict=True), start=1)
+    ]
 
 
 def cut(text: str, width: int) -> str:
@@ -171,19 +236,25 @@ def format_tokens(suggestions: list[tuple[str, float]]) -> list[str]:
     """Lines of a raw-token table (--raw_predictions): rank, token, probability; no name columns."""
     width = max([display_width("token")] + [display_width(token) for token, _ in suggestions])
     return [f"{'rank':>4}  {ljust('token', width)}  probability"] + [
-        f"{rank:>4}  {ljust(token, width)}  {format_probability(logp)}" for rank, (token, logp) in enumerate(suggestions, 1)]
+        f"{rank:>4}  {ljust(token, width)}  {format_probability(logp)}"
+        for rank, (token, logp) in enumerate(suggestions, 1)
+    ]
 
 
 def format_probability(logp: float) -> str:
-    """0.012345, or 1.23e-08 where six decimals would show 0.000000 (two-character names of an untrained model)."""
+    """0.012345, or 1.23e-08 where six decimals would show 0.000000 (two-character names of an
+    untrained model)."""
     p = math.exp(logp)
     return f"{p:.6f}" if p >= 1e-4 else f"{p:.2e}"
 
 
 def format_quality(scores: dict) -> str:
-    """'名字质量 quality: gender_fit 0.9500  name_realism 1.0000  registrable 1.0000' (gender_fit only for
+    """'名字质量 quality: gender_fit 0.9500  name_realism 1.0000  registrable 1.0000' (gender_fit
+    only for
     --gender boy|girl; registrable: the share of names a household register takes)."""
-    shown = "  ".join(f"{k} {scores[k]:.4f}" for k in ("gender_fit", "name_realism", "registrable") if k in scores)
+    shown = "  ".join(
+        f"{k} {scores[k]:.4f}" for k in ("gender_fit", "name_realism", "registrable") if k in scores
+    )
     return f"名字质量 quality: {shown}"
 
 
@@ -198,8 +269,12 @@ WHEN_ZH = {"before training": "训练前", "after training": "训练后"}
 
 
 def format_eval(when: str, metrics: dict) -> str:
-    """One greppable line: '训练前 before training: eval_loss 9.8712  perplexity 19312.40  name_top1 0.0000 ...'."""
-    line = f"{WHEN_ZH[when]} {when}: eval_loss {metrics['eval_loss']:.4f}  perplexity {perplexity(metrics['eval_loss']):.2f}"
+    """One greppable line: '训练前 before training: eval_loss 9.8712  perplexity 19312.40
+    name_top1 0.0000 ...'."""
+    line = (
+        f"{WHEN_ZH[when]} {when}: eval_loss {metrics['eval_loss']:.4f}  perplexity"
+        f" {perplexity(metrics['eval_loss']):.2f}"
+    )
     for k in ("name_top1", "name_top5", "name_top20"):
         if k in metrics:
             line += f"  {k} {metrics[k]:.4f}"
@@ -212,9 +287,13 @@ def show_examples(report: Report, tokenizer, processed, masked_batch):
 
     report.say(str(processed), record=False)
     report.say(f"example 0 decoded: {render(processed[0]['input_ids'])}", record=False)
-    for i, (ids, labels) in enumerate(zip(masked_batch["input_ids"].tolist(), masked_batch["labels"].tolist())):
+    for i, (ids, labels) in enumerate(
+        zip(masked_batch["input_ids"].tolist(), masked_batch["labels"].tolist(), strict=True)
+    ):
         targets = tokenizer.convert_ids_to_tokens([t for t in labels if t != -100])
-        report.say(f"masked example {i}: {render(ids)}  (targets: {' '.join(targets)})", record=False)
+        report.say(
+            f"masked example {i}: {render(ids)}  (targets: {' '.join(targets)})", record=False
+        )
 
 
 def setup_logging(is_main: bool):
@@ -226,11 +305,39 @@ def setup_logging(is_main: bool):
     datasets.logging.set_verbosity_error()
     datasets.disable_progress_bars()
     warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|accelerate)\..*")
+    warnings.filterwarnings(
+        "ignore", category=UserWarning, module=r"(torch|transformers|accelerate)\..*"
+    )
 
 
 def close_progress_bars():
-    """A run stopped mid-training leaves the Trainer's bar open, and tqdm would redraw it at exit, after the
-    line that says what happened: close it first."""
+    """A run stopped mid-training leaves the Trainer's bar open, and tqdm would redraw it at exit,
+    after the line that says what happened: close it first."""
     for bar in list(getattr(tqdm, "_instances", ())):
         bar.close()
+
+
+def show_data(
+    report,
+    n_rows: int,
+    encoding: str,
+    processed,
+    train,
+    test,
+    tokenizer,
+    data_args,
+    args,
+    precision,
+):
+    """The data's sizes, the processed rows and two masked examples; how the precision was
+    settled."""
+    report.say(f"== 数据 data: {n_rows} rows ({encoding}), {len(train)} train / {len(test)} test")
+    collator = masking.NameMaskingCollator(
+        tokenizer,
+        mlm_probability=data_args.mlm_probability,
+        name_mask_probability=data_args.name_mask_probability,
+        seed=args.seed,
+    )
+    show_examples(report, tokenizer, processed, collator(masking.first_examples(train, 2)))
+    if precision:
+        report.say(f"== 精度 precision: {precision}")

@@ -1,29 +1,43 @@
 """Stand-in models, built offline: randomly initialised BERTs with a vocab.txt of our choosing.
 
 bert-base-chinese cannot be downloaded here, so the benchmarks use a model of its exact shape
-(build_base_model: BertConfig(vocab_size=21128), bert-base-chinese's vocabulary layout) and the tests use
-tiny ones (build_model with a few layers and the corpus's characters). The cost of a step depends on the
-shape, not on the values; nothing these models suggest means anything.
+(build_base_model: BertConfig(vocab_size=21128), bert-base-chinese's vocabulary layout) and the
+tests use tiny ones (build_model with a few layers and the corpus's characters). The cost of a step
+depends on the shape, not on the values; nothing these models suggest means anything. timed()
+runs a benchmark's process (app.py on such a model) and measures its wall time and memory.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-SPECIAL = ["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+SPECIAL = (
+    ["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+)
 
 
 BASE_VOCAB_SIZE = 21128
 
 
 def corpus_chars(corpus: Path) -> list[str]:
-    return sorted({c for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()
-                   for c in json.loads(line)["text"]})
+    return sorted(
+        {
+            c
+            for line in corpus.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+            for c in json.loads(line)["text"]
+        }
+    )
 
 
 def build_model(folder: Path, tokens: list[str], seed: int = 0, **config) -> Path:
-    """A random-weight BertForMaskedLM with this vocabulary (BertConfig's defaults are bert-base's shape)."""
+    """A random-weight BertForMaskedLM with this vocabulary (BertConfig's defaults are bert-base's
+    shape)."""
     import torch
     from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
     from transformers.utils import logging as hf_logging
@@ -39,15 +53,20 @@ def build_model(folder: Path, tokens: list[str], seed: int = 0, **config) -> Pat
 
 
 def base_vocab(corpus: Path, vocab: Path | None = None) -> list[str]:
-    """bert-base-chinese's 21128 tokens: from its real vocab.txt if given, else a stand-in of the same layout
-    (the special tokens, then Han characters, the corpus's own first, so that each is one token)."""
+    """bert-base-chinese's 21128 tokens: from its real vocab.txt if given, else a stand-in of the
+    same layout (the special tokens, then Han characters, the corpus's own first, so that each is
+    one token)."""
     if vocab:
-        # One token a line: split on "\n" only (splitlines() also splits inside tokens such as U+0085).
+        # One token a line: split on "\n" only (splitlines() also splits inside tokens such as
+        # U+0085).
         tokens = vocab.read_text(encoding="utf-8").rstrip("\n").split("\n")
     else:
-        han = [chr(c) for c in [*range(0x4E00, 0x9FA6), *range(0x3400, 0x4DB6)]]  # CJK, then Extension A
+        # CJK, then Extension A
+        han = [chr(c) for c in [*range(0x4E00, 0x9FA6), *range(0x3400, 0x4DB6)]]
         tokens = list(dict.fromkeys(SPECIAL + corpus_chars(corpus) + han))[:BASE_VOCAB_SIZE]
-    assert len(tokens) == BASE_VOCAB_SIZE, f"a bert-base-chinese vocab has {BASE_VOCAB_SIZE} tokens, not {len(tokens)}"
+    assert len(tokens) == BASE_VOCAB_SIZE, (
+        f"a bert-base-chinese vocab has {BASE_VOCAB_SIZE} tokens, not {len(tokens)}"
+    )
     return tokens
 
 
@@ -56,3 +75,20 @@ def build_base_model(folder: Path, corpus: Path, vocab: Path | None) -> Path:
     if (folder / "model.safetensors").exists():
         return folder
     return build_model(folder, base_vocab(corpus, vocab))
+
+
+def timed(cmd: list[str], env: dict) -> tuple[float, float]:
+    """Run cmd; (wall seconds, peak RSS in MiB) of that process alone."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(
+            f"bench: {' '.join(cmd[:3])} failed with status"
+            f" {proc.returncode}:\n{proc.stderr.read()[-3000:]}"
+        )
+    return wall, usage.ru_maxrss / 1024

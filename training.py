@@ -1,6 +1,6 @@
-"""Training: the transformers.Trainer that app.py runs, with callbacks that make its output one line per epoch
-and time the training steps, and the evaluation: the loss on the once-masked test split, and the name score
-(does the model rank the held-out given names high?).
+"""Training: the transformers.Trainer that app.py runs, with callbacks that make its output one
+line per epoch and time the training steps, and the evaluation: the loss on the once-masked test
+split, and the name score (does the model rank the held-out given names high?).
 
 It does not build the data (corpus.py, masking.py) and saves nothing itself (outputs.py).
 """
@@ -14,9 +14,16 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import BertForMaskedLM, PrinterCallback, ProgressCallback, Trainer, TrainerCallback
+from transformers import (
+    BertForMaskedLM,
+    PrinterCallback,
+    ProgressCallback,
+    Trainer,
+    TrainerCallback,
+)
 
 import device
+import masking
 import modeling
 from errors import UserError
 from masking import NameMaskingCollator
@@ -27,24 +34,29 @@ from report import Report, perplexity
 def name_score(model, tokenizer, rows, ks=(1, 5, 20), batch_size: int = 64) -> dict:
     """How often the true given-name character is the model's top 1 / in its top 5 / top 20.
 
-    Every given-name token of a held-out sentence (from name_mask) is replaced by [MASK] at once, and
-    the true character is ranked against the whole vocabulary. {} when the rows have no labels.
+    Every given-name token of a held-out sentence (from name_mask) is replaced by [MASK] at once,
+    and the true character is ranked against the whole vocabulary. {} when the rows have no labels.
     """
     hits = {k: 0 for k in ks}
     total = 0
     for start in range(0, len(rows), batch_size):
-        chunk = rows[start: start + batch_size]
+        chunk = rows[start : start + batch_size]
         width = max(len(x) for x in chunk["input_ids"])
         ids = torch.full((len(chunk["input_ids"]), width), tokenizer.pad_token_id)
         names = torch.zeros_like(ids, dtype=torch.bool)
-        for i, (row_ids, row_names) in enumerate(zip(chunk["input_ids"], chunk["name_mask"])):
+        for i, (row_ids, row_names) in enumerate(
+            zip(chunk["input_ids"], chunk["name_mask"], strict=True)
+        ):
             ids[i, : len(row_ids)] = torch.tensor(row_ids)
             names[i, : len(row_names)] = torch.tensor(row_names, dtype=torch.bool)
         if not names.any():
             continue
         truth = ids[names]
         masked = ids.masked_fill(names, tokenizer.mask_token_id)
-        logits = model(input_ids=masked.to(model.device), attention_mask=(ids != tokenizer.pad_token_id).long().to(model.device)).logits
+        logits = model(
+            input_ids=masked.to(model.device),
+            attention_mask=(ids != tokenizer.pad_token_id).long().to(model.device),
+        ).logits
         logits = logits[names.to(model.device)].float()
         rank = (logits > logits.gather(1, truth.to(model.device)[:, None])).sum(dim=1)  # 0 = top 1
         for k in ks:
@@ -56,8 +68,9 @@ def name_score(model, tokenizer, rows, ks=(1, 5, 20), batch_size: int = 64) -> d
 
 
 class EpochLines(TrainerCallback):
-    """One line per evaluation ('epoch 1/3: train_loss 2.3100  eval_loss 2.4000  perplexity 11.02') instead
-    of the Trainer's printed dicts. Where the run is counted in steps (--max_steps, or evaluating every
+    """One line per evaluation ('epoch 1/3: train_loss 2.3100  eval_loss 2.4000  perplexity 11.02')
+    instead of the Trainer's printed dicts. Where the run is counted in steps (--max_steps, or
+    evaluating every
     --eval_steps) the line says so: 'step 20/60: ...'."""
 
     def __init__(self, report: Report):
@@ -77,12 +90,17 @@ class EpochLines(TrainerCallback):
             self.train_loss = logs["loss"]
         if not self.training:
             return
-        where = (f"step {state.global_step}/{state.max_steps}" if counts_steps(args)
-                 else f"epoch {state.epoch:.0f}/{args.num_train_epochs:g}")
+        where = (
+            f"step {state.global_step}/{state.max_steps}"
+            if counts_steps(args)
+            else f"epoch {state.epoch:.0f}/{args.num_train_epochs:g}"
+        )
         if "eval_loss" in logs:
             train = f"train_loss {self.train_loss:.4f}  " if self.train_loss is not None else ""
-            self.report.say(f"{where}: {train}eval_loss {logs['eval_loss']:.4f}  "
-                            f"perplexity {perplexity(logs['eval_loss']):.2f}")
+            self.report.say(
+                f"{where}: {train}eval_loss {logs['eval_loss']:.4f}  "
+                f"perplexity {perplexity(logs['eval_loss']):.2f}"
+            )
         elif "loss" in logs and args.eval_strategy == "no":  # no evaluation to wait for
             self.report.say(f"{where}: train_loss {logs['loss']:.4f}")
 
@@ -93,8 +111,9 @@ def counts_steps(args) -> bool:
 
 
 class StepTimer(TrainerCallback):
-    """Seconds spent in training steps alone (evaluation and saving excluded): for tokens/s, and the first and
-    the median step (a first step that compiles, or warms up, against the steady ones).
+    """Seconds spent in training steps alone (evaluation and saving excluded): for tokens/s, and
+    the first and the median step (a first step that compiles, or warms up, against the steady
+    ones).
 
     count_tokens() says how many training tokens have been seen; by default the Trainer's own count
     (--include_num_input_tokens_seen, which costs a wait for the device each step).
@@ -114,10 +133,14 @@ class StepTimer(TrainerCallback):
     def metrics(self, state) -> dict:
         seconds = sum(self.steps)
         tokens = self.count_tokens() if self.count_tokens else state.num_input_tokens_seen
-        return {"train_seconds": seconds, "seconds_per_step": seconds / max(1, len(self.steps)),
-                "first_step_seconds": self.steps[0] if self.steps else None,
-                "median_step_seconds": statistics.median(self.steps) if self.steps else None,
-                "train_tokens": tokens, "tokens_per_second": tokens / seconds if seconds else None}
+        return {
+            "train_seconds": seconds,
+            "seconds_per_step": seconds / max(1, len(self.steps)),
+            "first_step_seconds": self.steps[0] if self.steps else None,
+            "median_step_seconds": statistics.median(self.steps) if self.steps else None,
+            "train_tokens": tokens,
+            "tokens_per_second": tokens / seconds if seconds else None,
+        }
 
 
 def step_timer(trainer) -> StepTimer:
@@ -125,8 +148,8 @@ def step_timer(trainer) -> StepTimer:
 
 
 class QuietProgress(ProgressCallback):
-    """The Trainer's training progress bar, without the dict it prints at every log and without a bar
-    for each evaluation (a few batches each)."""
+    """The Trainer's training progress bar, without the dict it prints at every log and without a
+    bar for each evaluation (a few batches each)."""
 
     def on_log(self, *args, **kwargs):
         pass
@@ -136,15 +159,18 @@ class QuietProgress(ProgressCallback):
 
 
 class NamingTrainer(Trainer):
-    """transformers.Trainer, with its guard against a NaN or infinite step loss kept without a wait per step, one
-    optimizer group where there is no weight decay, and its FLOPs estimate without a walk over the parameters.
-    --label_smoothing_factor is applied by the masked-positions forward (the stock LabelSmoother would get its
-    (masked tokens, vocab) logits against (batch, length) labels). The training tokens are counted here, in
-    the main process (dataloader workers count in copies that never come back), without a wait for the device.
+    """transformers.Trainer, with its guard against a NaN or infinite step loss kept without a wait
+    per step, one optimizer group where there is no weight decay, and its FLOPs estimate without a
+    walk over the parameters.
+    --label_smoothing_factor is applied by the masked-positions forward (the stock LabelSmoother
+    would get its (masked tokens, vocab) logits against (batch, length) labels). The training
+    tokens are counted here, in the main process (dataloader workers count in copies that never
+    come back), without a wait for the device.
 
-    The stock loop (logging_nan_inf_filter) asks `torch.isnan(loss) or torch.isinf(loss)` after every step,
-    and each bool() makes a GPU host wait for the device. Here the same replacement (the average of the
-    losses logged so far in the window) is chosen on the device; app.py turns the stock check off.
+    The stock loop (logging_nan_inf_filter) asks `torch.isnan(loss) or torch.isinf(loss)` after
+    every step, and each bool() makes a GPU host wait for the device. Here the same replacement
+    (the average of the losses logged so far in the window) is chosen on the device; app.py turns
+    the stock check off.
     """
 
     def __init__(self, *args, **kwargs):
@@ -152,26 +178,29 @@ class NamingTrainer(Trainer):
         if self.label_smoother is not None and modeling.takes_positions(self.model):
             self.model.label_smoothing, self.label_smoother = self.label_smoother.epsilon, None
         if type(self.model) is BertForMaskedLM and not modeling.takes_positions(self.model):
-            # The stock forward (nn.DataParallel) takes num_items_in_batch but ignores it: the Trainer must then
-            # scale each micro-batch's mean loss for gradient accumulation itself.
+            # The stock forward (nn.DataParallel) takes num_items_in_batch but ignores it: the
+            # Trainer must then scale each micro-batch's mean loss for gradient accumulation itself.
             self.model_accepts_loss_kwargs = False
         self._tokens_counted = 0  # batches without padding: their size, known on the host
-        self._tokens_on_device = 0  # padded batches: the sum of the mask, a tensor on the device, read at the end
+        # padded batches: the sum of the mask, a tensor on the device, read at the end
+        self._tokens_on_device = 0
 
     def tokens_seen(self) -> int:
         """Non-padding tokens of the training batches this process has trained on."""
         return self._tokens_counted + int(self._tokens_on_device)
 
     def get_decay_parameter_names(self, model) -> list[str]:
-        """With no weight decay (the default) every parameter goes into one optimizer group: the stock split into
-        decay and no-decay groups would then only double the optimizer's kernel calls each step."""
+        """With no weight decay (the default) every parameter goes into one optimizer group: the
+        stock split into decay and no-decay groups would then only double the optimizer's kernel
+        calls each step."""
         if self.args.weight_decay == 0:
             return [name for name, _ in model.named_parameters()]
         return super().get_decay_parameter_names(model)
 
     def floating_point_ops(self, inputs) -> int:
-        """The stock estimate for the logs' total_flos (6 x tokens x non-embedding parameters), with the parameters
-        counted once: the stock one walks every parameter of the model at every step."""
+        """The stock estimate for the logs' total_flos (6 x tokens x non-embedding parameters),
+        with the parameters counted once: the stock one walks every parameter of the model at every
+        step."""
         if getattr(self, "_counted_parameters", None) is None:
             self._counted_parameters = self.model.num_parameters(exclude_embeddings=True)
         return 6 * inputs[self.model.main_input_name].numel() * self._counted_parameters
@@ -180,7 +209,9 @@ class NamingTrainer(Trainer):
         mask = inputs.get("attention_mask")
         if mask is None:  # the collator leaves it out where no row is padded
             self._tokens_counted += inputs["input_ids"].numel()
-        else:  # (batch, length) or the 4D (batch, 1, 1, length): the same count; no bool() or item(), so no wait
+        # (batch, length) or the 4D (batch, 1, 1, length): the same count; no bool() or item(), so
+        # no wait
+        else:
             self._tokens_on_device = self._tokens_on_device + mask.sum()
         loss = super().training_step(model, inputs, num_items_in_batch)
         window_average = self._tr_loss / (1 + self.state.global_step - self._globalstep_last_logged)
@@ -188,20 +219,32 @@ class NamingTrainer(Trainer):
 
 
 def make_collator(model, tokenizer, args, data_args) -> NameMaskingCollator:
-    """The training collator (also the one whose first batch device.choose_for_batch times). It sends masked
-    positions only to the masked-positions forward, and never under nn.DataParallel (args.n_gpu > 1: the
-    Trainer's choice with several GPUs in one process), which splits each tensor along dim 0 (modeling.py)."""
-    return NameMaskingCollator(tokenizer, mlm_probability=data_args.mlm_probability,
-                               name_mask_probability=data_args.name_mask_probability,
-                               seed=args.seed + args.process_index, pad_to_multiple_of=device.pad_multiple(args),
-                               send_positions=modeling.takes_positions(model) and args.n_gpu <= 1,
-                               sdpa_mask=getattr(model.config, "_attn_implementation", None) == "sdpa")
+    """The training collator (also the one whose first batch device.choose_for_batch times). It
+    sends masked positions only to the masked-positions forward, and never under nn.DataParallel
+    (args.n_gpu > 1: the Trainer's choice with several GPUs in one process), which splits each
+    tensor along dim 0 (modeling.py).
+    """
+    return NameMaskingCollator(
+        tokenizer,
+        mlm_probability=data_args.mlm_probability,
+        name_mask_probability=data_args.name_mask_probability,
+        seed=args.seed + args.process_index,
+        pad_to_multiple_of=device.pad_multiple(args),
+        send_positions=modeling.takes_positions(model) and args.n_gpu <= 1,
+        sdpa_mask=getattr(model.config, "_attn_implementation", None) == "sdpa",
+    )
 
 
 def build_trainer(model, tokenizer, args, data_args, train, test_masked, report: Report):
     collator = make_collator(model, tokenizer, args, data_args)
-    trainer = NamingTrainer(model=model, args=args, data_collator=collator, train_dataset=train,
-                            eval_dataset=test_masked, processing_class=tokenizer)
+    trainer = NamingTrainer(
+        model=model,
+        args=args,
+        data_collator=collator,
+        train_dataset=train,
+        eval_dataset=test_masked,
+        processing_class=tokenizer,
+    )
     trainer.remove_callback(PrinterCallback)
     if trainer.pop_callback(ProgressCallback):
         trainer.add_callback(QuietProgress())
@@ -212,24 +255,39 @@ def build_trainer(model, tokenizer, args, data_args, train, test_masked, report:
 
 
 def check_converged(report, after: dict, trainer, args):
-    """A run whose eval loss is NaN or infinite has diverged: its weights are no model. It is not saved (the model
-    already in --output_dir stays), its names are not suggested, and the run ends in one error line."""
+    """A run whose eval loss is NaN or infinite has diverged: its weights are no model. It is not
+    saved (the model already in --output_dir stays), its names are not suggested, and the run ends
+    in one error line.
+    """
     if math.isfinite(after["eval_loss"]):
         return
-    report.say("训练发散 diverged: no name score and no name table for a diverged model; no model saved")
-    # Checkpoints (--save_strategy) are the Trainer's, written during training: the later ones hold the diverged
-    # weights, and --resume_from_checkpoint True would pick the newest. Say so rather than claim nothing was written.
-    checkpoints = sorted((p.name for p in Path(args.output_dir).glob("checkpoint-*")), key=lambda n: int(n.split("-")[-1])
-                         if n.split("-")[-1].isdigit() else -1)
-    written = (f"; the checkpoints in {args.output_dir} ({', '.join(checkpoints)}) may hold diverged weights: delete "
-               "them before resuming") if checkpoints else ""
-    raise UserError(f"training diverged (eval_loss {after['eval_loss']} after {trainer.state.global_step} steps at "
-                    f"--learning_rate {args.learning_rate:g}): no model was saved and the model in {args.output_dir} is "
-                    f"as it was{written}; lower --learning_rate (default 5e-5) or raise --warmup_steps")
+    report.say(
+        "训练发散 diverged: no name score and no name table for a diverged model; no model saved"
+    )
+    # Checkpoints (--save_strategy) are the Trainer's, written during training: the later ones hold
+    # the diverged weights, and --resume_from_checkpoint True would pick the newest. Say so rather
+    # than claim nothing was written.
+    checkpoints = sorted(
+        (p.name for p in Path(args.output_dir).glob("checkpoint-*")),
+        key=lambda n: int(n.split("-")[-1]) if n.split("-")[-1].isdigit() else -1,
+    )
+    written = (
+        f"; the checkpoints in {args.output_dir} ({', '.join(checkpoints)}) may hold diverged"
+        " weights: delete them before resuming"
+        if checkpoints
+        else ""
+    )
+    raise UserError(
+        f"training diverged (eval_loss {after['eval_loss']} after {trainer.state.global_step} steps"
+        f" at --learning_rate {args.learning_rate:g}): no model was saved and the model in"
+        f" {args.output_dir} is as it was{written}; lower --learning_rate (default 5e-5) or raise"
+        " --warmup_steps"
+    )
 
 
 def resolve_checkpoint(args) -> str | None:
-    """--resume_from_checkpoint: a checkpoint folder, or True/last for the newest one in --output_dir."""
+    """--resume_from_checkpoint: a checkpoint folder, or True/last for the newest one in
+    --output_dir."""
     from transformers.trainer_utils import get_last_checkpoint
 
     wanted = args.resume_from_checkpoint
@@ -238,38 +296,49 @@ def resolve_checkpoint(args) -> str | None:
     if str(wanted).lower() in ("true", "last"):
         found = get_last_checkpoint(args.output_dir) if os.path.isdir(args.output_dir) else None
         if found is None:
-            raise UserError(f"--resume_from_checkpoint {wanted}: no checkpoint-* folder in {args.output_dir}; "
-                            "start without it, or save checkpoints with --save_strategy epoch")
+            raise UserError(
+                f"--resume_from_checkpoint {wanted}: no checkpoint-* folder in {args.output_dir}; "
+                "start without it, or save checkpoints with --save_strategy epoch"
+            )
         return found
     if not os.path.isdir(wanted):
-        raise UserError(f"--resume_from_checkpoint '{wanted}' is not a folder: pass a checkpoint-N folder or True")
+        raise UserError(
+            f"--resume_from_checkpoint '{wanted}' is not a folder: pass a checkpoint-N folder or"
+            " True"
+        )
     return wanted
 
 
 def check_resumable(checkpoint: str | None, args):
-    """Resuming restores the optimizer's state, and with it the weight decay the checkpoint was trained with
-    (torch's load_state_dict sets each group's settings): another --weight_decay would be silently ignored, and
-    NamingTrainer's one group without decay against the stock two with it does not even load. Refused here."""
+    """Resuming restores the optimizer's state, and with it the weight decay the checkpoint was
+    trained with (torch's load_state_dict sets each group's settings): another --weight_decay would
+    be silently ignored, and NamingTrainer's one group without decay against the stock two with it
+    does not even load. Refused here.
+    """
     path = os.path.join(checkpoint, "optimizer.pt") if checkpoint else None
     if path is None or not os.path.isfile(path):
         return
     try:  # mmap: only the few bytes of the groups' settings are read, not the optimizer's state
         groups = torch.load(path, map_location="cpu", weights_only=True, mmap=True)["param_groups"]
-    except Exception:  # not a torch optimizer file (deepspeed, ...): the Trainer reports what it cannot load
+    # not a torch optimizer file (deepspeed, ...): the Trainer reports what it cannot load
+    except Exception:
         return
     saved = max((g.get("weight_decay", 0.0) for g in groups), default=0.0)
     if not math.isclose(saved, args.weight_decay, rel_tol=1e-9, abs_tol=1e-12):
-        raise UserError(f"--resume_from_checkpoint: {checkpoint} was trained with --weight_decay {saved:g}, and "
-                        f"resuming continues its optimizer: pass --weight_decay {saved:g} (not {args.weight_decay:g}), "
-                        "or start a new run without --resume_from_checkpoint")
+        raise UserError(
+            f"--resume_from_checkpoint: {checkpoint} was trained with --weight_decay {saved:g}, and"
+            f" resuming continues its optimizer: pass --weight_decay {saved:g} (not"
+            f" {args.weight_decay:g}), or start a new run without --resume_from_checkpoint"
+        )
 
 
 def evaluate(trainer, model, tokenizer, test, after_training: bool = False) -> dict:
     """Eval loss on the once-masked test split (all processes) and the name score (main process).
 
-    After training, the evaluation at the end of the last epoch is reused where it scored this very model on the
-    very same masked tokens; with --load_best_model_at_end the model is the best checkpoint's, evaluated again.
-    A NaN or infinite loss (a diverged run) gets no name score: NaN logits rank every character first.
+    After training, the evaluation at the end of the last epoch is reused where it scored this very
+    model on the very same masked tokens; with --load_best_model_at_end the model is the best
+    checkpoint's, evaluated again. A NaN or infinite loss (a diverged run) gets no name score: NaN
+    logits rank every character first.
     """
     loss = _last_epoch_eval_loss(trainer) if after_training else None
     metrics = {"eval_loss": loss if loss is not None else trainer.evaluate()["eval_loss"]}
@@ -287,3 +356,41 @@ def _last_epoch_eval_loss(trainer) -> float | None:
         if "eval_loss" in entry:
             return entry["eval_loss"] if entry.get("step") == state.global_step else None
     return None
+
+
+def settle_precision(model, tokenizer, train, data_args, args) -> str | None:
+    """--precision auto, now that the model is known: on a GPU, fp32 (TF32) or bf16 autocast,
+    whichever runs the first training batch faster; on a CPU with native bf16, fp32 for a small
+    model. Returns what it chose and why.
+    """
+    why = device.cpu_precision_for(args, model)
+    if why:
+        return f"fp32 ({why})"
+    if not device.wants_measured_precision(args):
+        return None
+    # The very batch the Trainer will train on first: the training collator's padding, mask and
+    # positions.
+    collator = make_collator(model, tokenizer, args, data_args)
+    seconds = device.choose_for_batch(
+        args, model, collator(masking.first_examples(train, args.per_device_train_batch_size))
+    )
+    measured = ", ".join(f"{precision} {s * 1000:.1f} ms" for precision, s in seconds.items())
+    return f"{device.precision_of(args)} (a step of the first batch: {measured})"
+
+
+def collect_metrics(before: dict, after: dict, trainer, train, test) -> dict:
+    """What metrics.json holds: before/after losses, perplexities and name scores, sizes and
+    speed."""
+    return (
+        {f"{k}_before": v for k, v in before.items()}
+        | after
+        | {
+            "perplexity_before": perplexity(before["eval_loss"]),
+            "perplexity": perplexity(after["eval_loss"]),
+            "train_rows": len(train),
+            "test_rows": len(test),
+            "train_steps": trainer.state.global_step,
+            "world_size": trainer.args.world_size,
+            **step_timer(trainer).metrics(trainer.state),
+        }
+    )

@@ -5,10 +5,9 @@ import re
 import subprocess
 import sys
 
-from conftest import REPO, read_corpus
-
 import bench
 import standin
+from conftest import REPO, read_corpus
 
 
 def test_base_model_has_bert_base_chinese_shape(tmp_path):
@@ -16,12 +15,24 @@ def test_base_model_has_bert_base_chinese_shape(tmp_path):
 
     folder = standin.build_base_model(tmp_path / "base", REPO / "train.json", vocab=None)
     config = AutoConfig.from_pretrained(folder)
-    assert (config.vocab_size, config.hidden_size, config.num_hidden_layers, config.num_attention_heads,
-            config.intermediate_size, config.max_position_embeddings) == (21128, 768, 12, 12, 3072, 512)
+    assert (
+        config.vocab_size,
+        config.hidden_size,
+        config.num_hidden_layers,
+        config.num_attention_heads,
+        config.intermediate_size,
+        config.max_position_embeddings,
+    ) == (21128, 768, 12, 12, 3072, 512)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     assert len(tokenizer) == 21128
-    assert [tokenizer.convert_ids_to_tokens(i) for i in (0, 100, 101, 102, 103)] == \
-        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]  # bert-base-chinese's layout
+    # bert-base-chinese's layout
+    assert [tokenizer.convert_ids_to_tokens(i) for i in (0, 100, 101, 102, 103)] == [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+    ]
     text = read_corpus()[0]["text"]
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     assert len(ids) == len(text) and tokenizer.unk_token_id not in ids  # one token per character
@@ -29,32 +40,76 @@ def test_base_model_has_bert_base_chinese_shape(tmp_path):
 
 def test_synthetic_corpus_uses_the_corpus_patterns(tmp_path):
     bench.synthetic_corpus(tmp_path / "s.json", 500)
-    rows = [json.loads(l) for l in (tmp_path / "s.json").read_text(encoding="utf-8").splitlines()]
+    rows = [
+        json.loads(line) for line in (tmp_path / "s.json").read_text(encoding="utf-8").splitlines()
+    ]
     assert len(rows) == 500
     stems = {r["text"][: r["text"].rindex(r["label"])] for r in read_corpus()}
-    assert all(r["text"].endswith(r["label"]) and r["text"][: -len(r["label"])] in stems for r in rows)
+    assert all(
+        r["text"].endswith(r["label"]) and r["text"][: -len(r["label"])] in stems for r in rows
+    )
 
 
 def test_speed_compares_plain_and_ours_on_the_same_steps(tmp_path, tiny_model, small_corpus):
-    proc = subprocess.run([sys.executable, str(REPO / "bench.py"), "speed", "--repeats", "1", "--epochs", "1",
-                           "--model", str(tiny_model), "--train_file", str(small_corpus), "--work", str(tmp_path)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench.py"),
+            "speed",
+            "--repeats",
+            "1",
+            "--epochs",
+            "1",
+            "--model",
+            str(tiny_model),
+            "--train_file",
+            str(small_corpus),
+            "--work",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| (plain|ours|plain/ours) \|(.*)$", proc.stdout, re.M)}
+    rows = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"^\| (plain|ours|plain/ours) \|(.*)$", proc.stdout, re.M)
+    }
     assert set(rows) == {"plain", "ours", "plain/ours"}
     assert re.match(r" \d+\.\d+x \| \d+\.\d+x \| \d+\.\d+x \|", rows["plain/ours"])
     plain = json.loads((tmp_path / "plain-metrics.json").read_text())
     ours = json.loads((tmp_path / "ours-out" / "metrics.json").read_text())
-    assert plain["train_steps"] == ours["train_steps"] == -(-51 // 16)  # 60 rows, 9 held out, batch 16
+    # 60 rows, 9 held out, batch 16
+    assert plain["train_steps"] == ours["train_steps"] == -(-51 // 16)
     assert plain["train_tokens"] == ours["train_tokens"]  # the same data
-    # The same once-masked test tokens and the same starting model: only fp32 vs bf16 rounding differs.
+    # The same once-masked test tokens and the same starting model: only fp32 vs bf16 rounding
+    # differs.
     assert abs(plain["eval_loss_before"] - ours["eval_loss_before"]) < 0.05
 
 
 def test_names_reports_each_probability(tmp_path):
-    proc = subprocess.run([sys.executable, str(REPO / "bench.py"), "names", "--probabilities", "0", "1",
-                           "--seeds", "1", "--epochs", "1", "--work", str(tmp_path)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench.py"),
+            "names",
+            "--probabilities",
+            "0",
+            "1",
+            "--seeds",
+            "1",
+            "--epochs",
+            "1",
+            "--work",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert re.search(r"^\| 0\.0 \| \d\.\d{3} \| \d\.\d{3} \| \d\.\d{3} \| \d+\.\d{4} \|$", proc.stdout, re.M)
+    assert re.search(
+        r"^\| 0\.0 \| \d\.\d{3} \| \d\.\d{3} \| \d\.\d{3} \| \d+\.\d{4} \|$", proc.stdout, re.M
+    )
     assert re.search(r"^\| 1\.0 \| ", proc.stdout, re.M)

@@ -3,10 +3,10 @@
 import json
 
 import pytest
-from conftest import write_jsonl
 
 import corpus
 import names
+from conftest import write_jsonl
 from errors import UserError
 
 
@@ -27,7 +27,10 @@ def test_corpus_meets_its_specification(corpus_rows):
 
 
 def test_load_corpus_accepts_json_lines_array_and_unlabelled(tmp_path):
-    rows = [{"text": "小孩取名叫张涛", "label": "张涛"}, {"text": "小孩取名叫张伟", "label": "张伟"}]
+    rows = [
+        {"text": "小孩取名叫张涛", "label": "张涛"},
+        {"text": "小孩取名叫张伟", "label": "张伟"},
+    ]
     lines = write_jsonl(tmp_path / "a.json", rows)
     array = tmp_path / "b.json"
     array.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -49,18 +52,23 @@ def test_given_name_span_finds_the_given_name_after_the_surname():
 def test_tokenize_keeps_word_ids_and_marks_the_given_name(tiny_tokenizer):
     import datasets
 
-    ds = datasets.Dataset.from_list([{"text": "小孩取名叫张子涵", "label": "张子涵"},
-                                     {"text": "女儿的名字叫欧阳娜", "label": "欧阳娜"}])
+    ds = datasets.Dataset.from_list(
+        [
+            {"text": "小孩取名叫张子涵", "label": "张子涵"},
+            {"text": "女儿的名字叫欧阳娜", "label": "欧阳娜"},
+        ]
+    )
     out = corpus.tokenize_corpus(ds, tiny_tokenizer, max_seq_length=32)
     row = out[0]
     tokens = tiny_tokenizer.convert_ids_to_tokens(row["input_ids"])
     assert tokens == ["[CLS]", *"小孩取名叫张子涵", "[SEP]"]
     # One word per Han character, None for the special tokens.
     assert row["word_ids"] == [None, 0, 1, 2, 3, 4, 5, 6, 7, None]
-    assert [t for t, m in zip(tokens, row["name_mask"]) if m] == ["子", "涵"]
+    assert [t for t, m in zip(tokens, row["name_mask"], strict=True) if m] == ["子", "涵"]
     assert row["special_tokens_mask"] == [1] + [0] * 8 + [1]
     tokens = tiny_tokenizer.convert_ids_to_tokens(out[1]["input_ids"])
-    assert [t for t, m in zip(tokens, out[1]["name_mask"]) if m] == ["娜"]  # not 阳娜: 欧阳 is the surname
+    # not 阳娜: 欧阳 is the surname
+    assert [t for t, m in zip(tokens, out[1]["name_mask"], strict=True) if m] == ["娜"]
 
 
 def test_long_texts_are_truncated_with_a_warning(tiny_tokenizer, caplog):
@@ -87,14 +95,17 @@ def test_split_sizes_are_exact_and_reproducible(tiny_tokenizer, corpus_rows):
 
 
 def test_every_double_surname_with_a_reading_splits_as_one(tiny_tokenizer):
-    """单于娜 is 单于 + 娜, not 单 + 于娜: each double surname in names.SURNAME_READINGS is a double surname, and
-    the given-name mask of a corpus sentence marks only the given name."""
+    """单于娜 is 单于 + 娜, not 单 + 于娜: each double surname in names.SURNAME_READINGS is a
+    double surname, and the given-name mask of a corpus sentence marks only the given name."""
     import datasets
 
     doubles = [s for s in names.SURNAME_READINGS if len(s) == 2]
     assert {"单于", "万俟"} <= set(doubles) <= names.DOUBLE_SURNAMES
     assert [names.split_name(s + "娜") for s in doubles] == [(s, "娜") for s in doubles]
-    rows = corpus.tokenize_corpus(datasets.Dataset.from_list([{"text": "小孩取名叫单于娜", "label": "单于娜"}]),
-                                  tiny_tokenizer, 32)
+    rows = corpus.tokenize_corpus(
+        datasets.Dataset.from_list([{"text": "小孩取名叫单于娜", "label": "单于娜"}]),
+        tiny_tokenizer,
+        32,
+    )
     tokens = tiny_tokenizer.convert_ids_to_tokens(rows[0]["input_ids"])
-    assert [t for t, m in zip(tokens, rows[0]["name_mask"]) if m] == ["娜"]
+    assert [t for t, m in zip(tokens, rows[0]["name_mask"], strict=True) if m] == ["娜"]

@@ -1,5 +1,5 @@
-"""demo.py: the page's functions without a browser, then the page itself, served for real and used in headless
-Chromium as a parent would use it."""
+"""demo.py: the page's functions without a browser, then the page itself, served for real and used
+in headless Chromium as a parent would use it."""
 
 import ast
 import json
@@ -14,13 +14,23 @@ import time
 import urllib.request
 
 import pytest
-from conftest import REPO
 
 import demo
+import suggestions
+from conftest import REPO
 
-# Chromium as root on a machine with no network: no sandbox, and none of its calls home (refused, many at a time).
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# Chromium as root on a machine with no network: no sandbox, and none of its calls home (refused,
+# many at a time).
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,35 +49,57 @@ def suggester(saved):
     return demo.Suggester(model.eval(), tokenizer)
 
 
-# ---- the page's functions ----------------------------------------------------------------------------
-@pytest.mark.parametrize("surname, how_many, words", [
-    ("", 20, "请输入姓"), ("Li", 20, "一到两个汉字"), ("诸葛亮明", 20, "一到两个汉字"), ("李1", 20, "汉字"),
-    ("李", 0, "1 到 50"), ("李", 51, "1 到 50"), ("李", 2.5, "whole number"), ("李", None, "1 到 50"),
-    ("李", float("nan"), "1 到 50"),
-])
+# ---- the page's functions ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "surname, how_many, words",
+    [
+        ("", 20, "请输入姓"),
+        ("Li", 20, "一到两个汉字"),
+        ("诸葛亮明", 20, "一到两个汉字"),
+        ("李1", 20, "汉字"),
+        ("李", 0, "1 到 50"),
+        ("李", 51, "1 到 50"),
+        ("李", 2.5, "whole number"),
+        ("李", None, "1 到 50"),
+        ("李", float("nan"), "1 到 50"),
+    ],
+)
 def test_bad_inputs_get_a_short_message_for_parents(suggester, surname, how_many, words):
     table, quality, message = suggester(surname, "女孩 girl", "双字名 2", how_many)
     assert words in message and "\n" not in message
     assert table == "" and quality == ""
 
 
-@pytest.mark.parametrize("length, fixed, avoid, words", [
-    ("双字名 2", "a", "", "要是一个汉字"),  # a pattern character that is not Han
-    ("双字名 2", "子涵", "", "两个位置都固定"),  # both positions fixed
-    ("单字名 1", "子", "", "两个位置都固定"),  # the one position fixed
-    ("双字名 2", "龘", "", "模型不认识"),  # not in the model's vocabulary
-    ("双字名 2", "", "伟 b", "避开的字要是汉字"),
-    ("双字名 2", "", "EVERY", "避开的字太多"),  # avoiding every candidate
-    ("双字名 2", "轩", "", "多用在男孩的名字里"),  # 2.6 times as common in boys' names: no girl's name holds it
-    ("双字名 2", "李", "", "就是姓里的字"),
-    ("双字名 2", "子", "子", "也在要避开的字里"),
-])
+@pytest.mark.parametrize(
+    "length, fixed, avoid, words",
+    [
+        ("双字名 2", "a", "", "要是一个汉字"),  # a pattern character that is not Han
+        ("双字名 2", "子涵", "", "两个位置都固定"),  # both positions fixed
+        ("单字名 1", "子", "", "两个位置都固定"),  # the one position fixed
+        ("双字名 2", "龘", "", "模型不认识"),  # not in the model's vocabulary
+        ("双字名 2", "", "伟 b", "避开的字要是汉字"),
+        ("双字名 2", "", "EVERY", "避开的字太多"),  # avoiding every candidate
+        # 2.6 times as common in boys' names: no girl's name holds it
+        (
+            "双字名 2",
+            "轩",
+            "",
+            "多用在男孩的名字里",
+        ),
+        ("双字名 2", "李", "", "就是姓里的字"),
+        ("双字名 2", "子", "子", "也在要避开的字里"),
+    ],
+)
 def test_bad_generation_character_or_avoid_list(suggester, length, fixed, avoid, words):
     import names
 
     if avoid == "EVERY":
-        avoid = "".join(t for t in suggester.tokenizer.get_vocab() if len(t) == 1 and names.is_name_char(t))
-    table, quality, message = suggester("李", "女孩 girl", length, 10, fixed, "第一个字 first", avoid)
+        avoid = "".join(
+            t for t in suggester.tokenizer.get_vocab() if len(t) == 1 and names.is_name_char(t)
+        )
+    table, quality, message = suggester(
+        "李", "女孩 girl", length, 10, fixed, "第一个字 first", avoid
+    )
     assert words in message and "\n" not in message
     assert table == "" and quality == ""
 
@@ -78,12 +110,20 @@ def test_a_generation_character_in_either_place_and_characters_to_avoid(suggeste
     given = [name[1:] for name in _names(table)]
     assert message == "" and len(given) == 10 and all(g[0] == "子" for g in given)
     avoid = given[0][1] + "、" + given[1][1]  # the two favourites after 子, as a parent types them
-    table, summary, message = suggester("李", "女孩 girl", "双字名 2", 10, "子", "第一个字 first", avoid)
+    table, summary, message = suggester(
+        "李", "女孩 girl", "双字名 2", 10, "子", "第一个字 first", avoid
+    )
     given = [name[1:] for name in _names(table)]
-    assert message == "" and len(given) == 10 and all(g[0] == "子" and g[1] not in avoid for g in given)
+    assert (
+        message == ""
+        and len(given) == 10
+        and all(g[0] == "子" and g[1] not in avoid for g in given)
+    )
     assert summary.startswith("10 个名字的字都在《通用规范汉字表》里，可以上户口；")
     table, _, _ = suggester("李", "男孩 boy", "双字名 2", 5, "轩", "第二个字 second", "")
-    assert [len(n) for n in _names(table)] == [3] * 5 and all(n.endswith("轩") for n in _names(table))
+    assert [len(n) for n in _names(table)] == [3] * 5 and all(
+        n.endswith("轩") for n in _names(table)
+    )
     assert (suggester.model, suggester.tokenizer) == first
 
 
@@ -94,18 +134,30 @@ def _names(table: str) -> list[str]:
 
 
 def test_the_page_suggests_what_app_py_suggests(suggester, saved):
-    """The same code (names.suggest_names via the same options, report.table_rows): the page's rows are the names,
-    pinyin and leans that `python app.py --do_train False` lists for the same surname, gender and length."""
+    """The same code (beam_search.suggest_names via the same options, report.table_rows): the
+    page's rows are the names, pinyin and leans that `python app.py --do_train False` lists for the
+    same surname, gender and length.
+    """
     import app
     import report
 
-    table, quality, message = suggester("欧阳", "女孩 girl", "双字名 2", 12, "", "第一个字 first", "婷")
+    table, quality, message = suggester(
+        "欧阳", "女孩 girl", "双字名 2", 12, "", "第一个字 first", "婷"
+    )
     assert message == "" and quality.startswith("12 个名字的字都在《通用规范汉字表》里")
-    options = app.SuggestArguments(surname="欧阳", gender="girl", name_length=2, top_k=12, avoid="婷")
-    expected = report.suggestion_records(app.suggest(suggester.model, suggester.tokenizer, options), "欧阳")
+    options = app.SuggestArguments(
+        surname="欧阳", gender="girl", name_length=2, top_k=12, avoid="婷"
+    )
+    expected = report.suggestion_records(
+        suggestions.suggest(suggester.model, suggester.tokenizer, options), "欧阳"
+    )
     assert table == demo.table_html(expected)
-    assert table.count("<tr>") == 12 + 1 and all(r["name"].startswith("欧阳") and len(r["name"]) == 4 for r in expected)
-    assert all(r["pinyin"].startswith("ōu yáng ") and len(r["pinyin"].split()) == 4 for r in expected)
+    assert table.count("<tr>") == 12 + 1 and all(
+        r["name"].startswith("欧阳") and len(r["name"]) == 4 for r in expected
+    )
+    assert all(
+        r["pinyin"].startswith("ōu yáng ") and len(r["pinyin"].split()) == 4 for r in expected
+    )
     assert not any("婷" in r["name"] for r in expected)
     fit = sum(r["lean"].startswith("女") for r in expected)
     assert f"；{fit} 个在真实名字里多给女孩。" in quality
@@ -118,11 +170,20 @@ def test_the_table_is_escaped_html_with_a_rank_per_row_and_a_share_instead_of_th
     records[0]["name"] = "<b>张</b>"
     html = demo.table_html(records)
     assert "<b>张" not in html and "&lt;b&gt;张&lt;/b&gt;" in html
-    assert '<td data-label="名次 rank">1</td><td data-label="姓名 name"><span class="name">&lt;b&gt;' in html
-    assert '<td data-label="名次 rank">2</td><td data-label="姓名 name"><span class="name">李娜</span>' in html
+    assert (
+        '<td data-label="名次 rank">1</td><td data-label="姓名 name"><span class="name">&lt;b&gt;'
+        in html
+    )
+    assert (
+        '<td data-label="名次 rank">2</td><td data-label="姓名 name"><span class="name">李娜</span>'
+        in html
+    )
     assert all(f"<th>{header}</th>" in html for header in demo.HEADERS)
     # p(涛) = 3 p(娜): shares 75% and 25%, bars 100% and 33% wide; the raw probability is not shown.
-    assert ">75%<div class=\"bar\" style=\"width: 100%\">" in html and ">25%<div class=\"bar\" style=\"width: 33%\">" in html
+    assert (
+        '>75%<div class="bar" style="width: 100%">' in html
+        and '>25%<div class="bar" style="width: 33%">' in html
+    )
     assert "0.36" not in html and "e-0" not in html
     assert "涛：large waves" in html and ">10<" in html and ">3-1<" in html
 
@@ -131,9 +192,13 @@ def test_the_about_panel_reads_the_saved_metrics(saved, tmp_path):
     metrics = json.loads((saved / "metrics.json").read_text())
     about = demo.about_model(str(saved))
     assert str(saved.resolve()) in about
-    assert f"| eval loss | {metrics['eval_loss_before']:.4f} | {metrics['eval_loss']:.4f} |" in about
-    assert f"{metrics['name_top20']:.4f}" in about and "gender_fit" not in about  # trained for --gender any
-    assert "metrics.json" in demo.about_model(str(tmp_path))  # a folder app.py did not save: said so
+    assert (
+        f"| eval loss | {metrics['eval_loss_before']:.4f} | {metrics['eval_loss']:.4f} |" in about
+    )
+    # trained for --gender any
+    assert f"{metrics['name_top20']:.4f}" in about and "gender_fit" not in about
+    # a folder app.py did not save: said so
+    assert "metrics.json" in demo.about_model(str(tmp_path))
 
 
 def test_a_missing_or_damaged_model_ends_the_start_in_one_line(tmp_path, saved, capsys):
@@ -142,7 +207,12 @@ def test_a_missing_or_damaged_model_ends_the_start_in_one_line(tmp_path, saved, 
         return status, capsys.readouterr().err
 
     status, err = start("--model_name_or_path", tmp_path / "none")
-    assert status == 2 and err.count("\n") == 1 and err.startswith("error: model folder") and "does not exist" in err
+    assert (
+        status == 2
+        and err.count("\n") == 1
+        and err.startswith("error: model folder")
+        and "does not exist" in err
+    )
     damaged = tmp_path / "damaged"
     shutil.copytree(saved, damaged)
     (damaged / "model.safetensors").write_bytes(b"junk")
@@ -156,20 +226,46 @@ def test_only_the_page_imports_gradio():
     """python app.py stays as quick to start as before the page existed."""
     for path in REPO.glob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        imported = {
+            a.name.split(".")[0]
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Import)
+            for a in n.names
+        }
+        imported |= {
+            n.module.split(".")[0]
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module
+        }
         assert ("gradio" in imported) == (path.name == "demo.py"), path.name
-    proc = subprocess.run([sys.executable, "-c", "import sys, app, demo; print(sorted(m for m in sys.modules "
-                           "if m.split('.')[0] == 'gradio'))"], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert proc.stdout.strip() == "[]", proc.stderr[-2000:]  # even demo.py imports it only to build the page
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, app, demo; print(sorted(m for m in sys.modules "
+                "if m.split('.')[0] == 'gradio'))"
+            ),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # even demo.py imports it only to build the page
+    assert proc.stdout.strip() == "[]", proc.stderr[-2000:]
 
 
-# ---- the page, in a real browser ---------------------------------------------------------------------
+# ---- the page, in a real browser -----------------------------------------------------------------
 def _chromium() -> str:
-    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    path = (
+        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    )
     if not path:
-        pytest.fail("the page test needs headless Chromium: sudo apt-get install chromium "
-                    "(Debian/Ubuntu), or set CHROMIUM to a Chrome or Chromium executable")
+        pytest.fail(
+            "the page test needs headless Chromium: sudo apt-get install chromium "
+            "(Debian/Ubuntu), or set CHROMIUM to a Chrome or Chromium executable"
+        )
     return path
 
 
@@ -183,10 +279,22 @@ def _free_port() -> int:
 def page_url(saved):
     """demo.py serving the saved model on a free port; the URL once the page answers."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, str(REPO / "demo.py"), "--model_name_or_path", str(saved), "--port",
-                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "demo.py"),
+            "--model_name_or_path",
+            str(saved),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 300  # a bound for a broken start, not a guess at how long it takes
+    # a bound for a broken start, not a guess at how long it takes
+    deadline = time.monotonic() + 300
     while True:
         if proc.poll() is not None:
             pytest.fail(f"demo.py ended at start: {proc.stderr.read()[-2000:]}")
@@ -201,8 +309,16 @@ def page_url(saved):
     proc.communicate(timeout=60)
 
 
-def _ask(page, surname: str, gender: str, length: str, how_many: str, fixed: str = "",
-         position: str = "第一个字 first", avoid: str = ""):
+def _ask(
+    page,
+    surname: str,
+    gender: str,
+    length: str,
+    how_many: str,
+    fixed: str = "",
+    position: str = "第一个字 first",
+    avoid: str = "",
+):
     page.locator("#surname textarea, #surname input").first.fill(surname)
     page.get_by_label(gender).check()
     page.get_by_label(length).check()
@@ -215,21 +331,28 @@ def _ask(page, surname: str, gender: str, length: str, how_many: str, fixed: str
 
 def _rows(page) -> list[dict]:
     """The table's rows as {header: the cell's text}."""
-    return [dict(zip(demo.HEADERS, (td.strip() for td in row)))
-            for row in page.locator("#name-table tbody tr").evaluate_all(
-                "rows => rows.map(r => [...r.children].map(td => td.innerText))")]
+    return [
+        dict(zip(demo.HEADERS, (td.strip() for td in row), strict=True))
+        for row in page.locator("#name-table tbody tr").evaluate_all(
+            "rows => rows.map(r => [...r.children].map(td => td.innerText))"
+        )
+    ]
 
 
 def _wait_for_rows(page, n: int, starts: str):
-    page.wait_for_function("([n, starts]) => { const rows = document.querySelectorAll('#name-table tbody tr');"
-                           " return rows.length == n && rows[0].children[1].textContent.startsWith(starts); }",
-                           arg=[n, starts])
+    page.wait_for_function(
+        "([n, starts]) => { const rows = document.querySelectorAll('#name-table tbody tr');"
+        " return rows.length == n && rows[0].children[1].textContent.startsWith(starts); }",
+        arg=[n, starts],
+    )
 
 
 def _overflow(page) -> int:
     """How many pixels the page is wider than the window (0: nothing to scroll sideways)."""
-    return page.evaluate("() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
-                         " - window.innerWidth")
+    return page.evaluate(
+        "() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+        " - window.innerWidth"
+    )
 
 
 def test_a_parent_reads_names_in_a_real_browser(page_url, tmp_path):
@@ -247,10 +370,14 @@ def test_a_parent_reads_names_in_a_real_browser(page_url, tmp_path):
         for r in rows:
             assert r["姓名 name"].startswith("李") and len(r["姓名 name"]) == 3
             assert r["拼音 pinyin"].startswith("lǐ ") and len(r["拼音 pinyin"].split()) == 3
-            assert re.fullmatch(r"[1-5]-[1-5]-[1-5]( 同调)?", r["声调 tones"]) and re.fullmatch(r"\d+\+\d+", r["笔画 strokes"])
-            assert [line[0] for line in r["含义 meaning"].splitlines()] == list(r["姓名 name"][1:])  # 涵：soak, wet; ...
+            assert re.fullmatch(r"[1-5]-[1-5]-[1-5]( 同调)?", r["声调 tones"]) and re.fullmatch(
+                r"\d+\+\d+", r["笔画 strokes"]
+            )
+            # 涵：soak, wet; ...
+            assert [line[0] for line in r["含义 meaning"].splitlines()] == list(r["姓名 name"][1:])
             assert r["倾向 lean"][:1] in "男女" and re.fullmatch(r"\d+%", r["占比 share"])
-        assert 95 <= sum(int(r["占比 share"][:-1]) for r in rows) <= 105  # shares of the list, rounded
+        # shares of the list, rounded
+        assert 95 <= sum(int(r["占比 share"][:-1]) for r in rows) <= 105
         assert "可以上户口" in page.locator("#quality").inner_text()
         assert _overflow(page) <= 0
 
@@ -259,43 +386,76 @@ def test_a_parent_reads_names_in_a_real_browser(page_url, tmp_path):
         _wait_for_rows(page, 10, "李子")
         avoid = "".join(r["姓名 name"][2] for r in _rows(page)[:2])
         _ask(page, "李", "女孩 girl", "双字名 2", "10", fixed="子", avoid=avoid)
-        page.wait_for_function("avoid => { const rows = [...document.querySelectorAll('#name-table tbody tr')];"
-                               " return rows.length == 10 && rows.every(r => !avoid.includes("
-                               "r.children[1].textContent[2])); }", arg=avoid)
-        assert all(r["姓名 name"].startswith("李子") and r["姓名 name"][2] not in avoid for r in _rows(page))
+        page.wait_for_function(
+            "avoid => { const rows = [...document.querySelectorAll('#name-table tbody tr')];"
+            " return rows.length == 10 && rows.every(r => !avoid.includes("
+            "r.children[1].textContent[2])); }",
+            arg=avoid,
+        )
+        assert all(
+            r["姓名 name"].startswith("李子") and r["姓名 name"][2] not in avoid
+            for r in _rows(page)
+        )
         page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
         # The generation character second.
         _ask(page, "欧阳", "男孩 boy", "双字名 2", "6", fixed="轩", position="第二个字 second")
         _wait_for_rows(page, 6, "欧阳")
-        assert all(r["姓名 name"].startswith("欧阳") and r["姓名 name"].endswith("轩") for r in _rows(page))
+        assert all(
+            r["姓名 name"].startswith("欧阳") and r["姓名 name"].endswith("轩") for r in _rows(page)
+        )
 
         # On a phone: one card per name, nothing to scroll sideways.
         page.set_viewport_size({"width": 390, "height": 844})
         _ask(page, "欧阳", "女孩 girl", "双字名 2", "8", fixed="子")
         _wait_for_rows(page, 8, "欧阳子")
         assert _overflow(page) <= 0
-        assert page.locator("#name-table thead").evaluate("e => getComputedStyle(e).display") == "none"
-        assert page.locator("#name-table tbody tr").first.evaluate("e => e.getBoundingClientRect().right") <= 390
+        assert (
+            page.locator("#name-table thead").evaluate("e => getComputedStyle(e).display") == "none"
+        )
+        assert (
+            page.locator("#name-table tbody tr").first.evaluate(
+                "e => e.getBoundingClientRect().right"
+            )
+            <= 390
+        )
         page.locator("#names").screenshot(path=str(tmp_path / "demo-phone.png"))  # the cards
-        if os.environ.get("UPDATE_SCREENSHOT"):  # the README's pictures: UPDATE_SCREENSHOT=1 python -m pytest -k browser
+        # the README's pictures: UPDATE_SCREENSHOT=1 python -m pytest -k browser
+        if os.environ.get("UPDATE_SCREENSHOT"):
             from PIL import Image
 
-            for name in ("demo.png", "demo-phone.png"):  # small: 64 colours; the phone's first cards only
+            # small: 64 colours; the phone's first cards only
+            for name in (
+                "demo.png",
+                "demo-phone.png",
+            ):
                 picture = Image.open(tmp_path / name)
-                picture = picture.crop((0, 0, picture.width, min(picture.height, 1500 if name == "demo.png" else 760)))
+                picture = picture.crop(
+                    (0, 0, picture.width, min(picture.height, 1500 if name == "demo.png" else 760))
+                )
                 picture.quantize(64).save(REPO / "docs" / name, optimize=True)
         page.set_viewport_size({"width": 1100, "height": 900})
 
         for surname, how_many, fixed, avoid, words in (
-                ("", "12", "", "", "请输入姓"), ("Li", "12", "", "", "一到两个汉字"), ("李", "0", "", "", "1 到 50"),
-                ("李", "80", "", "", "1 到 50"), ("李", "5", "a", "", "要是一个汉字"), ("李", "5", "子涵", "", "两个位置都固定"),
-                ("李", "5", "", "x", "避开的字要是汉字")):
+            ("", "12", "", "", "请输入姓"),
+            ("Li", "12", "", "", "一到两个汉字"),
+            ("李", "0", "", "", "1 到 50"),
+            ("李", "80", "", "", "1 到 50"),
+            ("李", "5", "a", "", "要是一个汉字"),
+            ("李", "5", "子涵", "", "两个位置都固定"),
+            ("李", "5", "", "x", "避开的字要是汉字"),
+        ):
             _ask(page, surname, "男孩 boy", "双字名 2", how_many, fixed=fixed, avoid=avoid)
-            page.wait_for_function("words => document.querySelector('#message').innerText.includes(words)", arg=words)
+            page.wait_for_function(
+                "words => document.querySelector('#message').innerText.includes(words)", arg=words
+            )
             assert _rows(page) == [] and "Traceback" not in page.content()
         _ask(page, "欧阳", "男孩 boy", "单字名 1", "5")  # and the page still works
-        page.wait_for_function("() => document.querySelectorAll('#name-table tbody tr').length == 5")
-        assert all(r["姓名 name"].startswith("欧阳") and len(r["姓名 name"]) == 3 for r in _rows(page))
+        page.wait_for_function(
+            "() => document.querySelectorAll('#name-table tbody tr').length == 5"
+        )
+        assert all(
+            r["姓名 name"].startswith("欧阳") and len(r["姓名 name"]) == 3 for r in _rows(page)
+        )
         assert page.locator("#message").inner_text().strip() == ""
 
         page.get_by_text("关于模型 / About the model").click()

@@ -9,7 +9,7 @@ import masking
 def _examples(tiny_tokenizer, texts_labels):
     import datasets
 
-    ds = datasets.Dataset.from_list([{"text": t, "label": l} for t, l in texts_labels])
+    ds = datasets.Dataset.from_list([{"text": t, "label": label} for t, label in texts_labels])
     return [dict(r) for r in corpus.tokenize_corpus(ds, tiny_tokenizer, 32)]
 
 
@@ -31,17 +31,25 @@ def test_stock_collator_does_leave_short_examples_unmasked(tiny_tokenizer):
 
     examples = _examples(tiny_tokenizer, [("张涛", "张涛")] * 64)
     batch = DataCollatorForLanguageModeling(tiny_tokenizer, mlm_probability=0.15, seed=0)(
-        [{k: e[k] for k in masking.MODEL_INPUTS} for e in examples])
+        [{k: e[k] for k in masking.MODEL_INPUTS} for e in examples]
+    )
     assert ((batch["labels"] != -100).sum(dim=1) == 0).sum() > 30
 
 
 def test_name_masking_masks_the_whole_given_name(tiny_tokenizer):
     examples = _examples(tiny_tokenizer, [("小孩取名叫张子涵", "张子涵")] * 8)
-    batch = masking.NameMaskingCollator(tiny_tokenizer, mlm_probability=0.01, name_mask_probability=1.0, seed=0)(examples)
+    batch = masking.NameMaskingCollator(
+        tiny_tokenizer, mlm_probability=0.01, name_mask_probability=1.0, seed=0
+    )(examples)
     name_cols = [7, 8]  # [CLS] 小 孩 取 名 叫 张 子 涵 [SEP]
     assert (batch["input_ids"][:, name_cols] == tiny_tokenizer.mask_token_id).all()
-    assert tiny_tokenizer.convert_ids_to_tokens(batch["labels"][0, name_cols].tolist()) == ["子", "涵"]
-    off = masking.NameMaskingCollator(tiny_tokenizer, mlm_probability=0.01, name_mask_probability=0.0, seed=0)(examples)
+    assert tiny_tokenizer.convert_ids_to_tokens(batch["labels"][0, name_cols].tolist()) == [
+        "子",
+        "涵",
+    ]
+    off = masking.NameMaskingCollator(
+        tiny_tokenizer, mlm_probability=0.01, name_mask_probability=0.0, seed=0
+    )(examples)
     assert (off["labels"] != -100).sum() < 8 * 2  # one forced token per row, not whole names
 
 
@@ -62,15 +70,23 @@ def test_test_split_is_masked_once_and_reproducibly(tiny_tokenizer, corpus_rows)
 
 
 def test_each_batch_says_where_its_masked_tokens_are(tiny_tokenizer):
-    """masked_positions index the flattened batch, masked_labels are the targets there; both are padded to a
-    multiple of 8 with position 0 and label -100. A batch without padding needs no attention_mask."""
+    """masked_positions index the flattened batch, masked_labels are the targets there; both are
+    padded to a multiple of 8 with position 0 and label -100. A batch without padding needs no
+    attention_mask.
+    """
     collator = masking.NameMaskingCollator(tiny_tokenizer, mlm_probability=0.3, seed=0)
-    for texts in (["小孩取名叫张涛", "小孩取名叫张子涵", "女儿的名字叫欧阳娜"], ["小孩取名叫张涛"] * 3):
+    for texts in (
+        ["小孩取名叫张涛", "小孩取名叫张子涵", "女儿的名字叫欧阳娜"],
+        ["小孩取名叫张涛"] * 3,
+    ):
         batch = collator(_examples(tiny_tokenizer, [(t, None) for t in texts]))
         labels = batch["labels"].flatten()
         truth = [i for i, t in enumerate(labels.tolist()) if t != -100]
         k = len(batch["masked_positions"])
-        assert k % masking.POSITIONS_MULTIPLE == 0 and len(truth) <= k < len(truth) + masking.POSITIONS_MULTIPLE
+        assert (
+            k % masking.POSITIONS_MULTIPLE == 0
+            and len(truth) <= k < len(truth) + masking.POSITIONS_MULTIPLE
+        )
         assert batch["masked_positions"].tolist() == truth + [0] * (k - len(truth))
         assert batch["masked_labels"].tolist() == labels[truth].tolist() + [-100] * (k - len(truth))
         padded = len({len(t) for t in texts}) > 1
@@ -85,7 +101,8 @@ def test_the_collator_counts_training_tokens_not_evaluation_tokens(tiny_tokenize
     collator = masking.NameMaskingCollator(tiny_tokenizer, seed=0)
     collator([{k: r[k] for k in masking.MODEL_INPUTS} for r in ds])
     assert collator.tokens_seen == sum(len(ids) for ids in ds["input_ids"])  # non-padding tokens
-    collator(list(masking.mask_test_split_once(ds, tiny_tokenizer, 0.15, seed=1)))  # the evaluation's batches
+    # the evaluation's batches
+    collator(list(masking.mask_test_split_once(ds, tiny_tokenizer, 0.15, seed=1)))
     assert collator.tokens_seen == sum(len(ids) for ids in ds["input_ids"])
 
 
@@ -94,6 +111,8 @@ def test_a_padded_batch_can_carry_the_mask_sdpa_takes(tiny_tokenizer):
     scaled_dot_product_attention, which transformers passes through as it is."""
     examples = _examples(tiny_tokenizer, [("小孩取名叫张涛", None), ("女儿的名字叫欧阳娜", None)])
     two_d = masking.NameMaskingCollator(tiny_tokenizer, seed=0)(examples)["attention_mask"]
-    four_d = masking.NameMaskingCollator(tiny_tokenizer, seed=0, sdpa_mask=True)(examples)["attention_mask"]
+    four_d = masking.NameMaskingCollator(tiny_tokenizer, seed=0, sdpa_mask=True)(examples)[
+        "attention_mask"
+    ]
     assert four_d.dtype == torch.bool and four_d.shape == (2, 1, 1, two_d.shape[1])
     assert torch.equal(four_d[:, 0, 0, :], two_d.bool()) and not four_d.all()

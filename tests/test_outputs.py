@@ -37,10 +37,12 @@ def _new(folder):
 
 
 @pytest.mark.parametrize("how", ["exchange", "rename"])
-def test_a_swap_that_fails_leaves_the_previous_model_and_its_checkpoints(tmp_path, monkeypatch, how):
-    """The swap itself fails (not write()): a save that deleted the old model before the new one was in
-    place would lose it here. 'exchange': the one-step swap fails; 'rename': a system without it, whose
-    move of the new folder into place fails after the old one was moved aside."""
+def test_a_swap_that_fails_leaves_the_previous_model_and_its_checkpoints(
+    tmp_path, monkeypatch, how
+):
+    """The swap itself fails (not write()): a save that deleted the old model before the new one
+    was in place would lose it here. 'exchange': the one-step swap fails; 'rename': a system
+    without it, whose move of the new folder into place fails after the old one was moved aside."""
     out = _model_with_old_model_and_checkpoint(tmp_path)
 
     def exchange_fails(a, b):
@@ -71,7 +73,9 @@ def test_a_swap_replaces_the_model_and_carries_the_checkpoints(tmp_path, monkeyp
     if not exchange:
         monkeypatch.setattr(outputs, "exchange_paths", lambda a, b: False)
     outputs.save_atomically(str(out), _new)
-    assert (out / "weights").read_text() == "new" and (out / "checkpoint-5" / "state").read_text() == "step 5"
+    assert (out / "weights").read_text() == "new" and (
+        out / "checkpoint-5" / "state"
+    ).read_text() == "step 5"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
@@ -80,7 +84,9 @@ def test_exchange_paths_swaps_two_folders_in_one_step(tmp_path):
     a.mkdir(), b.mkdir()
     (a / "x").write_text("a"), (b / "x").write_text("b")
     if not outputs.exchange_paths(a, b):
-        pytest.skip("this filesystem has no renameat2 RENAME_EXCHANGE; save_atomically uses two renames")
+        pytest.skip(
+            "this filesystem has no renameat2 RENAME_EXCHANGE; save_atomically uses two renames"
+        )
     assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"
 
 
@@ -111,7 +117,8 @@ def test_the_suggestions_file_round_trips_and_is_replaced_in_one_step(tmp_path):
     path.write_text("the list of an earlier run", encoding="utf-8")
     outputs.write_suggestions_file(str(path), records)
     assert json.loads(path.read_text(encoding="utf-8")) == records
-    assert path.read_text(encoding="utf-8").count("\n") == len(records) + 2  # one record a line, readable
+    # one record a line, readable
+    assert path.read_text(encoding="utf-8").count("\n") == len(records) + 2
     assert [p.name for p in path.parent.iterdir()] == ["names.json"]  # no temporary file left
     outputs.write_suggestions_file(str(path), [])
     assert json.loads(path.read_text(encoding="utf-8")) == []

@@ -6,55 +6,107 @@ import report
 
 
 def test_suggestion_table_is_aligned_for_han_characters():
-    lines = report.format_suggestions("top 2", [("涛", math.log(0.5)), ("子涵", math.log(0.25))], surname="曾")
-    assert lines == ["top 2",
-                     "rank  name    pinyin       tones     strokes  lean    probability  meaning",
-                     "   1  曾涛    zēng tāo     1-1 同调  10       男 88%  0.500000     large waves",
-                     "   2  曾子涵  zēng zǐ hán  1-3-2     3+11     女 67%  0.250000     offspring, child / soak, wet"]
-    # Each column starts at the same terminal column in every row (a Han character is two columns wide).
-    for header, cells in (("pinyin", ["zēng", "zēng"]), ("tones", ["1-1", "1-3"]), ("strokes", ["10", "3+"]),
-                          ("lean", ["男", "女"]), ("probability", ["0.5", "0.2"]), ("meaning", ["large", "offs"])):
-        starts = {report.display_width(line[: line.index(cell)]) for line, cell in zip(lines[2:], cells)}
+    lines = report.format_suggestions(
+        "top 2", [("涛", math.log(0.5)), ("子涵", math.log(0.25))], surname="曾"
+    )
+    assert lines == [
+        "top 2",
+        "rank  name    pinyin       tones     strokes  lean    probability  meaning",
+        "   1  曾涛    zēng tāo     1-1 同调  10       男 88%  0.500000     large waves",
+        (
+            "   2  曾子涵  zēng zǐ hán  1-3-2     3+11     女 67%  0.250000     offspring, child /"
+            " soak, wet"
+        ),
+    ]
+    # Each column starts at the same terminal column in every row (a Han character is two columns
+    # wide).
+    for header, cells in (
+        ("pinyin", ["zēng", "zēng"]),
+        ("tones", ["1-1", "1-3"]),
+        ("strokes", ["10", "3+"]),
+        ("lean", ["男", "女"]),
+        ("probability", ["0.5", "0.2"]),
+        ("meaning", ["large", "offs"]),
+    ):
+        starts = {
+            report.display_width(line[: line.index(cell)])
+            for line, cell in zip(lines[2:], cells, strict=True)
+        }
         assert starts == {lines[1].index(header)}, header
 
 
 def test_the_table_fits_100_columns_and_cuts_long_meanings_fairly():
-    """罡's first sense is 76 characters long: it is cut, 沅's short one is kept whole where it fits."""
-    lines = report.format_suggestions("t", [("罡沅", -1.0), ("子涵", -2.0), ("飚", -3.0)], surname="欧阳")
+    """罡's first sense is 76 characters long: it is cut, 沅's short one is kept whole where it
+    fits."""
+    lines = report.format_suggestions(
+        "t", [("罡沅", -1.0), ("子涵", -2.0), ("飚", -3.0)], surname="欧阳"
+    )
     assert max(map(report.display_width, lines)) <= report.TABLE_WIDTH == 100
     assert lines[2].endswith("…") and " / name of a" in lines[2] and "the stars" in lines[2]
-    assert lines[4].endswith("(非规范字) whirlwind")  # 飚 is outside the 2013 table: said before its meaning
+    # 飚 is outside the 2013 table: said before its meaning
+    assert lines[4].endswith("(非规范字) whirlwind")
 
 
 def test_records_hold_what_a_parent_reads():
     (record,) = report.suggestion_records([("子涵", math.log(0.25))], "李")
-    assert record == {"name": "李子涵", "given": "子涵", "pinyin": "lǐ zǐ hán", "probability": 0.25, "strokes": [3, 11],
-                      "meaning": ["offspring, child; fruit, seed of; 1st terrestrial branch",
-                                  "soak, wet; tolerate, be lenient"],
-                      "registrable": True, "tones": "3-3-2", "flat": False, "lean": "女 67%",
-                      "boy_share": record["boy_share"]}
+    assert record == {
+        "name": "李子涵",
+        "given": "子涵",
+        "pinyin": "lǐ zǐ hán",
+        "probability": 0.25,
+        "strokes": [3, 11],
+        "meaning": [
+            "offspring, child; fruit, seed of; 1st terrestrial branch",
+            "soak, wet; tolerate, be lenient",
+        ],
+        "registrable": True,
+        "tones": "3-3-2",
+        "flat": False,
+        "lean": "女 67%",
+        "boy_share": record["boy_share"],
+    }
     assert 0.32 < record["boy_share"] < 0.34
     (raw,) = report.suggestion_records([("，", -1.0)])
-    assert (raw["strokes"], raw["meaning"], raw["registrable"], raw["tones"]) == ([], [], False, "-")
+    assert (raw["strokes"], raw["meaning"], raw["registrable"], raw["tones"]) == (
+        [],
+        [],
+        False,
+        "-",
+    )
 
 
 def test_probabilities_too_small_for_six_decimals_are_shown_in_exponent_form():
     assert report.format_probability(math.log(0.0123456)) == "0.012346"
     assert report.format_probability(math.log(1.234e-8)) == "1.23e-08"
-    assert len(report.format_probability(math.log(0.5))) == len(report.format_probability(math.log(1e-9))) == 8
+    assert (
+        len(report.format_probability(math.log(0.5)))
+        == len(report.format_probability(math.log(1e-9)))
+        == 8
+    )
 
 
 def test_report_lines_are_chinese_first_and_keep_the_english_keys():
-    assert report.format_eval("before training", {"eval_loss": 1.0}).startswith("训练前 before training: eval_loss 1.0000")
-    assert report.format_eval("after training", {"eval_loss": 1.0}).startswith("训练后 after training: eval_loss 1.0000")
-    assert report.format_quality({"gender_fit": 0.95, "name_realism": 1.0}) == \
-        "名字质量 quality: gender_fit 0.9500  name_realism 1.0000"
+    assert report.format_eval("before training", {"eval_loss": 1.0}).startswith(
+        "训练前 before training: eval_loss 1.0000"
+    )
+    assert report.format_eval("after training", {"eval_loss": 1.0}).startswith(
+        "训练后 after training: eval_loss 1.0000"
+    )
+    assert (
+        report.format_quality({"gender_fit": 0.95, "name_realism": 1.0})
+        == "名字质量 quality: gender_fit 0.9500  name_realism 1.0000"
+    )
     assert report.format_quality({"name_realism": 0.5}) == "名字质量 quality: name_realism 0.5000"
-    assert report.format_quality({"name_realism": 1.0, "registrable": 0.95}) == \
-        "名字质量 quality: name_realism 1.0000  registrable 0.9500"
+    assert (
+        report.format_quality({"name_realism": 1.0, "registrable": 0.95})
+        == "名字质量 quality: name_realism 1.0000  registrable 0.9500"
+    )
 
 
 def test_eval_line_labels_loss_and_perplexity():
     line = report.format_eval("after training", {"eval_loss": 2.0, "name_top1": 0.5})
-    assert line == f"训练后 after training: eval_loss 2.0000  perplexity {math.exp(2):.2f}  name_top1 0.5000"
+    assert (
+        line == f"训练后 after training: eval_loss 2.0000  perplexity {math.exp(2):.2f}  name_top1"
+        " 0.5000"
+    )
     assert report.perplexity(1e6) == float("inf")

@@ -1,27 +1,43 @@
-"""Names a parent would keep from any model (issue 19): the corpus's roles (roles.py), saved with the model and used
-by app.py --do_train False and demo.py; the hard gender rule; the frequency prior; no everyday words.
+"""Names a parent would keep from any model (issue 19): the corpus's roles (roles.py), saved with
+the model and used by app.py --do_train False and demo.py; the hard gender rule; the frequency
+prior; no everyday words.
 
-Models here are context-free (conftest.context_free_model): the test sets what the model is sure of."""
+Models here are context-free (conftest.context_free_model): the test sets what the model is sure of.
+"""
 
 import re
 import shutil
 
 import pytest
 import torch
-from conftest import REPO, context_free_model, make_tiny_model, ranked_model, read_corpus, write_jsonl
 
 import app
+import beam_search
 import corpus
 import demo
 import names
 import roles
+from conftest import (
+    REPO,
+    context_free_model,
+    make_tiny_model,
+    ranked_model,
+    read_corpus,
+    write_jsonl,
+)
 
-CASES = [("王", "boy", 2), ("欧阳", "girl", 2), ("陈", "any", 1), ("李", "girl", 1)]  # the issue's four tables
+# the issue's four tables
+CASES = [
+    ("王", "boy", 2),
+    ("欧阳", "girl", 2),
+    ("陈", "any", 1),
+    ("李", "girl", 1),
+]
 
 
 def saved_folder(folder, texts, favourite: dict, seed=0):
-    """A model folder as app.py leaves it, minus training: tokenizer, a context-free model that is sure of
-    `favourite` (the other tokens get logits from 0 to 3 at random), no roles yet."""
+    """A model folder as app.py leaves it, minus training: tokenizer, a context-free model that is
+    sure of `favourite` (the other tokens get logits from 0 to 3 at random), no roles yet."""
     from transformers import AutoTokenizer
 
     make_tiny_model(folder, texts)
@@ -35,10 +51,29 @@ def saved_folder(folder, texts, favourite: dict, seed=0):
 def listed(folder, tmp_path, surname, gender, length, *extra) -> tuple[list[str], str]:
     """(given names, whole report) of `app.py --do_train False` on a saved folder."""
     result = tmp_path / f"{surname}-{gender}-{length}.txt"
-    assert app.main(["--do_train", "False", "--model_name_or_path", str(folder), "--surname", surname, "--gender",
-                     gender, "--name_length", str(length), "--result_file", str(result), *map(str, extra)]) == 0
+    assert (
+        app.main(
+            [
+                "--do_train",
+                "False",
+                "--model_name_or_path",
+                str(folder),
+                "--surname",
+                surname,
+                "--gender",
+                gender,
+                "--name_length",
+                str(length),
+                "--result_file",
+                str(result),
+                *map(str, extra),
+            ]
+        )
+        == 0
+    )
     text = result.read_text(encoding="utf-8")
-    shown = [m.group(1) for m in re.finditer(r"^\s+\d+  (\S+)  ", text, re.M)]  # raw tokens come without it
+    # raw tokens come without it
+    shown = [m.group(1) for m in re.finditer(r"^\s+\d+  (\S+)  ", text, re.M)]
     return [name.removeprefix(surname) for name in shown], text
 
 
@@ -50,22 +85,36 @@ def train_rows():
 
 # ---- the roles ---------------------------------------------------------------------------------
 def test_roles_are_counted_from_the_given_name_spans(tmp_path):
-    rows = [{"text": "小孩取名叫张涛", "label": "张涛"}, {"text": "儿子的名字叫王子涵", "label": "王子涵"},
-            {"text": "这个女孩叫欧阳娜", "label": "欧阳娜"}, {"text": "名字不在句子里", "label": "李娜"}]
+    rows = [
+        {"text": "小孩取名叫张涛", "label": "张涛"},
+        {"text": "儿子的名字叫王子涵", "label": "王子涵"},
+        {"text": "这个女孩叫欧阳娜", "label": "欧阳娜"},
+        {"text": "名字不在句子里", "label": "李娜"},
+    ]
     ds, _ = corpus.load_corpus(str(write_jsonl(tmp_path / "c.json", rows)))
     found = roles.count_roles(ds)
-    assert found.in_names == {"涛": 1, "子": 1, "涵": 1, "娜": 1}  # 李娜 is not in its text: that row says nothing
+    # 李娜 is not in its text: that row says nothing
+    assert found.in_names == {
+        "涛": 1,
+        "子": 1,
+        "涵": 1,
+        "娜": 1,
+    }
     assert found.elsewhere["张"] == found.elsewhere["王"] == found.elsewhere["阳"] == 1
     assert found.elsewhere["名"] == 2 and found.elsewhere["子"] == 1 and found.elsewhere["叫"] == 3
     assert found.given_names == {"涛": 1, "子涵": 1, "娜": 1}
-    # 子: as often elsewhere as in names, so not "mostly outside"; 阳 and 小: elsewhere only, but real names use
-    # them often (101,251 and 257,501 times).
+    # 子: as often elsewhere as in names, so not "mostly outside"; 阳 and 小: elsewhere only, but
+    # real names use them often (101,251 and 257,501 times).
     assert found.not_given_name_chars() == "".join(sorted(set("孩取名叫张儿的字王这个女欧")))
-    ds, _ = corpus.load_corpus(str(write_jsonl(tmp_path / "plain.json", [{"text": "小孩取名叫张涛"}] * 3)))
+    ds, _ = corpus.load_corpus(
+        str(write_jsonl(tmp_path / "plain.json", [{"text": "小孩取名叫张涛"}] * 3))
+    )
     assert roles.count_roles(ds) == roles.CorpusRoles()  # no labels: no evidence, nothing excluded
 
 
-def test_train_json_roles_exclude_its_surnames_and_prompt_words_but_not_common_name_characters(train_rows):
+def test_train_json_roles_exclude_its_surnames_and_prompt_words_but_not_common_name_characters(
+    train_rows,
+):
     found = roles.count_roles(train_rows)
     out = found.not_given_name_chars()
     for char in "张名女叫孩王陈李":
@@ -76,7 +125,8 @@ def test_train_json_roles_exclude_its_surnames_and_prompt_words_but_not_common_n
 
 
 def test_the_roles_survive_save_and_reload_and_demo_uses_them(trained, train_rows):
-    """app.py saved them beside metrics.json from the corpus it trained on; roles.load and demo.py read the same."""
+    """app.py saved them beside metrics.json from the corpus it trained on; roles.load and demo.py
+    read the same."""
     work, proc = trained
     assert proc.returncode == 0, proc.stderr[-2000:]
     ds, _ = corpus.load_corpus(str(work / "corpus.json"))
@@ -86,13 +136,17 @@ def test_the_roles_survive_save_and_reload_and_demo_uses_them(trained, train_row
     assert demo.load_suggester(str(work / "out")).corpus_roles == expected
 
 
-# ---- a model sure of the corpus's surname and prompt words ------------------------------------------
+# ---- a model sure of the corpus's surname and prompt words ---------------------------------------
 @pytest.fixture(scope="module")
 def sure_of_zhang_and_ming(tmp_path_factory, train_rows):
-    """Sure of 张, 名 and 女 by 5 nats or more over every other character, as the default run's model is sure
-    of 张 (王张张 0.00074 against 王子宇 0.00001), with train.json's roles saved beside it."""
-    folder = saved_folder(tmp_path_factory.mktemp("sure") / "model", [r["text"] for r in read_corpus()],
-                          {"张": 9.0, "名": 8.8, "女": 8.6})
+    """Sure of 张, 名 and 女 by 5 nats or more over every other character, as the default run's
+    model is sure of 张 (王张张 0.00074 against 王子宇 0.00001), with train.json's roles saved
+    beside it."""
+    folder = saved_folder(
+        tmp_path_factory.mktemp("sure") / "model",
+        [r["text"] for r in read_corpus()],
+        {"张": 9.0, "名": 8.8, "女": 8.6},
+    )
     roles.save(roles.count_roles(train_rows), folder)
     return folder
 
@@ -106,7 +160,8 @@ def test_lists_from_a_model_sure_of_zhang_and_ming_hold_neither(sure_of_zhang_an
         assert len(found) == 20 and all(len(g) == length for g in found), report
         assert not set("张名女") & set("".join(found)), (surname, found)
         assert all(names.fits_strictly(g, gender) for g in found)
-    # Without the roles the frequency prior alone does not outvote a model this sure: they are why it holds.
+    # Without the roles the frequency prior alone does not outvote a model this sure: they are why
+    # it holds.
     shutil.copytree(folder, tmp_path / "no-roles")
     (tmp_path / "no-roles" / roles.ROLES_FILE).unlink()
     found, _ = listed(tmp_path / "no-roles", tmp_path, "陈", "any", 1)
@@ -120,10 +175,10 @@ def test_the_page_uses_the_saved_roles(sure_of_zhang_and_ming):
     assert not re.search(r"<td>欧阳\S*[张名女]\S*</td>", table)
 
 
-# ---- gender: a hard rule ------------------------------------------------------------------------------
+# ---- gender: a hard rule -------------------------------------------------------------------------
 def test_a_girl_list_from_a_boy_biased_model_holds_no_boy_name_and_says_it_is_short(tmp_path):
-    """A vocabulary of boys' characters and a model that ranks them first: the few characters that fit a girl are
-    listed, no boys' ones fill the list up, and one line says so."""
+    """A vocabulary of boys' characters and a model that ranks them first: the few characters that
+    fit a girl are listed, no boys' ones fill the list up, and one line says so."""
     boys = "涛伟杰军鹏强刚宇轩浩"
     from transformers import AutoTokenizer
 
@@ -132,7 +187,11 @@ def test_a_girl_list_from_a_boy_biased_model_holds_no_boy_name_and_says_it_is_sh
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model, _ = ranked_model(tokenizer, list(boys))
     model.save_pretrained(folder)
-    girl_fit = [c for c in tokenizer.get_vocab() if names.is_name_char(c) and c != "李" and names.fits_strictly(c, "girl")]
+    girl_fit = [
+        c
+        for c in tokenizer.get_vocab()
+        if names.is_name_char(c) and c != "李" and names.fits_strictly(c, "girl")
+    ]
     assert 0 < len(girl_fit) < 10
     found, report = listed(folder, tmp_path, "李", "girl", 1, "--top_k", 10)
     assert sorted(found) == sorted(girl_fit) and not set(boys) & set(found)
@@ -145,15 +204,33 @@ def test_a_girl_list_from_a_boy_biased_model_holds_no_boy_name_and_says_it_is_sh
 
 
 def test_no_character_leaning_strongly_the_other_way_even_where_the_name_fits(tokenizer):
-    """杰婷 leans to girls as a whole (婷 96% girls outweighs 杰), but 杰 is 2.7 times as frequent in boys' names:
-    it never goes into a girl's name; 霞 (31 times in girls') never into a boy's."""
-    assert names.fits_gender("杰婷", "girl") and names.leans_strongly("杰", "girl") and names.leans_strongly("霞", "boy")
-    model, _ = context_free_model(tokenizer, {"杰": 9, "婷": 8.5, "霞": 8, "涛": 7.5}, torch.zeros(len(tokenizer)))
-    girls = [g for g, _ in names.suggest_names(model, tokenizer, "女孩的名字叫李[MASK][MASK]", 20, gender="girl")]
-    boys = [g for g, _ in names.suggest_names(model, tokenizer, "男孩的名字叫李[MASK][MASK]", 20, gender="boy")]
+    """杰婷 leans to girls as a whole (婷 96% girls outweighs 杰), but 杰 is 2.7 times as frequent
+    in boys' names: it never goes into a girl's name; 霞 (31 times in girls') never into a boy's."""
+    assert (
+        names.fits_gender("杰婷", "girl")
+        and names.leans_strongly("杰", "girl")
+        and names.leans_strongly("霞", "boy")
+    )
+    model, _ = context_free_model(
+        tokenizer, {"杰": 9, "婷": 8.5, "霞": 8, "涛": 7.5}, torch.zeros(len(tokenizer))
+    )
+    girls = [
+        g
+        for g, _ in beam_search.suggest_names(
+            model, tokenizer, "女孩的名字叫李[MASK][MASK]", 20, gender="girl"
+        )
+    ]
+    boys = [
+        g
+        for g, _ in beam_search.suggest_names(
+            model, tokenizer, "男孩的名字叫李[MASK][MASK]", 20, gender="boy"
+        )
+    ]
     assert "婷霞" in girls and not any("杰" in g or "涛" in g for g in girls)
     assert "杰涛" in boys and not any("霞" in g or "婷" in g for g in boys)
-    assert all(names.fits_strictly(g, "girl") for g in girls) and all(names.fits_strictly(g, "boy") for g in boys)
+    assert all(names.fits_strictly(g, "girl") for g in girls) and all(
+        names.fits_strictly(g, "boy") for g in boys
+    )
 
 
 @pytest.fixture(scope="module")
@@ -161,22 +238,29 @@ def tokenizer(tmp_path_factory):
     from transformers import AutoTokenizer
 
     texts = [r["text"] for r in read_corpus()] + ["子思宇涵琪轩杰婷军霞天"]
-    return AutoTokenizer.from_pretrained(make_tiny_model(tmp_path_factory.mktemp("roles") / "m", texts))
+    return AutoTokenizer.from_pretrained(
+        make_tiny_model(tmp_path_factory.mktemp("roles") / "m", texts)
+    )
 
 
-# ---- the frequency prior and everyday words ---------------------------------------------------------------------
+# ---- the frequency prior and everyday words ------------------------------------------------------
 def test_a_rare_name_character_needs_a_clearly_surer_model(tokenizer):
-    """张 is used 5,259 times in real given names, 宇 147,851: with weight 0.5, 张 needs 0.5 log(147851 / 5259)
-    = 1.67 nats more than 宇 to rank above it."""
+    """张 is used 5,259 times in real given names, 宇 147,851: with weight 0.5, 张 needs 0.5
+    log(147851 / 5259) = 1.67 nats more than 宇 to rank above it."""
     margin = names.FREQUENCY_WEIGHT * math_log(147851 / 5259)
     assert margin == pytest.approx(1.67, abs=0.01)
     for lead, first in ((1.0, "宇"), (1.6, "宇"), (1.75, "张"), (3.0, "张")):
-        model, _ = context_free_model(tokenizer, {"张": 5 + lead, "宇": 5.0}, torch.zeros(len(tokenizer)))
-        found = names.suggest_names(model, tokenizer, "小孩的名字叫陈[MASK]", 2)
+        model, _ = context_free_model(
+            tokenizer, {"张": 5 + lead, "宇": 5.0}, torch.zeros(len(tokenizer))
+        )
+        found = beam_search.suggest_names(model, tokenizer, "小孩的名字叫陈[MASK]", 2)
         assert found[0][0] == first, lead
-        raw = names.suggest_names(model, tokenizer, "小孩的名字叫陈[MASK]", 2, names_only=False)
+        raw = beam_search.suggest_names(
+            model, tokenizer, "小孩的名字叫陈[MASK]", 2, names_only=False
+        )
         assert raw[0][0] == "张"  # the model's own order
-        assert dict(found) == pytest.approx(dict(raw), abs=1e-6)  # the printed probability is the model's
+        # the printed probability is the model's
+        assert dict(found) == pytest.approx(dict(raw), abs=1e-6)
 
 
 def math_log(x):
@@ -186,24 +270,50 @@ def math_log(x):
 
 
 def test_no_everyday_word_as_a_given_name_unless_the_corpus_gives_it(tokenizer):
-    """天天 (every day) and 子女 (children) are jieba words used 1,855 and 1,845 times; 天宇 and 子涵 are not words."""
-    assert {"天天", "子女"} <= names.everyday_words() and not {"天宇", "子涵"} & names.everyday_words()
-    model, _ = context_free_model(tokenizer, {"天": 9, "子": 8.9, "女": 8.8, "宇": 8, "涵": 7.9},
-                                  torch.zeros(len(tokenizer)))
+    """天天 (every day) and 子女 (children) are jieba words used 1,855 and 1,845 times; 天宇 and 子
+    涵 are not words."""
+    assert {"天天", "子女"} <= names.everyday_words() and not {
+        "天宇",
+        "子涵",
+    } & names.everyday_words()
+    model, _ = context_free_model(
+        tokenizer, {"天": 9, "子": 8.9, "女": 8.8, "宇": 8, "涵": 7.9}, torch.zeros(len(tokenizer))
+    )
     prompt = "小孩的名字叫陈[MASK][MASK]"
-    found = [g for g, _ in names.suggest_names(model, tokenizer, prompt, 20, max_per_character=0)]
+    found = [
+        g for g, _ in beam_search.suggest_names(model, tokenizer, prompt, 20, max_per_character=0)
+    ]
     assert "天宇" in found and "子涵" in found and not {"天天", "子女"} & set(found)
     with_roles = roles.CorpusRoles(given_names={"天天": 1})
-    found = [g for g, _ in names.suggest_names(model, tokenizer, prompt, 20, max_per_character=0, roles=with_roles)]
+    found = [
+        g
+        for g, _ in beam_search.suggest_names(
+            model, tokenizer, prompt, 20, max_per_character=0, roles=with_roles
+        )
+    ]
     assert "天天" in found and "子女" not in found
 
 
 def test_no_character_twice_unless_the_corpus_gives_such_a_name(tokenizer):
-    """A model that has learned little repeats its favourite (王子子, 王宇宇 in the default run before this rule)."""
-    model, _ = context_free_model(tokenizer, {"子": 9, "婷": 8.9, "宇": 8}, torch.zeros(len(tokenizer)))
+    """A model that has learned little repeats its favourite (王子子, 王宇宇 in the default run
+    before this rule)."""
+    model, _ = context_free_model(
+        tokenizer, {"子": 9, "婷": 8.9, "宇": 8}, torch.zeros(len(tokenizer))
+    )
     prompt = "小孩的名字叫陈[MASK][MASK]"
-    found = [g for g, _ in names.suggest_names(model, tokenizer, prompt, 20, max_per_character=0)]
+    found = [
+        g for g, _ in beam_search.suggest_names(model, tokenizer, prompt, 20, max_per_character=0)
+    ]
     assert "子宇" in found and not {"子子", "婷婷", "宇宇"} & set(found)
-    found = [g for g, _ in names.suggest_names(model, tokenizer, prompt, 20, max_per_character=0,
-                                               roles=roles.CorpusRoles(given_names={"婷婷": 1}))]
+    found = [
+        g
+        for g, _ in beam_search.suggest_names(
+            model,
+            tokenizer,
+            prompt,
+            20,
+            max_per_character=0,
+            roles=roles.CorpusRoles(given_names={"婷婷": 1}),
+        )
+    ]
     assert "婷婷" in found and not {"子子", "宇宇"} & set(found)

@@ -8,19 +8,51 @@ import subprocess
 import sys
 
 import pytest
+
 from conftest import REPO, start_app
 
 
 def _common(tiny_model, small_corpus, out, result):
-    return ["--model_name_or_path", str(tiny_model), "--train_file", str(small_corpus),
-            "--output_dir", str(out), "--result_file", str(result)]
+    return [
+        "--model_name_or_path",
+        str(tiny_model),
+        "--train_file",
+        str(small_corpus),
+        "--output_dir",
+        str(out),
+        "--result_file",
+        str(result),
+    ]
 
 
 LAUNCHERS = {
-    "torchrun": [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531"],
-    # --multi_gpu is accelerate's torchrun path; on a CPU machine app.py sets use_cpu, so the group is gloo.
-    "accelerate": [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-                   "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29532"],
+    "torchrun": [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29531",
+    ],
+    # --multi_gpu is accelerate's torchrun path; on a CPU machine app.py sets use_cpu, so the group
+    # is gloo.
+    "accelerate": [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        "29532",
+    ],
 }
 
 
@@ -28,8 +60,15 @@ LAUNCHERS = {
 def test_two_processes_train_one_model(launcher, tmp_path, tiny_model, small_corpus):
     # CPU processes on any machine: on a one-GPU machine two ranks cannot each have a GPU.
     env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
-    cmd = [*LAUNCHERS[launcher], str(REPO / "app.py"), *_common(tiny_model, small_corpus, tmp_path / "out", tmp_path / "result.txt"),
-           "--num_train_epochs", "2", "--per_device_train_batch_size", "4"]
+    cmd = [
+        *LAUNCHERS[launcher],
+        str(REPO / "app.py"),
+        *_common(tiny_model, small_corpus, tmp_path / "out", tmp_path / "result.txt"),
+        "--num_train_epochs",
+        "2",
+        "--per_device_train_batch_size",
+        "4",
+    ]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
@@ -40,22 +79,38 @@ def test_two_processes_train_one_model(launcher, tmp_path, tiny_model, small_cor
     assert proc.stdout.count("== 配置 configuration") == 1
     assert proc.stdout.count("report written to") == 1
     assert proc.stdout.count("top 20 names for") == 2
-    assert "x 2" in next(l for l in proc.stdout.splitlines() if l.startswith("device"))
+    assert "x 2" in next(line for line in proc.stdout.splitlines() if line.startswith("device"))
     assert (tmp_path / "out" / "model.safetensors").exists()
 
 
-def test_killed_run_resumes_from_its_checkpoint_with_the_same_steps(tmp_path, tiny_model, small_corpus):
+def test_killed_run_resumes_from_its_checkpoint_with_the_same_steps(
+    tmp_path, tiny_model, small_corpus
+):
     out = tmp_path / "out"
-    args = [sys.executable, str(REPO / "app.py"), *_common(tiny_model, small_corpus, out, tmp_path / "result.txt"),
-            "--num_train_epochs", "3", "--per_device_train_batch_size", "1", "--save_strategy", "epoch"]
+    args = [
+        sys.executable,
+        str(REPO / "app.py"),
+        *_common(tiny_model, small_corpus, out, tmp_path / "result.txt"),
+        "--num_train_epochs",
+        "3",
+        "--per_device_train_batch_size",
+        "1",
+        "--save_strategy",
+        "epoch",
+    ]
     proc = start_app(tmp_path, args[2:], at="die_after_first_checkpoint")
     proc.communicate(timeout=600)
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     (first,) = [p.name for p in out.glob("checkpoint-*")]
     assert not (out / "model.safetensors").exists()  # killed before the final save
 
-    resumed = subprocess.run(args + ["--resume_from_checkpoint", "True"], cwd=tmp_path,
-                             capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        args + ["--resume_from_checkpoint", "True"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming from {out / first}" in resumed.stdout
     metrics = json.loads((out / "metrics.json").read_text())
@@ -65,4 +120,9 @@ def test_killed_run_resumes_from_its_checkpoint_with_the_same_steps(tmp_path, ti
     # The resumed run logged only epochs 2 and 3: epoch 1 came from the checkpoint.
     assert "epoch 1/3:" not in resumed.stdout and "epoch 3/3:" in resumed.stdout
     steps = sorted(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*"))
-    assert steps == [steps_per_epoch, 2 * steps_per_epoch, 3 * steps_per_epoch]  # kept beside the final model
+    # kept beside the final model
+    assert steps == [
+        steps_per_epoch,
+        2 * steps_per_epoch,
+        3 * steps_per_epoch,
+    ]

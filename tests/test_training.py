@@ -1,58 +1,75 @@
-"""training.py: the name score, on a model whose ranking the test sets; a training loop in which the host does
-not wait for the device because of us."""
+"""training.py: the name score, on a model whose ranking the test sets; a training loop in which
+the host does not wait for the device because of us."""
 
 import math
 
 import pytest
 import torch
-from conftest import REPO, ranked_model
 
 import bench_host
 import training
+from conftest import REPO, ranked_model
 
 
 def test_name_score_on_a_hand_made_case(tiny_tokenizer):
     """Ranks are fixed by the bias: 涛 1st, 伟 2nd, 婷 3rd, 鹏 4th, ..., 芳 7th; 强 is far down."""
     model, _ = ranked_model(tiny_tokenizer, ["涛", "伟", "婷", "鹏", "磊", "杰", "芳"])
     rows = {"input_ids": [], "name_mask": []}
-    for text, label in [("小孩取名叫张涛", "张涛"), ("小孩取名叫张芳", "张芳"), ("小孩取名叫张强", "张强"),
-                        ("小孩取名叫张伟", "张伟")]:
+    for text, _label in [
+        ("小孩取名叫张涛", "张涛"),
+        ("小孩取名叫张芳", "张芳"),
+        ("小孩取名叫张强", "张强"),
+        ("小孩取名叫张伟", "张伟"),
+    ]:
         enc = tiny_tokenizer(text)
         rows["input_ids"].append(enc["input_ids"])
         rows["name_mask"].append([0] * 7 + [1, 0])
     import datasets
 
-    score = training.name_score(model, tiny_tokenizer, datasets.Dataset.from_dict(rows), ks=(1, 5, 20))
+    score = training.name_score(
+        model, tiny_tokenizer, datasets.Dataset.from_dict(rows), ks=(1, 5, 20)
+    )
     # 涛 rank 1, 伟 rank 2, 芳 rank 7, 强 beyond 20 -> top1 1/4, top5 2/4, top20 3/4.
     assert score == {"name_top1": 0.25, "name_top5": 0.5, "name_top20": 0.75, "name_chars": 4}
 
 
 # ---- a host that does not wait for the device ---------------------------------------------------
-OUR_MODULES = {p.name for p in REPO.glob("*.py")} - {"bench.py", "bench_host.py"}
+OUR_MODULES = {p.name for p in REPO.glob("*.py") if not p.name.startswith("bench")}
 
 
 def test_app_adds_no_host_waits_over_the_stock_trainer(tiny_model, small_corpus):
-    """Counted on the CPU (bench_host.HostWaits): the ops that make a CUDA host wait for the device, per
-    optimizer step, inside training_step and elsewhere in the training loop. app.py may not add any over
-    the stock recipe, and none may come from our own code."""
-    stock, stock_steps = bench_host.waits_of_the_stock_trainer(tiny_model, small_corpus, epochs=2, batch_size=8)
+    """Counted on the CPU (bench_host.HostWaits): the ops that make a CUDA host wait for the
+    device, per optimizer step, inside training_step and elsewhere in the training loop. app.py may
+    not add any over the stock recipe, and none may come from our own code."""
+    stock, stock_steps = bench_host.waits_of_the_stock_trainer(
+        tiny_model, small_corpus, epochs=2, batch_size=8
+    )
     ours, steps = bench_host.waits_of_app(tiny_model, small_corpus, 2, 8)
     assert steps == stock_steps == 2 * 7  # 60 rows, 9 held out: 51 / 8 -> 7 steps an epoch
     assert stock.per_step(steps)["loop"] >= 2  # the counter sees the stock loop's isnan/isinf check
     for where in ("step", "loop"):
         assert ours.per_step(steps)[where] <= stock.per_step(steps)[where], (where, ours.sites)
     assert [site for (_, _, site) in ours.sites if site.split(":")[0] in OUR_MODULES] == []
-    # Not even the model's own check of the attention mask (the collator sends the 4D mask SDPA takes).
+    # Not even the model's own check of the attention mask (the collator sends the 4D mask SDPA
+    # takes).
     assert ours.per_step(steps)["step"] == 0
-    # What is left in the loop is read once per log (2 epochs) and once at the end, not once per step.
+    # What is left in the loop is read once per log (2 epochs) and once at the end, not once per
+    # step.
     assert sum(n for (where, _, _), n in ours.sites.items() if where == "loop") <= 2 * 2 + 1
 
 
-def test_a_nan_step_is_logged_as_the_stock_filter_logs_it(tiny_model, tiny_tokenizer, small_corpus, tmp_path):
-    """NamingTrainer keeps logging_nan_inf_filter's guard without its per-step bool(): a step whose loss is
-    NaN counts as the average of the window so far, exactly as the stock check does; without any guard every
-    logged loss from then on is NaN."""
-    from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling, Trainer, TrainingArguments
+def test_a_nan_step_is_logged_as_the_stock_filter_logs_it(
+    tiny_model, tiny_tokenizer, small_corpus, tmp_path
+):
+    """NamingTrainer keeps logging_nan_inf_filter's guard without its per-step bool(): a step whose
+    loss is NaN counts as the average of the window so far, exactly as the stock check does;
+    without any guard every logged loss from then on is NaN."""
+    from transformers import (
+        AutoModelForMaskedLM,
+        DataCollatorForLanguageModeling,
+        Trainer,
+        TrainingArguments,
+    )
 
     import corpus
 
@@ -71,11 +88,25 @@ def test_a_nan_step_is_logged_as_the_stock_filter_logs_it(tiny_model, tiny_token
             return out
 
         model.forward = third_loss_is_nan
-        args = TrainingArguments(output_dir=str(tmp_path / "out"), max_steps=8, logging_steps=4, report_to="none",
-                                 per_device_train_batch_size=4, save_strategy="no", use_cpu=True, disable_tqdm=True,
-                                 logging_nan_inf_filter=nan_filter, seed=3, remove_unused_columns=False)
-        trainer = trainer_class(model=model, args=args, train_dataset=rows,
-                                data_collator=DataCollatorForLanguageModeling(tiny_tokenizer, seed=3))
+        args = TrainingArguments(
+            output_dir=str(tmp_path / "out"),
+            max_steps=8,
+            logging_steps=4,
+            report_to="none",
+            per_device_train_batch_size=4,
+            save_strategy="no",
+            use_cpu=True,
+            disable_tqdm=True,
+            logging_nan_inf_filter=nan_filter,
+            seed=3,
+            remove_unused_columns=False,
+        )
+        trainer = trainer_class(
+            model=model,
+            args=args,
+            train_dataset=rows,
+            data_collator=DataCollatorForLanguageModeling(tiny_tokenizer, seed=3),
+        )
         trainer.train()
         return [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
 
@@ -84,10 +115,13 @@ def test_a_nan_step_is_logged_as_the_stock_filter_logs_it(tiny_model, tiny_token
     unguarded = logged_losses(Trainer, nan_filter=False)
     assert len(stock) == 2 and all(math.isfinite(x) for x in stock)
     assert ours == pytest.approx(stock, rel=1e-6)
-    assert all(math.isnan(x) for x in unguarded)  # and it stays NaN: the Trainer resets it with tr_loss -= tr_loss
+    # and it stays NaN: the Trainer resets it with tr_loss -= tr_loss
+    assert all(math.isnan(x) for x in unguarded)
 
 
-def test_the_flops_estimate_is_the_stock_one_with_the_parameters_counted_once(tiny_model, tmp_path, monkeypatch):
+def test_the_flops_estimate_is_the_stock_one_with_the_parameters_counted_once(
+    tiny_model, tmp_path, monkeypatch
+):
     from transformers import AutoModelForMaskedLM, Trainer, TrainingArguments
 
     model = AutoModelForMaskedLM.from_pretrained(tiny_model)

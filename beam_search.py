@@ -1,0 +1,256 @@
+"""The search: the model fills a prompt's [MASK]s with given names, under the naming rules.
+
+One mask is the model's distribution at it; several are a beam search, left to right, each
+character conditioned on those already filled. At every step the candidates are only given-name
+characters (names.is_name_char) for the asked gender, ranked by the model's log-probability plus a
+real-name frequency prior and the gender statistics, with a variety rule (max_per_character).
+It knows nothing of names itself: names.py holds that knowledge; this module only searches.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+
+import torch
+import torch.nn.functional as F
+
+import hanzi
+import names
+
+_TABLES = weakref.WeakKeyDictionary()  # tokenizer -> {size: tables}: a run asks up to four times
+
+
+def vocab_tables(tokenizer, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per token id, (size,) each: is it a given-name character (one Han character that passes
+    is_name_char: no punctuation, digits, Latin, '##' pieces or special tokens), and its
+    char_log_ratio (0 for anything else). Computed once per tokenizer; callers get copies they may
+    change."""
+    per_size = _TABLES.setdefault(tokenizer, {})
+    if size not in per_size:
+        per_size[size] = _vocab_tables(tokenizer, size)
+    return tuple(t.clone() for t in per_size[size])
+
+
+def _vocab_tables(tokenizer, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    counts = names.name_counts()
+    # The statistics hold single Han characters only, so this also drops '##' pieces, punctuation,
+    # Latin, ...
+    known = [
+        (idx, token)
+        for token, idx in tokenizer.get_vocab().items()
+        if idx < size and token in counts
+    ]
+    name = torch.zeros(size, dtype=torch.bool)
+    ratio = torch.zeros(size)
+    if known:
+        ids = torch.tensor([idx for idx, _ in known])
+        name[ids] = torch.tensor([names.is_name_char(token) for _, token in known])
+        ratio[ids] = torch.tensor([names.char_log_ratio(token) for _, token in known])
+    return name, ratio
+
+
+def log_counts(tokenizer, size: int) -> torch.Tensor:
+    """(size,): per token id, log of how often real given names use it (0 for tokens the statistics
+    lack)."""
+    per_size = _TABLES.setdefault(tokenizer, {})
+    if ("log_counts", size) not in per_size:
+        counts = names.name_counts()
+        table = torch.zeros(size)
+        for token, idx in tokenizer.get_vocab().items():
+            if idx < size and token in counts and sum(counts[token]):
+                table[idx] = math.log(sum(counts[token]))
+        per_size["log_counts", size] = table
+    return per_size["log_counts", size].clone()
+
+
+def word_pairs(tokenizer, size: int, keep=()) -> dict[int, list[int]]:
+    """First character's token id -> the second characters' ids that make an everyday word with it
+    (everyday_words) or repeat it (子子), less the words in `keep` (the corpus's own given
+    names)."""
+    vocab, pairs = tokenizer.get_vocab(), {}
+    doubled = (c + c for c, idx in vocab.items() if idx < size and names.is_name_char(c))
+    for word in [*names.everyday_words(), *doubled]:
+        first, second = vocab.get(word[0], size), vocab.get(word[1], size)
+        if first < size and second < size and word not in keep:
+            pairs.setdefault(first, []).append(second)
+    return pairs
+
+
+def candidates(
+    tokenizer, size: int, exclude: str = "", registrable_only: bool = False
+) -> torch.Tensor:
+    """(size,) bool: the tokens suggest_names may fill in, the given-name characters less those in
+    `exclude`; with registrable_only, only those of the 2013 standard table
+    (hanzi.is_registrable)."""
+    name, _ = vocab_tables(tokenizer, size)
+    vocab = tokenizer.get_vocab()
+    name[[vocab[c] for c in exclude if c in vocab and vocab[c] < size]] = False
+    if registrable_only:
+        ids = name.nonzero().flatten().tolist()
+        name[
+            [
+                i
+                for i, token in zip(ids, tokenizer.convert_ids_to_tokens(ids), strict=True)
+                if not hanzi.is_registrable(token)
+            ]
+        ] = False
+    return name
+
+
+def _select(
+    key: torch.Tensor, beams: torch.Tensor, keep: int, cap: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(beam index, token) of the `keep` best entries of key (n_beams, vocab), best first, such
+    that no character stands more than `cap` times in the same position (cap 0: no limit).
+
+    Greedy in order of key. From one beam at most `cap` rows can be taken (they share its earlier
+    characters), and at most keep // cap characters fill up, so looking at the beam's best
+    cap + keep // cap + 1 continuations finds exactly what a greedy pass over all of them would.
+    """
+    keep = min(keep, int(torch.isfinite(key).sum()))
+    if not cap:
+        flat = key.flatten().topk(keep).indices
+        return flat // key.shape[1], flat % key.shape[1]
+    per_beam = min(key.shape[1], keep if beams.shape[1] == 0 else cap + keep // cap + 1)
+    cand_key, cand_tok = key.topk(per_beam, dim=1)
+    counts = [dict() for _ in range(beams.shape[1] + 1)]  # per position: char id -> rows so far
+    chosen_beam, chosen_tok = [], []
+    for flat in cand_key.flatten().argsort(descending=True).tolist():
+        b, j = divmod(flat, per_beam)
+        if not math.isfinite(cand_key[b, j]) or len(chosen_beam) == keep:
+            break
+        chars = beams[b].tolist() + [int(cand_tok[b, j])]
+        if all(counts[p].get(c, 0) < cap for p, c in enumerate(chars)):
+            for p, c in enumerate(chars):
+                counts[p][c] = counts[p].get(c, 0) + 1
+            chosen_beam.append(b)
+            chosen_tok.append(int(cand_tok[b, j]))
+    return torch.tensor(chosen_beam, dtype=torch.long), torch.tensor(chosen_tok, dtype=torch.long)
+
+
+@torch.inference_mode()
+def suggest_names(
+    model,
+    tokenizer,
+    prompt: str,
+    top_k: int,
+    names_only: bool = True,
+    gender: str = "any",
+    gender_weight: float = names.GENDER_WEIGHT,
+    max_per_character: int = names.MAX_PER_CHARACTER,
+    beam_width: int | None = None,
+    exclude: str = "",
+    frequency_weight: float = names.FREQUENCY_WEIGHT,
+    roles=None,
+    registrable_only: bool = False,
+    pattern: str | None = None,
+) -> list[tuple[str, float]]:
+    """Top-k fillings of the prompt's [MASK]s as (given name, joint log-probability), best first.
+
+    One mask: the model's distribution at it. Several: a beam search filling the masks left to
+    right, each conditioned on those already filled, so a name's log-probability is
+    log p(c1 | prompt) + log p(c2 | prompt, c1).
+
+    With names_only, what a name may hold:
+    - at every position a given-name character (is_name_char), not one in `exclude` (the surname: 张
+      玲张) and, with `roles` (roles.CorpusRoles of the training corpus), not one that corpus uses
+      mostly outside given names;
+    - with gender boy or girl, no character leaning strongly the other way (leans_strongly), and a
+      finished name that leans to the asked sex (fits_gender): fewer than top_k names come back
+      where fewer qualify;
+    - no two characters in a row that make an everyday word (everyday_words), nor the same
+      character twice (子子, 宇宇: what a model that has learned little repeats), unless the corpus
+      gives it as a name (婷婷).
+    And candidates are ranked, at every step, by
+        log-probability + frequency_weight * log(count of its characters in real given names)
+                        + gender_weight * log P(gender | characters so far)   (gender boy or girl),
+    with at most max_per_character rows sharing a character in one position. Without names_only it
+    is the model's raw top-k: any token, no gender, no prior, no limit. The log-probability
+    returned is the model's own over the whole vocabulary, not renormalised. With registrable_only,
+    only characters of the 2013 standard table are filled in.
+    With a pattern (子_, _轩: names.prompt puts its fixed characters in the prompt, in place), the
+    [MASK]s are its free positions: the search is the same, conditioned on the fixed characters
+    where they stand; they count in the gender term from the first step and in the everyday-word
+    rule (子女 is out with 子_ too), and each returned name is the pattern filled in (子涵).
+    """
+    ids = tokenizer(prompt, return_tensors="pt")["input_ids"][0].to(model.device)
+    positions = (ids == tokenizer.mask_token_id).nonzero().flatten().tolist()
+    size = model.config.vocab_size
+    _, ratio = vocab_tables(tokenizer, size)
+    fixed = [c for c in pattern or "" if c != names.FREE]
+    assert not pattern or pattern.count(names.FREE) == len(positions), (
+        f"{prompt!r} does not hold pattern {pattern!r}"
+    )
+    sign = {"boy": 1.0, "girl": -1.0}.get(gender, 0.0) if names_only else 0.0
+    blocked, prior, pairs = None, torch.zeros(size), {}
+    if names_only:
+        allowed = candidates(
+            tokenizer,
+            size,
+            exclude + (roles.not_given_name_chars() if roles else ""),
+            registrable_only,
+        )
+        if sign:
+            # leans_strongly, for the whole vocabulary at once
+            allowed &= sign * ratio > -math.log(names.STRONG_LEAN)
+        blocked = ~allowed.to(model.device)
+        prior = frequency_weight * log_counts(tokenizer, size)
+        pairs = word_pairs(tokenizer, size, keep=roles.given_names if roles else ())
+    # With one character of a two-character name fixed (子_, _轩), the free one must not make a
+    # word with it either.
+    fixed_pairs = []
+    if pairs and len(fixed) == 1 and len(pattern) == 2:
+        fixed_id = tokenizer.convert_tokens_to_ids(fixed[0])
+        fixed_pairs = (
+            pairs.get(fixed_id, [])
+            if pattern[1] == names.FREE
+            else [first for first, seconds in pairs.items() if fixed_id in seconds]
+        )
+    cap = max_per_character if names_only else 0
+    ratio, prior = ratio.to(model.device), prior.to(model.device)
+    width = max(beam_width or 2 * top_k, top_k)
+    beams = torch.empty(1, 0, dtype=torch.long, device=model.device)  # (n_beams, filled so far)
+    scores = torch.zeros(1, device=model.device)  # joint log-probability of each beam
+    ratios = torch.zeros(1, device=model.device)  # summed char_log_ratio of each beam's characters
+    priors = torch.zeros(1, device=model.device)  # summed frequency prior of each beam's characters
+    # a pattern's fixed characters
+    ratios += sum(ratio[tokenizer.convert_tokens_to_ids(c)] for c in fixed)
+    for step, pos in enumerate(positions):
+        last = step == len(positions) - 1
+        batch = ids.repeat(len(beams), 1)
+        batch[:, positions[:step]] = beams
+        logp = _logits_at(model, batch, pos).float().log_softmax(dim=-1)
+        if blocked is not None:
+            logp[:, blocked] = float("-inf")
+            logp[:, fixed_pairs] = float("-inf")
+            for row, previous in enumerate(beams[:, -1].tolist() if step else []):
+                logp[row, pairs.get(previous, [])] = float("-inf")
+        total = scores[:, None] + logp
+        new_ratio = ratios[:, None] + ratio[None, :]
+        new_prior = priors[:, None] + prior[None, :]
+        key = total + new_prior + (gender_weight * F.logsigmoid(sign * new_ratio) if sign else 0)
+        if sign and last:
+            # the finished name leans the other way
+            key = key.masked_fill(sign * new_ratio <= 0, float("-inf"))
+        b, tok = _select(key.cpu(), beams.cpu(), top_k if last else width, cap)
+        b, tok = b.to(model.device), tok.to(model.device)
+        beams = torch.cat([beams[b], tok[:, None]], dim=1)
+        scores, ratios, priors = total[b, tok], new_ratio[b, tok], new_prior[b, tok]
+    tokens = [tokenizer.convert_ids_to_tokens(row) for row in beams.tolist()]
+    return [
+        (names.fill_pattern(pattern, t) if pattern else "".join(t), s)
+        for t, s in zip(tokens, scores.tolist(), strict=True)
+    ]
+
+
+def _logits_at(model, input_ids, pos: int) -> torch.Tensor:
+    """(rows, vocab) logits at one position. For BERT the output layer runs there only (it is 21128
+    wide; the other positions' logits would be thrown away); any other masked-LM model runs
+    whole."""
+    attention_mask = torch.ones_like(input_ids)
+    if hasattr(model, "bert") and hasattr(model, "cls"):
+        return model.cls(
+            model.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state[:, pos]
+        )
+    return model(input_ids=input_ids, attention_mask=attention_mask).logits[:, pos]
