@@ -121,8 +121,8 @@ class DataArguments:
     )
     name_mask_probability: float = field(
         # bench.py names, tiny model from scratch: name_top20 0.34 (0) -> 0.46 (0.5) -> 0.50 (1.0),
-        # eval loss flat. Not 1.0: then a name is always masked whole and the model never learns
-        # its second character given the first, which the two-character beam search asks for.
+        # eval loss flat. Not 1.0: then a name is always masked whole and the model never learns its
+        # second character given the first, which the two-character beam search asks for.
         default=0.5,
         metadata={
             "help": "Chance that a training sentence also gets its whole given name (from "
@@ -221,8 +221,7 @@ class SuggestArguments:
 
 @dataclass
 class AppTrainingArguments(TrainingArguments):
-    # Defaults chosen for the real bert-base-chinese on a laptop CPU; everything else is the
-    # Trainer's.
+    # Defaults for the real bert-base-chinese on a laptop CPU; the rest are the Trainer's.
     output_dir: str = field(
         default=outputs.DEFAULT_OUTPUT_DIR, metadata={"help": "Where the model is saved."}
     )
@@ -257,8 +256,7 @@ class AppTrainingArguments(TrainingArguments):
     prediction_loss_only: bool = field(
         default=True, metadata={"help": "Evaluation needs only the loss."}
     )
-    # Each would make a GPU host wait for the device at every step; training.py does both without a
-    # wait.
+    # Both would make a GPU host wait at every step; training.py does both without waiting.
     include_num_input_tokens_seen: str = field(
         default="no", metadata={"help": "The collator counts tokens instead."}
     )
@@ -279,8 +277,7 @@ class AppTrainingArguments(TrainingArguments):
             raise UserError(f"--precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         cli.check_ranges(self)
         device.configure(self)  # use_cpu, bf16/fp16, tf32: what this hardware does fast
-        # Our collator picks the columns it needs (it uses name_mask, which the model does not
-        # take).
+        # Our collator picks its columns (it uses name_mask, which the model does not take).
         self.remove_unused_columns = False
         # app.py publishes the folder its atomic save wrote, after the save (publish_model); the
         # Trainer's own push would start a hub repo at start-up and never push the final model,
@@ -301,8 +298,7 @@ def parse_args(argv: list[str] | None):
 # The run, in the order it happens
 # ----------------------------------------------------------------------------------------------
 def train_and_suggest(report, model_args, data_args, suggest_args, args):
-    """The pipeline: corpus, model, data, evaluate and suggest, train, evaluate, save, reload and
-    suggest."""
+    """The pipeline: corpus, model, data, evaluate, suggest, train, save, reload, suggest."""
     checkpoint = training.resolve_checkpoint(args)
     training.check_resumable(checkpoint, args)
     rows, encoding = corpus.load_corpus(data_args.train_file)  # datasets.load_dataset("json", ...)
@@ -317,14 +313,12 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     suggestions.check_fits_model(model, tokenizer, suggest_args)
     train, test, test_masked, processed = prepare_data(rows, tokenizer, data_args, args)
     precision = training.settle_precision(model, tokenizer, train, data_args, args)
-    report_configuration(report, model_args, data_args, suggest_args, args)  # the precision set
-    show_data(
-        report, len(rows), encoding, processed, train, test, tokenizer, data_args, args, precision
-    )
+    report_configuration(report, model_args, data_args, suggest_args, args)  # with the precision
+    masked = masking.masked_examples(train, tokenizer, data_args, args.seed)
+    show_data(report, len(rows), encoding, processed, train, test, tokenizer, masked, precision)
     trainer = training.build_trainer(model, tokenizer, args, data_args, train, test_masked, report)
 
-    # Before training: loss, perplexity and name score on the held-out split, and the pretrained
-    # model's names.
+    # Before training: held-out loss, perplexity, name score, and the pretrained model's names.
     before = training.evaluate(trainer, model, tokenizer, test)
     report.say()
     report.say(format_eval("before training", before))
@@ -336,13 +330,12 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     train_model(report, trainer, checkpoint)  # trainer.train()
     after = training.evaluate(trainer, model, tokenizer, test, after_training=True)
     report.say(format_eval("after training", after))
-    # a NaN eval loss: no names, nothing saved
+    # A NaN eval loss stops the run here: no names, nothing saved.
     training.check_converged(report, after, trainer, args)
     if not trainer.is_world_process_zero():
         return  # the other processes only train and evaluate
 
-    # The list's quality goes into metrics.json and the card; the table itself is printed from the
-    # reloaded model.
+    # The quality goes into metrics.json and the card; the table is printed after the reload.
     found = suggestions.suggest(model, tokenizer, suggest_args, corpus_roles)
     after |= suggestions.suggestion_quality(found, suggest_args)
     metrics = training.collect_metrics(before, after, trainer, train, test)
@@ -365,8 +358,7 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     report.say(
         f"已保存 saved model, tokenizer, metrics.json, loss.png and README.md to {args.output_dir}"
     )
-    # What a user of the saved folder gets: the model as from_pretrained loads it, filling in the
-    # prompt.
+    # What a user of the saved folder gets: the model as from_pretrained loads it.
     reloaded, tokenizer = modeling.load_model_and_tokenizer(args.output_dir, for_training=False)
     suggestions.report_suggestions(
         report,
@@ -379,8 +371,7 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
 
 
 def prepare_data(rows, tokenizer, data_args, args):
-    """(train, test, test masked once, all rows processed): tokenized keeping word_ids, split,
-    masked."""
+    """(train, test, test masked once, all rows): tokenized with word_ids, split, masked."""
     with args.main_process_first(desc="tokenize"):
         processed = corpus.tokenize_corpus(rows, tokenizer, data_args.max_seq_length)
     splits = corpus.split_corpus(processed, data_args.test_size, args.seed)
@@ -407,7 +398,7 @@ def suggest_only(report, model_args, data_args, suggest_args, args):
         model_args.model_name_or_path, for_training=False
     )
     suggestions.check_fits_model(model, tokenizer, suggest_args)
-    # after the checks: an error is one line
+    # Printed only after the checks, so that a bad option is one error line.
     report_configuration(report, model_args, data_args, suggest_args, args)
     suggestions.report_suggestions(
         report,
@@ -456,8 +447,7 @@ def run(argv: list[str] | None = None):
             print(f"已发布 published {args.output_dir} to {outputs.publish_model(args)}")
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         # Each process tears its gloo/NCCL group down itself: left to interpreter exit, a process
-        # sometimes aborts ('terminate called without an active exception') after a run that
-        # succeeded.
+        # sometimes aborts ('terminate called without an active exception') after a good run.
         torch.distributed.destroy_process_group()
 
 

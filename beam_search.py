@@ -23,9 +23,9 @@ _TABLES = weakref.WeakKeyDictionary()  # tokenizer -> {size: tables}: a run asks
 
 def vocab_tables(tokenizer, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per token id, (size,) each: is it a given-name character (one Han character that passes
-    is_name_char: no punctuation, digits, Latin, '##' pieces or special tokens), and its
-    char_log_ratio (0 for anything else). Computed once per tokenizer; callers get copies they may
-    change."""
+    names.is_name_char: no punctuation, digits, Latin, '##' pieces or special tokens), and its
+    names.char_log_ratio (0 for anything else). Computed once per tokenizer; callers get copies
+    they may change."""
     per_size = _TABLES.setdefault(tokenizer, {})
     if size not in per_size:
         per_size[size] = _vocab_tables(tokenizer, size)
@@ -34,8 +34,8 @@ def vocab_tables(tokenizer, size: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _vocab_tables(tokenizer, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     counts = names.name_counts()
-    # The statistics hold single Han characters only, so this also drops '##' pieces, punctuation,
-    # Latin, ...
+    # The statistics hold single Han characters only, so this also drops '##'
+    # pieces, punctuation, Latin, ...
     known = [
         (idx, token)
         for token, idx in tokenizer.get_vocab().items()
@@ -66,7 +66,7 @@ def log_counts(tokenizer, size: int) -> torch.Tensor:
 
 def word_pairs(tokenizer, size: int, keep=()) -> dict[int, list[int]]:
     """First character's token id -> the second characters' ids that make an everyday word with it
-    (everyday_words) or repeat it (子子), less the words in `keep` (the corpus's own given
+    (names.everyday_words) or repeat it (子子), less the words in `keep` (the corpus's own given
     names)."""
     vocab, pairs = tokenizer.get_vocab(), {}
     doubled = (c + c for c, idx in vocab.items() if idx < size and names.is_name_char(c))
@@ -153,13 +153,13 @@ def suggest_names(
     log p(c1 | prompt) + log p(c2 | prompt, c1).
 
     With names_only, what a name may hold:
-    - at every position a given-name character (is_name_char), not one in `exclude` (the surname: 张
-      玲张) and, with `roles` (roles.CorpusRoles of the training corpus), not one that corpus uses
-      mostly outside given names;
-    - with gender boy or girl, no character leaning strongly the other way (leans_strongly), and a
-      finished name that leans to the asked sex (fits_gender): fewer than top_k names come back
-      where fewer qualify;
-    - no two characters in a row that make an everyday word (everyday_words), nor the same
+    - at every position a given-name character (names.is_name_char), not one in `exclude` (the
+      surname: 张玲张) and, with `roles` (roles.CorpusRoles of the training corpus), not one that
+      corpus uses mostly outside given names;
+    - with gender boy or girl, no character leaning strongly the other way (names.leans_strongly),
+      and a finished name that leans to the asked sex (names.fits_gender): fewer than top_k names
+      come back where fewer qualify;
+    - no two characters in a row that make an everyday word (names.everyday_words), nor the same
       character twice (子子, 宇宇: what a model that has learned little repeats), unless the corpus
       gives it as a name (婷婷).
     And candidates are ranked, at every step, by
@@ -192,7 +192,7 @@ def suggest_names(
             registrable_only,
         )
         if sign:
-            # leans_strongly, for the whole vocabulary at once
+            # names.leans_strongly, for the whole vocabulary at once
             allowed &= sign * ratio > -math.log(names.STRONG_LEAN)
         blocked = ~allowed.to(model.device)
         prior = frequency_weight * log_counts(tokenizer, size)
@@ -212,7 +212,8 @@ def suggest_names(
     width = max(beam_width or 2 * top_k, top_k)
     beams = torch.empty(1, 0, dtype=torch.long, device=model.device)  # (n_beams, filled so far)
     scores = torch.zeros(1, device=model.device)  # joint log-probability of each beam
-    ratios = torch.zeros(1, device=model.device)  # summed char_log_ratio of each beam's characters
+    # summed names.char_log_ratio of each beam's characters
+    ratios = torch.zeros(1, device=model.device)
     priors = torch.zeros(1, device=model.device)  # summed frequency prior of each beam's characters
     # a pattern's fixed characters
     ratios += sum(ratio[tokenizer.convert_tokens_to_ids(c)] for c in fixed)

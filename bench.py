@@ -36,9 +36,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from standin import build_base_model, timed
+from standin import build_base_model
 
 HERE = Path(__file__).resolve().parent
 
@@ -121,6 +122,23 @@ def run_plain(
         **training.step_timer(trainer).metrics(trainer.state),
     }
     Path(metrics_file).write_text(json.dumps(metrics, indent=2))
+
+
+def timed(cmd: list[str], env: dict) -> tuple[float, float]:
+    """Run cmd; (wall seconds, peak RSS in MiB) of that process alone."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(
+            f"bench: {' '.join(cmd[:3])} failed with status"
+            f" {proc.returncode}:\n{proc.stderr.read()[-3000:]}"
+        )
+    return wall, usage.ru_maxrss / 1024
 
 
 def speed(opts):

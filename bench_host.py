@@ -2,11 +2,11 @@
 
 A step of a small batch on a GPU is bound by the host (Python, collation, thousands of op launches)
 and by the moments the host waits for the device. Both can be measured here, where there is no GPU:
-    python bench.py waits       # ops that make a CUDA host wait, per step: stock Trainer vs app.py
-    python bench.py host        # seconds per step where compute is nil (2 layers, 64 wide)
-    python bench.py startup     # where the seconds before the first training step go
-    python bench.py precision   # fp32 vs bf16 autocast and torch.compile: step time, compile time
+    python bench.py waits   # ops that make a CUDA host wait, per step: the stock Trainer vs app.py
+    python bench.py host    # seconds per step, compute nil (2 layers, 64 wide): plain vs ours
 It does not measure a GPU; what the GPU choices rest on is said where they are made (device.py).
+The start-up and precision benchmarks live beside it (bench_startup.py, bench_precision.py) and
+use its trainers (plain_trainer, our_trainer) and StepClock.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import standin
 
 HERE = Path(__file__).resolve().parent
 aten = torch.ops.aten
-# Ops whose result the host must read back (or whose size it must know) before it can go on: on a
-# CUDA device each waits for all the work queued before it. bool(t), float(t), t.item() all end in
-# _local_scalar_dense.
+# Ops whose result the host must read back (or whose size it must know) before it can go on:
+# on a CUDA device each waits for all the work queued before it. bool(t), float(t), t.item()
+# all end in _local_scalar_dense.
 WAITING_OPS = {
     aten._local_scalar_dense.default: "item/bool/float",
     aten.nonzero.default: "nonzero",
@@ -192,7 +192,6 @@ def waits_of_app(
     work = Path(tempfile.mkdtemp(prefix="waits-"))
     try:
         with contextlib.redirect_stdout(open(os.devnull, "w")):
-            # counted on the CPU, as the stock one is
             status = app.main(
                 [
                     "--model_name_or_path",
@@ -210,7 +209,7 @@ def waits_of_app(
                     "--disable_tqdm",
                     "True",
                     "--use_cpu",
-                    "True",
+                    "True",  # counted on the CPU, as the stock one is
                     *extra,
                 ]
             )

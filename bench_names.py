@@ -13,13 +13,24 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from standin import SPECIAL, build_base_model, build_model, corpus_chars, timed
+from standin import SPECIAL, build_base_model, build_model, corpus_chars
 
 HERE = Path(__file__).resolve().parent
+
+
+def run(cmd: list[str], env: dict):
+    """Run one training (app.py) to the end, or stop the benchmark with the end of its errors."""
+    proc = subprocess.run(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    if proc.returncode != 0:
+        failed = f"bench: {' '.join(cmd[:3])} failed with status {proc.returncode}"
+        sys.exit(f"{failed}:\n{proc.stderr[-3000:]}")
 
 
 def names(opts):
@@ -68,7 +79,7 @@ def names(opts):
                 "--disable_tqdm",
                 "True",
             ]
-            timed(cmd, env)
+            run(cmd, env)
             m = json.loads((out / "metrics.json").read_text())
             results.setdefault(p, []).append(m)
             print(
@@ -122,7 +133,7 @@ def gender(opts):
         max_position_embeddings=128,
     )
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_CACHE=str(work / "datasets-cache"))
-    timed(
+    run(
         [
             sys.executable,
             str(HERE / "app.py"),
@@ -169,12 +180,7 @@ def gender(opts):
 
 
 # issue 19's four tables
-LIST_CASES = [
-    ("王", "boy", 2),
-    ("欧阳", "girl", 2),
-    ("陈", "any", 1),
-    ("李", "girl", 1),
-]
+LIST_CASES = [("王", "boy", 2), ("欧阳", "girl", 2), ("陈", "any", 1), ("李", "girl", 1)]
 
 
 def lists(opts):
@@ -201,7 +207,7 @@ def lists(opts):
         base = build_base_model(work / "base-model", corpus, opts.vocab)
         weak = work / "weak"
         print(f"training the weak model (app.py defaults) into {weak}", flush=True)
-        timed(
+        run(
             [
                 sys.executable,
                 str(HERE / "app.py"),
@@ -230,7 +236,7 @@ def lists(opts):
         print(
             f"training the strong model (tiny BERT, lr 2e-3, 60 epochs) into {strong}", flush=True
         )
-        timed(
+        run(
             [
                 sys.executable,
                 str(HERE / "app.py"),
@@ -263,7 +269,7 @@ def lists(opts):
         corpus_names = corpus_roles.given_names if corpus_roles else {}
 
         def givens(
-            surname, sex, length, weight, model=model, tokenizer=tokenizer, roles=corpus_roles
+            surname, sex, length, weight, model=model, tokenizer=tokenizer, known=corpus_roles
         ):
             prompt = naming.prompt(surname, sex, length)
             return [
@@ -276,7 +282,7 @@ def lists(opts):
                     gender=sex,
                     exclude=surname,
                     frequency_weight=weight,
-                    roles=roles,
+                    roles=known,
                 )
             ]
 

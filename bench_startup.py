@@ -26,8 +26,8 @@ import standin
 HERE = Path(__file__).resolve().parent
 
 
-# What startup() times, in the order a run does it: (module, function, label). Only each one's
-# first call.
+# What startup() times, in the order a run does it: (module, function, label). Only
+# each one's first call.
 STARTUP_STEPS = [
     ("corpus", "load_corpus", "corpus: read and check train.json"),
     ("modeling", "load_model_and_tokenizer", "model and tokenizer: load"),
@@ -44,8 +44,8 @@ class _FirstStepDone(KeyboardInterrupt):
     is saved)."""
 
 
-# The timed process first imports these, timing each, before anything else (bench_host imports
-# torch itself).
+# The timed process first imports these, timing each, before anything else
+# (bench_startup imports torch itself).
 STARTUP_IMPORTS = [
     ("import torch", ["torch"]),
     ("import datasets", ["datasets"]),

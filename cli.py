@@ -27,9 +27,9 @@ DESCRIPTION = (
     " --result_file."
 )
 
-# After the model, data and names groups (every field of app.py's own three dataclasses), these
-# options of TrainingArguments: the ones app.py gives its own default or help, and the ones a
-# newcomer reaches for.
+# After the model, data and names groups (every field of app.py's own three dataclasses),
+# these options of TrainingArguments: the ones app.py gives its own default or help, and the
+# ones a newcomer reaches for.
 TRAINER_GROUPS = {
     "training (transformers.TrainingArguments; these defaults are ours)": [
         "do_train",
@@ -90,6 +90,7 @@ def option_groups(dataclasses) -> dict[str, list[str]]:
     """--help's groups: {title: option names}, in the order shown."""
     own = {
         title: [f.name for f in fields(cls)]
+        # zip stops at the last own group: AppTrainingArguments is split by TRAINER_GROUPS
         for title, cls in zip(OWN_GROUPS, dataclasses, strict=False)
     }
     return own | TRAINER_GROUPS

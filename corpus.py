@@ -3,7 +3,8 @@ saved in, checked row by row, tokenized with `word_ids` and the given name's tok
 split into train and test.
 
 It reads UTF-8 (with or without BOM), GB18030/GBK and UTF-16/32; any other file and every malformed
-row is a UserError that names the line. It does not mask tokens (masking.py).
+row is a UserError that names the line. check_options checks the data options (app.DataArguments,
+the masking rates among them) before the file is read. It does not mask tokens (masking.py).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from names import HAN_CHAR, split_name
 
 logger = logging.getLogger("app.corpus")
 
-# What a corpus file may be saved as. GB18030 is a superset of GBK and GB2312, so it reads all
-# three.
+# What a corpus file may be saved as. GB18030 is a superset of GBK and GB2312, so
+# it reads all three.
 ENCODING_NAMES = {
     "utf_8": "UTF-8",
     "utf_8_sig": "UTF-8 with BOM",
@@ -121,8 +122,8 @@ def _detect_encoding(raw: bytes) -> str | None:
     if ours.best() is not None:
         name = codecs.lookup(ours.best().encoding).name.replace("-", "_")
         return "gb18030" if name in GB_FAMILY else name
-    # Too short for the detector to be sure (a few GBK characters, found by the property tests),
-    # but valid GB18030 with Chinese in it: for a corpus of Chinese names, that is what it is.
+    # Too short for the detector to be sure (a few GBK characters, found by the property tests), but
+    # valid GB18030 with Chinese in it: for a corpus of Chinese names, that is what it is.
     if _decodes(raw, "gb18030") and HAN_CHAR.search(raw.decode("gb18030")):
         return "gb18030"
     guess = charset_normalizer.from_bytes(raw).best()
@@ -229,8 +230,8 @@ def _load_json(path: str, text: str, plain_utf8: bool) -> datasets.Dataset | Non
         with tempfile.TemporaryDirectory(prefix="corpus-utf8-") as tmp:
             copy = Path(tmp) / Path(path).name
             copy.write_text(text, encoding="utf-8")
-            # In memory and with a cache inside the temporary folder: nothing refers to it once it
-            # is gone.
+            # In memory and with a cache inside the temporary folder: nothing refers to it
+            # once it is gone.
             return datasets.load_dataset(
                 "json",
                 data_files=str(copy),

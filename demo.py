@@ -1,10 +1,10 @@
 """A page for parents: type a surname, pick boy or girl, read the names.
 
-    python demo.py                               # the model app.py saved (its --output_dir)
-    python demo.py --model_name_or_path FOLDER   # another saved model
-    python demo.py --port 7861                   # another port (default 7860)
-    python demo.py --host 0.0.0.0                # reachable from other machines (default: this one)
-    python demo.py --share True                  # a public gradio.live link (off unless asked)
+    python demo.py                             # what app.py saved: outputs/bert-base-chinese-names
+    python demo.py --model_name_or_path FOLDER # another saved model
+    python demo.py --port 7861                 # another port (default 7860)
+    python demo.py --host 0.0.0.0              # reachable from other machines (default: this one)
+    python demo.py --share True                # a public gradio.live link (off unless asked)
 
 It serves, as a web page (Gradio), the name table that app.py prints: the same suggestion code
 (beam_search.suggest_names, registrable characters only) and the same records
@@ -359,8 +359,8 @@ def _number(value) -> str:
 
 
 def build_page(suggest: Suggester, folder: str):
-    # Before gradio is imported: it reads this when it loads, and would otherwise send usage
-    # analytics.
+    # Before gradio is imported: it reads this when it loads, and would
+    # otherwise send usage analytics.
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     import gradio as gr
 
@@ -408,7 +408,8 @@ def build_page(suggest: Suggester, folder: str):
         quality = gr.Markdown(elem_id="quality")
         gr.Markdown(
             "名次按模型的概率、真实名字里这些字有多常用和性别统计一起排，占比只看模型，"
-            "所以不一定逐行变小；占比是这个名字在整张表里所占的分量；倾向是真实名字里用这些字的男女比例；声调后的「同调」表示每个字声调相同，"
+            "所以不一定逐行变小；占比是这个名字在整张表里所占的分量；"
+            "倾向是真实名字里用这些字的男女比例；声调后的「同调」表示每个字声调相同，"
             "读起来平；含义是 Unicode 汉字库（Unihan）的英文释义。 Ranked by the model together"
             " with how often real names use the characters and their gender statistics; the share"
             " is the model's alone, the name's part of the whole list; the lean is how real names"

@@ -70,10 +70,10 @@ def native_bf16(cuda: bool) -> bool:
     """bf16 is faster only where the hardware computes it natively (AMX / AVX512-BF16 CPUs, Ampere+
     GPUs)."""
     if cuda:
-        # torch.cuda.is_bf16_supported() counts emulation by default: True on a T4 or V100, where
-        # bf16 is slow. Its including_emulation=False test is the compute capability (8.0, Ampere,
-        # and later) of the current device, which is GPU 0 at this point; ours is the process's own
-        # GPU.
+        # torch.cuda.is_bf16_supported() counts emulation by default: True on a T4 or V100,
+        # where bf16 is slow. Its including_emulation=False test is the compute capability
+        # (8.0, Ampere, and later) of the current device, which is GPU 0 at this point; ours is
+        # the process's own GPU.
         if torch.version.hip:
             return torch.cuda.is_bf16_supported(including_emulation=False)
         return torch.cuda.get_device_capability(local_gpu())[0] >= 8
@@ -90,8 +90,8 @@ def configure(args):
     and choose_for_batch() settles it.
     """
     if no_accelerator():
-        # Without it torchrun on a CPU machine starts N separate runs of world_size 1 (no gloo
-        # group).
+        # Without it torchrun on a CPU machine starts N separate runs of world_size
+        # 1 (no gloo group).
         args.use_cpu = True
     cuda = uses_cuda(args)
     # the Trainer's own flags, --bf16 / --fp16 True
@@ -147,8 +147,8 @@ def set_precision(args, precision: str):
 
 # On a CPU that computes bf16 natively, autocast pays where matmuls dominate a step
 # (bert-base-chinese, 768 wide: 1.47x a whole run, measured on AMX). Narrower models are bound by
-# the cost of each op, and autocast only adds ops: a cast of each weight and of each matmul's
-# output (bench.py precision counts them).
+# the cost of each op, and autocast only adds ops: a cast of each weight and of each matmul's output
+# (bench.py precision counts them).
 MIN_BF16_HIDDEN_ON_CPU = 512
 
 

@@ -1,9 +1,9 @@
-"""The one kind of error a user sees: bad input, said in one line.
+"""How a run ends early: bad input said in one line (UserError), and SIGTERM (Terminated).
 
 app.main() and demo.py print a UserError as `error: ...` and exit with status 2, with no traceback.
 Every module raises it for what the user can fix (a file, an option, a folder, a missing model),
 and the scripts' option parser turns argparse's errors into it; it is not for bugs, which keep
-their traceback.
+their traceback. Terminated turns SIGTERM into an exception that unwinds like Ctrl-C.
 """
 
 import argparse

@@ -30,12 +30,9 @@ def char_facts() -> dict[str, CharFacts]:
     facts = {}
     with DATA_FILE.open(encoding="utf-8") as f:
         lines = (line.rstrip("\n") for line in f if not line.startswith("#"))
-        assert next(lines).split("\t") == [
-            "char",
-            "strokes",
-            "tghz2013",
-            "definition",
-        ], f"{DATA_FILE} changed"
+        assert next(lines).split("\t") == ["char", "strokes", "tghz2013", "definition"], (
+            f"{DATA_FILE} changed"
+        )
         for line in lines:
             char, strokes, pinyin, meaning = line.split("\t")
             facts[char] = CharFacts(int(strokes), bool(pinyin), pinyin, meaning)

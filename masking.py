@@ -19,12 +19,12 @@ import torch.nn.functional as F
 from transformers import DataCollatorForLanguageModeling, DataCollatorForTokenClassification
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "special_tokens_mask")
-# What the training collator reads from a row: the model's inputs, which tokens are the given name,
-# and the row's number in the train split (a batch's masks are drawn from its rows, see
-# NameMaskingCollator).
+# What the training collator reads from a row: the model's inputs, which tokens are the
+# given name, and the row's number in the train split (a batch's masks are drawn from
+# its rows, see NameMaskingCollator).
 COLLATOR_INPUTS = (*MODEL_INPUTS, "name_mask", "row")
-# The masked positions are padded to a multiple of this, so that batches share a few shapes
-# (torch.compile).
+# The masked positions are padded to a multiple of this, so that batches share
+# a few shapes (torch.compile).
 POSITIONS_MULTIPLE = 8
 
 
@@ -172,3 +172,14 @@ def first_examples(train, n: int) -> list[dict]:
     """The first n training rows as the collator takes them."""
     columns = [k for k in COLLATOR_INPUTS if k in train.column_names]
     return [{k: train[i][k] for k in columns} for i in range(min(n, len(train)))]
+
+
+def masked_examples(train, tokenizer, data_args, seed: int, n: int = 2) -> dict:
+    """The first n training rows masked as the training collator masks them, for the report."""
+    collator = NameMaskingCollator(
+        tokenizer,
+        mlm_probability=data_args.mlm_probability,
+        name_mask_probability=data_args.name_mask_probability,
+        seed=seed,
+    )
+    return collator(first_examples(train, n))

@@ -19,8 +19,8 @@ from transformers.modeling_outputs import MaskedLMOutput
 from errors import UserError
 from names import MASK
 
-# The hub answers a HEAD in well under a second where there is network; 3 s also covers a slow
-# mirror.
+# The hub answers a HEAD in well under a second where there is network; 3 s also
+# covers a slow mirror.
 HUB_PROBE_SECONDS = 3.0
 
 

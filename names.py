@@ -42,22 +42,22 @@ GENDER_WEIGHT = 2.0
 # At most this many rows of a two-character list share a character in the same position, so that the
 # top 20 uses at least 10 distinct characters in each position.
 MAX_PER_CHARACTER = 2
-# The characters real given names use most: the most frequent ones that together make up this share
-# of all given-name characters in the statistics. 80% is 293 characters, each used at least 21,859
-# times (子 59,360, 宇 147,851, 杰 231,469). A character the training corpus uses mostly outside
-# given names stays a name character only if it is one of these (roles.py); bench.py names scores
-# lists by them.
+# The characters real given names use most: the most frequent ones that together make up this
+# share of all given-name characters in the statistics. 80% is 293 characters, each used at least
+# 21,859 times (子 59,360, 宇 147,851, 杰 231,469). A character the training corpus uses mostly
+# outside given names stays a name character only if it is one of these (roles.py); bench.py names
+# scores lists by them.
 COMMON_SHARE = 0.80
-# Weight of log(count in real given names) per character, beside the model's log-probability: a
-# character used 5,000 times (张 5,259) needs the model log(150,000 / 5,000) x 0.5 = 1.7 nats (5.5
-# times) surer than one used 150,000 times (宇) to rank above it. Measured with `python bench.py
-# lists` (README「名字表」).
+# Weight of log(count in real given names) per character, beside the model's log-probability:
+# a character used 5,000 times (张 5,259) needs the model log(150,000 / 5,000) x 0.5 = 1.7
+# nats (5.5 times) surer than one used 150,000 times (宇) to rank above it. Measured with
+# `python bench.py lists` (README「名字表」).
 FREQUENCY_WEIGHT = 0.5
 # With --gender boy|girl no character may be this many times as frequent (per character, even
 # priors) in the other sex's given names as in the asked sex's: 杰 (2.7 times in boys') never goes
-# into a girl's name, 霞 (32 times in girls') never into a boy's. 2.5 bars 490 given-name
-# characters from girls' names (13.2% of what real girls' names use) and 256 from boys' names
-# (6.0%). Over the whole name, naive Bayes must also lean to the asked sex (fits_gender).
+# into a girl's name, 霞 (32 times in girls') never into a boy's. 2.5 bars 490 given-name characters
+# from girls' names (13.2% of what real girls' names use) and 256 from boys' names (6.0%). Over the
+# whole name, naive Bayes must also lean to the asked sex (fits_gender).
 STRONG_LEAN = 2.5
 # Two-character words of jieba's dictionary that it counts at least this often are everyday words,
 # no given names: 子女 1,845, 天天 1,855, 明明 1,305, 宝宝 301 are out; names that are also rare
@@ -115,32 +115,22 @@ SURNAME_READINGS = {
     "澹台": "tán tái",
 }
 # grave, acute, macron, caron (not ü's diaeresis)
-_TONE_MARKS = {
-    "\u0300",
-    "\u0301",
-    "\u0304",
-    "\u030c",
-}
+_TONE_MARKS = {"\u0300", "\u0301", "\u0304", "\u030c"}
 # 5: the neutral tone (no mark), as pypinyin
-TONE_OF_MARK = {
-    "\u0304": 1,
-    "\u0301": 2,
-    "\u030c": 3,
-    "\u0300": 4,
-}
-# A given name's shape with fixed characters, --pattern: 子_ (a generation character first), _轩,
-# __.
+TONE_OF_MARK = {"\u0304": 1, "\u0301": 2, "\u030c": 3, "\u0300": 4}
+# A given name's shape with fixed characters, --pattern: 子_ (a generation
+# character first), _轩, __.
 FREE = "_"
 
 MASK = "[MASK]"
-# Double surnames, so that 欧阳娜 splits into 欧阳 + 娜 and not 欧 + 阳娜.
-# Every two-character key of SURNAME_READINGS is one (单于, 万俟), so the two lists cannot disagree.
+# Double surnames, so that 欧阳娜 splits into 欧阳 + 娜 and not 欧 + 阳娜. Every two-character key
+# of SURNAME_READINGS is one (单于, 万俟), so the two lists cannot disagree.
 DOUBLE_SURNAMES = frozenset(
     "欧阳 司马 上官 诸葛 东方 皇甫 令狐 慕容 司徒 夏侯 尉迟 公孙 长孙 宇文 轩辕 端木 独孤 南宫 西门"
     " 百里 呼延 澹台 东郭 闻人".split()
 ) | {surname for surname in SURNAME_READINGS if len(surname) == 2}
-# Prompt templates per --gender: the same sentence patterns as train.json, so a trained model has
-# seen them.
+# Prompt templates per --gender: the same sentence patterns as train.json, so a trained
+# model has seen them.
 PROMPT_TEMPLATES = {
     "any": "小孩的名字叫{surname}{masks}",
     "boy": "男孩的名字叫{surname}{masks}",
@@ -163,9 +153,9 @@ def is_surname(text: str) -> bool:
 
 
 def prompt(surname: str, gender: str, length: int, pattern: str | None = None) -> str:
-    """The sentence pattern for the gender with one [MASK] per given-name character: 女孩的名字叫李
-    [MASK][MASK]; with a pattern, its fixed characters stand in place and its '_'s are the [MASK]s:
-    女孩的名字叫李子[MASK].
+    """The sentence pattern for the gender with one [MASK] per given-name character:
+    女孩的名字叫李[MASK][MASK]; with a pattern, its fixed characters stand in place and its '_'s are
+    the [MASK]s: 女孩的名字叫李子[MASK].
     """
     masks = pattern.replace(FREE, MASK) if pattern else MASK * length
     return PROMPT_TEMPLATES[gender].format(surname=surname, masks=masks)
@@ -246,11 +236,9 @@ def name_counts() -> dict[str, tuple[int, int]]:
     """char -> (occurrences in boys' given names, in girls'), from the installed ngender package."""
     with importlib.resources.files(STATS_PACKAGE).joinpath(STATS_FILE).open(encoding="utf-8") as f:
         rows = csv.reader(f)
-        assert next(rows) == [
-            "char",
-            "male",
-            "female",
-        ], f"{STATS_PACKAGE}'s {STATS_FILE} changed its columns"
+        assert next(rows) == ["char", "male", "female"], (
+            f"{STATS_PACKAGE}'s {STATS_FILE} changed its columns"
+        )
         return {char: (int(boys), int(girls)) for char, boys, girls in rows}
 
 
@@ -366,8 +354,8 @@ def quality(givens: list[str], gender: str) -> dict:
 # ----------------------------------------------------------------------------------------------
 @functools.cache
 def _pypinyin():
-    # The phrase dictionary (words, not single characters) is not needed here and costs ~0.1 s to
-    # load.
+    # The phrase dictionary (words, not single characters) is not needed here and costs
+    # ~0.1 s to load.
     os.environ.setdefault("PYPINYIN_NO_PHRASES", "1")
     import pypinyin
 
@@ -375,8 +363,8 @@ def _pypinyin():
 
 
 def char_pinyin(char: str) -> str:
-    """A given-name character's reading: its first reading with a full tone (子 zǐ, not the zi of 儿
-    子)."""
+    """A given-name character's reading: its first reading with a full tone (子 zǐ, not the zi of
+    儿子)."""
     pypinyin = _pypinyin()
     readings = pypinyin.pinyin(
         char, style=pypinyin.Style.TONE, heteronym=True, errors=lambda _: ["-"]
@@ -400,8 +388,8 @@ def tone(syllable: str) -> int:
 
 
 def tones(surname: str, given: str) -> tuple[list[int], bool]:
-    """The full name's tones in order, and whether it reads flat (every syllable the same tone: 张天
-    骄 1-1-1); ([], False) where the name is no Han characters (a raw prediction)."""
+    """The full name's tones in order, and whether it reads flat (every syllable the same tone:
+    张天骄 1-1-1); ([], False) where the name is no Han characters (a raw prediction)."""
     reading = name_pinyin(surname, given)
     if "-" in reading.split():
         return [], False

@@ -32,8 +32,8 @@ DEFAULT_OUTPUT_DIR = "outputs/bert-base-chinese-names"
 TRAINING_REPORT = "result.txt"
 SUGGEST_REPORT = "suggestions.txt"
 
-# What a folder this script saved (or checkpointed into) holds; a folder with anything else is not
-# replaced.
+# What a folder this script saved (or checkpointed into) holds; a folder with anything
+# else is not replaced.
 MODEL_FOLDER_FILES = (
     "config.json",
     "model.safetensors",
@@ -229,8 +229,10 @@ gender ({gender}) in real naming statistics (ngender's charfreq.csv); name_reali
 them whose characters people really use in given names. Both are absent where they do not apply
 (gender_fit for --gender any).
 """
-    length = (
-        f"steps | {args.max_steps}" if args.max_steps > 0 else f"epochs | {args.num_train_epochs:g}"
+    unit, count = (
+        ("steps", args.max_steps)
+        if args.max_steps > 0
+        else ("epochs", f"{args.num_train_epochs:g}")
     )
     return f"""---
 language: zh
@@ -250,7 +252,7 @@ pipeline("fill-mask", model="{args.output_dir}")("{suggest_args.resolved_prompt(
 ## Settings
 | setting | value |
 |---|---|
-| {length} |
+| {unit} | {count} |
 | learning rate | {args.learning_rate:g} |
 | batch size per device | {args.per_device_train_batch_size} |
 | seed | {args.seed} |

@@ -17,7 +17,6 @@ from tqdm.auto import tqdm
 from transformers.utils import logging as hf_logging
 
 import hanzi
-import masking
 import names
 
 logger = logging.getLogger("app")  # corpus.py and outputs.py log to its children
@@ -164,8 +163,8 @@ def short_meaning(record: dict, width: int | None = None) -> str:
     return prefix + " / ".join(senses)
 
 
-# Said under every name table: its order is not the probability column's (beam_search.suggest_names
-# ranks by more).
+# Said under every name table: its order is not the probability column's
+# (beam_search.suggest_names ranks by more).
 RANKING_NOTE = (
     "排序看模型的概率，也看真实名字里这些字有多常用（和性别），所以 probability 不一定逐行变小。"
     " ranked by the model's probability and how often real names use the characters (and gender); "
@@ -318,26 +317,11 @@ def close_progress_bars():
 
 
 def show_data(
-    report,
-    n_rows: int,
-    encoding: str,
-    processed,
-    train,
-    test,
-    tokenizer,
-    data_args,
-    args,
-    precision,
+    report, n_rows: int, encoding: str, processed, train, test, tokenizer, masked, precision
 ):
-    """The data's sizes, the processed rows and two masked examples; how the precision was
-    settled."""
+    """The data's sizes, the processed rows and the masked examples (masking.masked_examples);
+    how the precision was settled."""
     report.say(f"== 数据 data: {n_rows} rows ({encoding}), {len(train)} train / {len(test)} test")
-    collator = masking.NameMaskingCollator(
-        tokenizer,
-        mlm_probability=data_args.mlm_probability,
-        name_mask_probability=data_args.name_mask_probability,
-        seed=args.seed,
-    )
-    show_examples(report, tokenizer, processed, collator(masking.first_examples(train, 2)))
+    show_examples(report, tokenizer, processed, masked)
     if precision:
         report.say(f"== 精度 precision: {precision}")

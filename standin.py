@@ -3,17 +3,12 @@
 bert-base-chinese cannot be downloaded here, so the benchmarks use a model of its exact shape
 (build_base_model: BertConfig(vocab_size=21128), bert-base-chinese's vocabulary layout) and the
 tests use tiny ones (build_model with a few layers and the corpus's characters). The cost of a step
-depends on the shape, not on the values; nothing these models suggest means anything. timed()
-runs a benchmark's process (app.py on such a model) and measures its wall time and memory.
+depends on the shape, not on the values; nothing these models suggest means anything.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 SPECIAL = (
@@ -57,8 +52,8 @@ def base_vocab(corpus: Path, vocab: Path | None = None) -> list[str]:
     same layout (the special tokens, then Han characters, the corpus's own first, so that each is
     one token)."""
     if vocab:
-        # One token a line: split on "\n" only (splitlines() also splits inside tokens such as
-        # U+0085).
+        # One token a line: split on "\n" only (splitlines() also splits inside
+        # tokens such as U+0085).
         tokens = vocab.read_text(encoding="utf-8").rstrip("\n").split("\n")
     else:
         # CJK, then Extension A
@@ -75,20 +70,3 @@ def build_base_model(folder: Path, corpus: Path, vocab: Path | None) -> Path:
     if (folder / "model.safetensors").exists():
         return folder
     return build_model(folder, base_vocab(corpus, vocab))
-
-
-def timed(cmd: list[str], env: dict) -> tuple[float, float]:
-    """Run cmd; (wall seconds, peak RSS in MiB) of that process alone."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        sys.exit(
-            f"bench: {' '.join(cmd[:3])} failed with status"
-            f" {proc.returncode}:\n{proc.stderr.read()[-3000:]}"
-        )
-    return wall, usage.ru_maxrss / 1024

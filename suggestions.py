@@ -114,8 +114,8 @@ def report_suggestions(
         f"{SUGGESTIONS_ZH[when]} top {suggest_args.top_k} {'raw tokens' if raw else 'names'} for "
         f"{suggest_args.resolved_prompt()} ({when})"
     )
-    # A name is shown whole (张涛) when the prompt is ours, i.e. the surname stands right before
-    # the masks.
+    # A name is shown whole (张涛) when the prompt is ours, i.e. the surname stands
+    # right before the masks.
     surname = suggest_args.surname if suggest_args.prompt is None else ""
     report.say()
     lines = [title, *format_tokens(found)] if raw else format_suggestions(title, found, surname)

@@ -2,7 +2,9 @@
 line per epoch and time the training steps, and the evaluation: the loss on the once-masked test
 split, and the name score (does the model rank the held-out given names high?).
 
-It does not build the data (corpus.py, masking.py) and saves nothing itself (outputs.py).
+Also: settle_precision (--precision auto, once the model and the first batch are known) and
+collect_metrics (what metrics.json holds). It does not build the data (corpus.py, masking.py) and
+saves nothing itself (outputs.py).
 """
 
 from __future__ import annotations
@@ -209,9 +211,9 @@ class NamingTrainer(Trainer):
         mask = inputs.get("attention_mask")
         if mask is None:  # the collator leaves it out where no row is padded
             self._tokens_counted += inputs["input_ids"].numel()
-        # (batch, length) or the 4D (batch, 1, 1, length): the same count; no bool() or item(), so
-        # no wait
         else:
+            # (batch, length) or the 4D (batch, 1, 1, length): the same count; no bool() or item()
+            # here, so no wait for the device
             self._tokens_on_device = self._tokens_on_device + mask.sum()
         loss = super().training_step(model, inputs, num_items_in_batch)
         window_average = self._tr_loss / (1 + self.state.global_step - self._globalstep_last_logged)
@@ -368,8 +370,8 @@ def settle_precision(model, tokenizer, train, data_args, args) -> str | None:
         return f"fp32 ({why})"
     if not device.wants_measured_precision(args):
         return None
-    # The very batch the Trainer will train on first: the training collator's padding, mask and
-    # positions.
+    # The very batch the Trainer will train on first: the training collator's
+    # padding, mask and positions.
     collator = make_collator(model, tokenizer, args, data_args)
     seconds = device.choose_for_batch(
         args, model, collator(masking.first_examples(train, args.per_device_train_batch_size))

@@ -63,10 +63,7 @@ def test_train_file_missing(run_app, tmp_path):
             ["bad.json", "line 3", "not valid JSON"],
         ),
         # a JSON array
-        (
-            '[\n{"text": "小孩取名叫张涛"},\n{"text": 小孩}\n]\n',
-            ["line 3", "not valid JSON"],
-        ),
+        ('[\n{"text": "小孩取名叫张涛"},\n{"text": 小孩}\n]\n', ["line 3", "not valid JSON"]),
         ('[{"text": "小孩取名叫张涛"}, {"txt": "小孩取名叫张伟"}]', ["row 2", '"text" is missing']),
         # pyarrow's reader accepts the trailing comma; the check that names the line must not.
         ('{"text": "小孩取名叫张涛"}\n{"text": 1, }\n', ["line 2", "not valid JSON"]),
@@ -141,11 +138,7 @@ def test_output_dir_not_writable(run_app):
             ["--load_best_model_at_end", "Evaluation strategy", "Save strategy"],
         ),
         # a typo
-        (
-            "--surnme",
-            "李",
-            ["unknown option --surnme", "did you mean --surname?", "--help"],
-        ),
+        ("--surnme", "李", ["unknown option --surnme", "did you mean --surname?", "--help"]),
         # no abbreviation
         (
             "--num_train_epoch",
@@ -166,10 +159,7 @@ def test_bad_options(run_app, flag, value, words):
         (["--pattern", "子子"], ["--pattern", "at least one position free"]),
         (["--pattern", "__子"], ["--pattern", "one or two positions"]),
         # checked once the model is loaded
-        (
-            ["--pattern", "龘_"],
-            ["--pattern 龘_", "not in the model's vocabulary"],
-        ),
+        (["--pattern", "龘_"], ["--pattern 龘_", "not in the model's vocabulary"]),
         (["--pattern", "子_", "--prompt", "小孩的名字叫张[MASK]"], ["--pattern", "not --prompt"]),
         (["--avoid", "伟 强"], ["--avoid", "Chinese characters"]),
         (["--avoid", "wei"], ["--avoid", "Chinese characters"]),
@@ -186,10 +176,7 @@ def test_bad_options(run_app, flag, value, words):
             ["--suggestions_file", "--raw_predictions"],
         ),
         # checked once the model is loaded
-        (
-            ["--surname", "龘"],
-            ["--surname 龘", "not in the model's vocabulary"],
-        ),
+        (["--surname", "龘"], ["--surname 龘", "not in the model's vocabulary"]),
     ],
     ids=[
         "no-free-position",

@@ -80,12 +80,7 @@ def test_bad_inputs_get_a_short_message_for_parents(suggester, surname, how_many
         ("双字名 2", "", "伟 b", "避开的字要是汉字"),
         ("双字名 2", "", "EVERY", "避开的字太多"),  # avoiding every candidate
         # 2.6 times as common in boys' names: no girl's name holds it
-        (
-            "双字名 2",
-            "轩",
-            "",
-            "多用在男孩的名字里",
-        ),
+        ("双字名 2", "轩", "", "多用在男孩的名字里"),
         ("双字名 2", "李", "", "就是姓里的字"),
         ("双字名 2", "子", "子", "也在要避开的字里"),
     ],
@@ -424,10 +419,7 @@ def test_a_parent_reads_names_in_a_real_browser(page_url, tmp_path):
             from PIL import Image
 
             # small: 64 colours; the phone's first cards only
-            for name in (
-                "demo.png",
-                "demo-phone.png",
-            ):
+            for name in ("demo.png", "demo-phone.png"):
                 picture = Image.open(tmp_path / name)
                 picture = picture.crop(
                     (0, 0, picture.width, min(picture.height, 1500 if name == "demo.png" else 760))

@@ -255,10 +255,7 @@ def test_torch_compile_takes_our_forward_whole(tmp_path, tiny_model, small_corpu
     [
         ("fpu sse2 avx2 fma", False),  # AVX2 only
         # AVX512-BF16 (AMD EPYC Genoa, Intel Cooper Lake)
-        (
-            "fpu avx2 avx512f avx512_bf16 avx512_vnni",
-            True,
-        ),
+        ("fpu avx2 avx512f avx512_bf16 avx512_vnni", True),
         ("fpu avx2 avx512f amx_bf16 amx_tile amx_int8", True),  # AMX (Intel Sapphire Rapids)
         ("fpu avx2 avx512f avx512_bf16_not_a_flag", False),  # a whole flag, not a prefix
     ],

@@ -90,15 +90,9 @@ def test_quality_counts_rows_that_fit_and_rows_that_are_real():
         "registrable": 1.0,
     }
     # no gender asked, none scored
-    assert names.quality(["涛"], "any") == {
-        "name_realism": 1.0,
-        "registrable": 1.0,
-    }
+    assert names.quality(["涛"], "any") == {"name_realism": 1.0, "registrable": 1.0}
     # 飚: not in the 2013 table
-    assert names.quality(["飚", "涛"], "any") == {
-        "name_realism": 1.0,
-        "registrable": 0.5,
-    }
+    assert names.quality(["飚", "涛"], "any") == {"name_realism": 1.0, "registrable": 0.5}
 
 
 # ---- pinyin -------------------------------------------------------------------------------
@@ -179,11 +173,7 @@ def test_filter_applies_to_every_position(tokenizer):
         model, tokenizer, "小孩的名字叫张[MASK]", top_k=3, names_only=False
     )
     # --raw_predictions still shows the model's own top
-    assert [t for t, _ in raw] == [
-        "的",
-        "们",
-        "皺",
-    ]
+    assert [t for t, _ in raw] == ["的", "们", "皺"]
 
 
 def test_gender_is_a_hard_rule_and_the_gender_term_orders_what_fits(tokenizer):
@@ -244,13 +234,10 @@ def test_avoided_characters_are_never_suggested_in_any_position(tokenizer):
             model, tokenizer, prompt, 5, exclude="张伟涛", frequency_weight=0
         )
         assert len(found) == 5 and not {"张", "伟", "涛"} & set("".join(g for g, _ in found)), found
-    # the favourite
-    assert (
-        beam_search.suggest_names(model, tokenizer, "小孩的名字叫张[MASK]", 2, frequency_weight=0)[
-            0
-        ][0]
-        == "涛"
+    found = beam_search.suggest_names(
+        model, tokenizer, "小孩的名字叫张[MASK]", 2, frequency_weight=0
     )
+    assert found[0][0] == "涛"  # the favourite
 
 
 def test_registrable_only_keeps_to_the_2013_table(tokenizer):
@@ -343,8 +330,8 @@ def test_the_all_free_pattern_is_the_plain_two_character_search(tokenizer):
 
 @pytest.mark.parametrize("pattern", ["婷_", "_婷"])
 def test_the_fixed_character_counts_in_the_gender_rule(tokenizer, pattern):
-    """伟 and 强 both lean boy, and alone they make a boy's list. Beside a fixed 婷 (96% girls) 伟
-    婷 is 13% boy and 强婷 43%: no name of the pattern leans boy, so a boy's list of it is empty
+    """伟 and 强 both lean boy, and alone they make a boy's list. Beside a fixed 婷 (96% girls)
+    伟婷 is 13% boy and 强婷 43%: no name of the pattern leans boy, so a boy's list of it is empty
     (the run says so in one line).
     """
     model, _ = _bias_model(tokenizer, {"伟": 6.0, "强": 5.0})

@@ -132,12 +132,7 @@ def test_a_suggest_only_run_keeps_the_training_report(readme_runs):
     )
     config = suggest.stdout.split("== 配置 configuration")[1].split("\n\n")[0]
     # nothing is trained
-    for setting in (
-        "epochs",
-        "learning_rate",
-        "mlm_probability",
-        "train_file",
-    ):
+    for setting in ("epochs", "learning_rate", "mlm_probability", "train_file"):
         assert not re.search(rf"^{setting}\s", config, re.M), config
 
 

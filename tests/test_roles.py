@@ -27,12 +27,7 @@ from conftest import (
 )
 
 # the issue's four tables
-CASES = [
-    ("王", "boy", 2),
-    ("欧阳", "girl", 2),
-    ("陈", "any", 1),
-    ("李", "girl", 1),
-]
+CASES = [("王", "boy", 2), ("欧阳", "girl", 2), ("陈", "any", 1), ("李", "girl", 1)]
 
 
 def saved_folder(folder, texts, favourite: dict, seed=0):
@@ -94,12 +89,7 @@ def test_roles_are_counted_from_the_given_name_spans(tmp_path):
     ds, _ = corpus.load_corpus(str(write_jsonl(tmp_path / "c.json", rows)))
     found = roles.count_roles(ds)
     # 李娜 is not in its text: that row says nothing
-    assert found.in_names == {
-        "涛": 1,
-        "子": 1,
-        "涵": 1,
-        "娜": 1,
-    }
+    assert found.in_names == {"涛": 1, "子": 1, "涵": 1, "娜": 1}
     assert found.elsewhere["张"] == found.elsewhere["王"] == found.elsewhere["阳"] == 1
     assert found.elsewhere["名"] == 2 and found.elsewhere["子"] == 1 and found.elsewhere["叫"] == 3
     assert found.given_names == {"涛": 1, "子涵": 1, "娜": 1}
@@ -270,8 +260,8 @@ def math_log(x):
 
 
 def test_no_everyday_word_as_a_given_name_unless_the_corpus_gives_it(tokenizer):
-    """天天 (every day) and 子女 (children) are jieba words used 1,855 and 1,845 times; 天宇 and 子
-    涵 are not words."""
+    """天天 (every day) and 子女 (children) are jieba words used 1,855 and 1,845 times; 天宇 and
+    子涵 are not words."""
     assert {"天天", "子女"} <= names.everyday_words() and not {
         "天宇",
         "子涵",

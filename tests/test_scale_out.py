@@ -121,8 +121,4 @@ def test_killed_run_resumes_from_its_checkpoint_with_the_same_steps(
     assert "epoch 1/3:" not in resumed.stdout and "epoch 3/3:" in resumed.stdout
     steps = sorted(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*"))
     # kept beside the final model
-    assert steps == [
-        steps_per_epoch,
-        2 * steps_per_epoch,
-        3 * steps_per_epoch,
-    ]
+    assert steps == [steps_per_epoch, 2 * steps_per_epoch, 3 * steps_per_epoch]

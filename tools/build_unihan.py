@@ -37,8 +37,8 @@ FIELDS = {
 }
 INSTALL = "sudo apt-get install unicode-data"
 COLUMNS = ("char", "strokes", "tghz2013", "definition")
-# The Unicode licence asks that its notice travel with every copy, and that a modified data file
-# says so.
+# The Unicode licence asks that its notice travel with every copy, and that a modified
+# data file says so.
 NOTICE = """\
 # Unicode Character Database: Unihan, version {version} ({date}). © {year} Unicode®, Inc.
 # Unicode and the Unicode Logo are registered trademarks of Unicode, Inc. in the U.S. and other
