@@ -108,6 +108,12 @@ def build_parser(dataclasses) -> OneLineParser:
 
 def parse_args(argv: list[str], dataclasses):
     """The dataclasses filled from argv, or from the one JSON file argv names."""
+    removed = [a.split("=")[0] for a in argv if a.split("=")[0] in REMOVED_FLAGS]
+    if removed:  # before parsing, which would call it an unknown option with a wrong guess
+        raise UserError(
+            f"{removed[0]} is no longer a Trainer flag (transformers 5): "
+            f"{REMOVED_FLAGS[removed[0]]}"
+        )
     parser = build_parser(dataclasses)
     try:
         if len(argv) == 1 and argv[0].endswith(".json"):
@@ -121,16 +127,6 @@ def parse_args(argv: list[str], dataclasses):
         ValueError,
         TypeError,
     ) as e:  # TrainingArguments' own checks; a config file's unknown or odd keys
-        removed = [a.split("=")[0] for a in argv if a.split("=")[0] in REMOVED_FLAGS]
-        if removed:
-            raise UserError(
-                f"{removed[0]} is no longer a Trainer flag (transformers 5): "
-                f"{REMOVED_FLAGS[removed[0]]}"
-            ) from None
-        if str(e).startswith("Some specified arguments are not used") and (
-            unknown := parser.unknown_options(argv)
-        ):
-            raise UserError(unknown) from None
         raise UserError(
             " ".join(line.strip() for line in str(e).strip().splitlines())
         ) from None  # one line, whole

@@ -7,6 +7,7 @@ their traceback.
 """
 
 import argparse
+import sys
 
 from transformers import HfArgumentParser
 
@@ -33,6 +34,24 @@ class OneLineParser(HfArgumentParser):
 
     def error(self, message):
         raise UserError(f"{message} (python {self.prog} --help lists the options)")
+
+    def parse_args_into_dataclasses(self, args=None, **kwargs):
+        """HfArgumentParser's, but an argument no option takes is a one-line UserError that names
+        it and the nearest option (HfArgumentParser raises a ValueError, a traceback)."""
+        try:
+            return super().parse_args_into_dataclasses(args=args, **kwargs)
+        except ValueError as e:
+            if not str(e).startswith("Some specified arguments are not used"):
+                raise
+            argv = sys.argv[1:] if args is None else list(args)
+            raise UserError(self.unknown_options(argv) or self._stray(e)) from None
+
+    def _stray(self, e: ValueError) -> str:
+        leftover = str(e).split(":", 1)[-1].strip()
+        return (
+            f"unexpected argument(s) {leftover}: options start with --; "
+            f"python {self.prog} --help lists them"
+        )
 
     def unknown_options(self, argv: list[str]) -> str | None:
         """'unknown option --surnme (did you mean --surname?) ...' for the options of argv this
