@@ -345,9 +345,7 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     found = suggestions.suggest(model, tokenizer, suggest_args, corpus_roles)
     after |= suggestions.suggestion_quality(found, suggest_args)
     metrics = training.collect_metrics(before, after, trainer, train, test)
-    labelled = (
-        sum(label is not None for label in rows["label"]) if "label" in rows.column_names else 0
-    )
+    labelled = corpus.count_labelled(rows)  # the labels found in their text, as the card says
     outputs.save_outputs(
         model,
         tokenizer,
