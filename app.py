@@ -360,7 +360,8 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
         corpus_roles,
     )
     report.say(
-        f"已保存 saved model, tokenizer, metrics.json, loss.png and README.md to {args.output_dir}"
+        "已保存 saved model, tokenizer, metrics.json, corpus_roles.json, loss.png and README.md"
+        f" to {args.output_dir}"
     )
     # What a user of the saved folder gets: the model as from_pretrained loads it, filling in the
     # prompt.

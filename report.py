@@ -66,6 +66,13 @@ def format_configuration(model_args, data_args, suggest_args, args, precision: s
             if suggest_args.gender != "any"
             else "any"
         ),
+        # what a parent asked to leave out (避讳) is part of what the list means
+        **({"avoid": suggest_args.avoid} if suggest_args.avoid else {}),
+        **(
+            {"suggestions_file": suggest_args.suggestions_file}
+            if suggest_args.suggestions_file
+            else {}
+        ),
     }
     if not args.do_train:  # nothing is trained: the training settings do not apply
         for key in (
