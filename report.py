@@ -324,6 +324,23 @@ def close_progress_bars():
         bar.close()
 
 
+# Below this many sentences in a split, its numbers say little: a test split of 4 short sentences
+# holds about 5 masked tokens, so one token more or less guessed moves the eval loss by a fifth.
+FEW_ROWS = 5
+
+
+def few_rows_warning(n_train: int, n_test: int) -> str | None:
+    """A warning for a split too small to mean much (a 2-row corpus trains on 1 and tests on 1); a
+    warning, not a refusal: a tiny corpus is how one tries the script out."""
+    if min(n_train, n_test) >= FEW_ROWS:
+        return None
+    return (
+        f"only {n_train} train / {n_test} test sentences: the eval loss, perplexity and name score"
+        " of so few say little, and so little data teaches little; use a few dozen sentences or"
+        " more"
+    )
+
+
 def show_data(
     report,
     n_rows: int,
@@ -339,6 +356,8 @@ def show_data(
     """The data's sizes, the processed rows and two masked examples; how the precision was
     settled."""
     report.say(f"== 数据 data: {n_rows} rows ({encoding}), {len(train)} train / {len(test)} test")
+    if warning := few_rows_warning(len(train), len(test)):
+        logger.warning(warning)
     collator = masking.NameMaskingCollator(
         tokenizer,
         mlm_probability=data_args.mlm_probability,
