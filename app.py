@@ -19,8 +19,9 @@ naming statistics, with pinyin and each name's lean (男 94%); two-character lis
 in one `error:` line and exit status 2 before any training; SIGTERM and Ctrl-C leave the previous
 model and report as they were.
 
-Cost: the default run (350 sentences, 3 epochs) takes 28 to 90 seconds on 2 CPU cores with a model
-of bert-base-chinese's shape (bf16 on an AVX512-BF16 or AMX CPU; fp32 on an AVX2 one). It writes
+Cost: the default run (350 sentences, 3 epochs) takes 28 to 90 seconds on 2 idle CPU cores with a
+model of bert-base-chinese's shape (bf16 on AVX512-BF16 or AMX; fp32 on AVX2; under others' load
+many times that: README「要多久」). It writes
 --output_dir (about 400 MB) and result.txt (suggestions.txt with --do_train False). python demo.py
 serves the name table as a web page.
 
