@@ -19,8 +19,9 @@ naming statistics, with pinyin and each name's lean (男 94%); two-character lis
 in one `error:` line and exit status 2 before any training; SIGTERM and Ctrl-C leave the previous
 model and report as they were.
 
-Cost: the default run (350 sentences, 3 epochs) takes 28 to 90 seconds on 2 CPU cores with a model
-of bert-base-chinese's shape (bf16 on an AVX512-BF16 or AMX CPU; fp32 on an AVX2 one). It writes
+Cost: the default run (350 sentences, 3 epochs) takes 28 to 90 seconds on 2 idle CPU cores with a
+model of bert-base-chinese's shape (bf16 on AVX512-BF16 or AMX; fp32 on AVX2; under others' load
+many times that: README「要多久」). It writes
 --output_dir (about 400 MB) and result.txt (suggestions.txt with --do_train False). python demo.py
 serves the name table as a web page.
 
@@ -34,6 +35,7 @@ step's details live in a module named for what it holds:
                     splitting; the data options' checks
     masking.py      DataCollatorForLanguageModeling with name masking; the test split masked once
     modeling.py     loading the model and tokenizer; the training forward at masked positions only
+    hub.py          where the model comes from; the one line, before torch, when it cannot be had
     device.py       precision for this hardware (bf16, fp16, TF32), the CPU memory lever
     training.py     the transformers.Trainer, its callbacks, evaluation and the name score
     roles.py        which characters the training corpus gives as names (saved with the model)
@@ -55,6 +57,13 @@ import gc
 import signal
 import sys
 from dataclasses import dataclass, field
+
+import hub
+
+# Run as a script, a model that cannot be had (no folder, not cached, no network) is one line at
+# once, not after the seconds torch and transformers take to import (README「离线与镜像」).
+if __name__ == "__main__":
+    hub.exit_if_unavailable(sys.argv[1:])
 
 import torch
 from transformers import TrainingArguments, set_seed
@@ -87,10 +96,10 @@ from report import (
 @dataclass
 class ModelArguments:
     model_name_or_path: str = field(
-        default="bert-base-chinese",
+        default=hub.DEFAULT_MODEL,
         metadata={
-            "help": "A local model folder, or a hub name: from the Hugging Face cache, else "
-            "downloaded once (HF_ENDPOINT for a mirror)."
+            "help": "A local folder, or a hub name: the cache first, else downloaded once "
+            "(HF_ENDPOINT: a mirror)."
         },
     )
 
@@ -101,14 +110,14 @@ class DataArguments:
         default="train.json",
         metadata={
             "help": (
-                'JSON Lines or a JSON array of {"text": ..., "label": "张涛"}; "label" is optional.'
+                'JSON Lines (or an array) of {"text": ..., "label": "张涛"}; label is optional.'
             )
         },
     )
     test_size: float = field(
         # ~50 held-out sentences of the 350: enough for a stable eval loss and name score
         default=0.15,
-        metadata={"help": "Held-out share (0-1) or number of rows (>= 1) for evaluation."},
+        metadata={"help": "Held-out share (0-1), or a number of rows."},
     )
     max_seq_length: int = field(
         # corpus sentences are under 20 characters; 64 leaves room for users' longer ones
@@ -117,17 +126,14 @@ class DataArguments:
     )
     mlm_probability: float = field(
         default=0.15,  # BERT's own pre-training rate
-        metadata={"help": "Share of tokens masked for masked-language modelling."},
+        metadata={"help": "Share of tokens masked (BERT's rate)."},
     )
     name_mask_probability: float = field(
         # bench.py names, tiny model from scratch: name_top20 0.34 (0) -> 0.46 (0.5) -> 0.50 (1.0),
         # eval loss flat. Not 1.0: then a name is always masked whole and the model never learns its
         # second character given the first, which the two-character beam search asks for.
         default=0.5,
-        metadata={
-            "help": "Chance that a training sentence also gets its whole given name (from "
-            "'label') masked."
-        },
+        metadata={"help": "Chance that a training sentence also has its whole given name masked."},
     )
 
     def __post_init__(self):
@@ -143,8 +149,8 @@ class SuggestArguments:
     gender: str = field(
         default="any",
         metadata={
-            "help": "boy, girl or any: the prompt's pattern (男孩/女孩/小孩的名字叫…); boy/girl "
-            "also rank by real naming statistics."
+            "help": "boy, girl or any: the prompt (男孩/女孩/小孩的名字叫…); boy/girl also rank "
+            "by naming statistics."
         },
     )
     name_length: int = field(default=1, metadata={"help": "Given-name length: 1 or 2 characters."})
@@ -155,27 +161,25 @@ class SuggestArguments:
             "unset: built from them, 小孩的名字叫张[MASK]."
         },
     )
-    top_k: int = field(default=20, metadata={"help": "How many suggestions to print."})
+    top_k: int = field(default=20, metadata={"help": "How many names to print."})
     gender_weight: float = field(
         default=names.GENDER_WEIGHT,  # measured: README「名字表」
         metadata={
-            "help": "With --gender boy|girl: weight of log P(gender | name) from real naming "
-            "statistics beside the model's log-probability (0: no ranking by gender; the hard "
-            "rule stays)."
+            "help": "With --gender boy|girl: weight of log P(gender | name) beside the model's "
+            "(0: none; the hard rule stays)."
         },
     )
     max_per_character: int = field(
         default=names.MAX_PER_CHARACTER,  # 20 rows then use at least 10 characters in each position
         metadata={
-            "help": "Two-character names: at most this many rows share a character in one "
-            "position (0: no limit)."
+            "help": "Two-character names: rows that may share a character in one position (0: any)."
         },
     )
     pattern: str | None = field(
         default=None,
         metadata={
-            "help": "A generation character (字辈) in place, '_' for each one to suggest: 子_, "
-            "_轩 (__ is --name_length 2); it wins over --name_length."
+            "help": "A generation character (字辈) and '_' to fill: 子_ or _轩 (wins over "
+            "--name_length)."
         },
     )
     avoid: str = field(
@@ -194,8 +198,7 @@ class SuggestArguments:
     raw_predictions: bool = field(
         default=False,
         metadata={
-            "help": "List the model's raw top-k tokens (punctuation, rare characters, ...): no "
-            "name filter, no gender, no variety rule."
+            "help": "List the model's raw top-k tokens: no name filter, no gender, no variety rule."
         },
     )
     result_file: str | None = field(
@@ -231,9 +234,7 @@ class AppTrainingArguments(TrainingArguments):
     )
     num_train_epochs: float = field(
         default=3.0,
-        metadata={
-            "help": "3 passes over train.json's ~300 training sentences: the loss has flattened."
-        },
+        metadata={"help": "3 passes over train.json's ~300 sentences: the loss has flattened."},
     )
     learning_rate: float = field(
         default=5e-5, metadata={"help": "BERT's fine-tuning rate; higher forgets pre-training."}
@@ -266,9 +267,8 @@ class AppTrainingArguments(TrainingArguments):
     precision: str = field(
         default="auto",
         metadata={
-            "help": "auto: on a GPU the faster of fp32 (TF32) and bf16 autocast (fp16 before "
-            "Ampere) on the first batch; on a CPU bf16 where it is native (AMX, AVX512-BF16) and "
-            "the model at least 512 wide, else fp32. Or fp32, bf16, fp16."
+            "help": "auto: on a GPU the faster of fp32 and bf16 (fp16 before Ampere) on the "
+            "first batch; on a CPU bf16 where native and the model 512+ wide; or fp32, bf16, fp16."
         },
     )
 
@@ -339,9 +339,7 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     found = suggestions.suggest(model, tokenizer, suggest_args, corpus_roles)
     after |= suggestions.suggestion_quality(found, suggest_args)
     metrics = training.collect_metrics(before, after, trainer, train, test)
-    labelled = (
-        sum(label is not None for label in rows["label"]) if "label" in rows.column_names else 0
-    )
+    labelled = corpus.count_labelled(rows)  # the labels found in their text, as the card says
     outputs.save_outputs(
         model,
         tokenizer,
@@ -356,7 +354,8 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
         corpus_roles,
     )
     report.say(
-        f"已保存 saved model, tokenizer, metrics.json, loss.png and README.md to {args.output_dir}"
+        "已保存 saved model, tokenizer, metrics.json, corpus_roles.json, loss.png and README.md"
+        f" to {args.output_dir}"
     )
     # What a user of the saved folder gets: the model as from_pretrained loads it.
     reloaded, tokenizer = modeling.load_model_and_tokenizer(args.output_dir, for_training=False)

@@ -15,16 +15,15 @@ from dataclasses import fields
 
 from errors import OneLineParser, UserError
 
-USAGE = """python app.py [options]          (train on train.json, then suggest names)
+USAGE = """python app.py [options]          (train, then suggest names)
        python app.py --do_train False --model_name_or_path FOLDER [options]
                                         (suggest from a saved model)
        python app.py config.json        (all options in one JSON file)"""
 
 DESCRIPTION = (
-    "Fine-tune bert-base-chinese with masked-language modelling on a corpus of sentences"
-    " (train.json: sentences about naming a child) and print the names it suggests for a prompt"
-    " such as 小孩的名字叫张[MASK], before and after training. Writes --output_dir and"
-    " --result_file."
+    "Fine-tune bert-base-chinese by masked-language modelling on train.json (naming a child),"
+    " print the names it suggests for 小孩的名字叫张[MASK] before and after. Writes --output_dir"
+    " and --result_file."
 )
 
 # After the model, data and names groups (every field of app.py's own three dataclasses),
@@ -51,23 +50,13 @@ OWN_GROUPS = ("model", "data: the corpus and its masking", "names: the suggestio
 
 # The Trainer's own help texts, said for this script.
 TRAINER_HELP = {
-    "max_steps": (
-        "Train this many optimizer steps instead of --num_train_epochs (-1: use the epochs)."
-    ),
-    "seed": "Seed of the split, the masking, the model's new weights and the training order.",
-    "hub_model_id": (
-        "With --push_to_hub: the repository (user/name); unset: the name of --output_dir."
-    ),
+    "max_steps": "Train this many steps instead of the epochs (-1: the epochs).",
+    "seed": "Seed of the split, masking, new weights and training order.",
+    "hub_model_id": "With --push_to_hub: user/name (unset: --output_dir's name).",
     "use_cpu": "Train on the CPU even where a GPU is present.",
     "torch_compile": "torch.compile the model (pays only for long runs: README「速度」).",
-    "push_to_hub": (
-        "After training and saving, upload --output_dir to the Hugging Face Hub once (repository: "
-        "--hub_model_id, else the folder's name)."
-    ),
-    "resume_from_checkpoint": (
-        "A checkpoint-N folder, or True: the newest in --output_dir (saved with "
-        "--save_strategy epoch)."
-    ),
+    "push_to_hub": "After saving, upload --output_dir to the Hugging Face Hub once.",
+    "resume_from_checkpoint": "A checkpoint-N folder, or True: the newest in --output_dir.",
 }
 
 
@@ -109,6 +98,12 @@ def build_parser(dataclasses) -> OneLineParser:
 
 def parse_args(argv: list[str], dataclasses):
     """The dataclasses filled from argv, or from the one JSON file argv names."""
+    removed = [a.split("=")[0] for a in argv if a.split("=")[0] in REMOVED_FLAGS]
+    if removed:  # before parsing, which would call it an unknown option with a wrong guess
+        raise UserError(
+            f"{removed[0]} is no longer a Trainer flag (transformers 5): "
+            f"{REMOVED_FLAGS[removed[0]]}"
+        )
     parser = build_parser(dataclasses)
     try:
         if len(argv) == 1 and argv[0].endswith(".json"):
@@ -122,16 +117,6 @@ def parse_args(argv: list[str], dataclasses):
         ValueError,
         TypeError,
     ) as e:  # TrainingArguments' own checks; a config file's unknown or odd keys
-        removed = [a.split("=")[0] for a in argv if a.split("=")[0] in REMOVED_FLAGS]
-        if removed:
-            raise UserError(
-                f"{removed[0]} is no longer a Trainer flag (transformers 5): "
-                f"{REMOVED_FLAGS[removed[0]]}"
-            ) from None
-        if str(e).startswith("Some specified arguments are not used") and (
-            unknown := parser.unknown_options(argv)
-        ):
-            raise UserError(unknown) from None
         raise UserError(
             " ".join(line.strip() for line in str(e).strip().splitlines())
         ) from None  # one line, whole

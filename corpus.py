@@ -138,24 +138,10 @@ def describe_corpus_problem(text: str) -> str | None:
     process (SIGSEGV in pyarrow) on some shapes that are no rows, such as a file holding only
     `null` or an array that starts with null (both found by the property tests).
     """
-    if text.lstrip().startswith("["):
-        try:
-            rows = list(enumerate(json.loads(text), start=1))
-        except json.JSONDecodeError as e:
-            return f"line {e.lineno}: not valid JSON ({e.msg}); fix that line"
-        except RecursionError:
-            return 'nested too deeply to be rows of {"text": ...}'
-        where = "row"
-    else:
-        rows, where = [], "line"
-        for n, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    rows.append((n, json.loads(line)))
-                except json.JSONDecodeError as e:
-                    return f"line {n}: not valid JSON ({e.msg}); fix that line"
-                except RecursionError:
-                    return f'line {n}: nested too deeply to be a {{"text": ...}} row'
+    parsed = _numbered_rows(text)
+    if isinstance(parsed, str):
+        return parsed
+    rows, where = parsed
     if not rows:
         return 'it holds no rows; it needs one {"text": ...} object per line'
     for n, row in rows:
@@ -169,6 +155,79 @@ def describe_corpus_problem(text: str) -> str | None:
                 ' string ("张涛")'
             )
     return None
+
+
+def _numbered_rows(text: str) -> tuple[list[tuple[int, object]], str] | str:
+    """([(line or row number, parsed value)], 'line' or 'row'), or the JSON problem as 'line N:
+    ...'."""
+    if text.lstrip().startswith("["):
+        try:
+            return list(enumerate(json.loads(text), start=1)), "row"
+        except json.JSONDecodeError as e:
+            return f"line {e.lineno}: not valid JSON ({e.msg}); fix that line"
+        except RecursionError:
+            return 'nested too deeply to be rows of {"text": ...}'
+    rows = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append((n, json.loads(line)))
+            except json.JSONDecodeError as e:
+                return f"line {n}: not valid JSON ({e.msg}); fix that line"
+            except RecursionError:
+                return f'line {n}: nested too deeply to be a {{"text": ...}} row'
+    return rows, "line"
+
+
+# How many of a corpus's unusable labels the warning names one by one.
+LABELS_SHOWN = 5
+
+
+def unfound_labels(text: str) -> str | None:
+    """A warning naming each row whose label is not a full name found in its text (the first
+    LABELS_SHOWN, with their line numbers), or None. Such a row trains as one without a label: it
+    still teaches the language, but gives no name to mask or score. A warning, not a refusal: the
+    label is optional, the row is sound, and one typo in a large corpus should not stop a run;
+    the count makes the rest of the output true (the model card claims only the labels found).
+    """
+    parsed = _numbered_rows(text)
+    if isinstance(parsed, str):
+        return None
+    rows, where = parsed
+    labels = [
+        (n, row["label"], row.get("text"))
+        for n, row in rows
+        if isinstance(row, dict) and isinstance(row.get("label"), str) and row["label"]
+    ]
+    bad = [
+        (n, label, text)
+        for n, label, text in labels
+        if not isinstance(text, str) or given_name_span(text, label) is None
+    ]
+    if not bad:
+        return None
+    shown = "; ".join(
+        f"{where} {n}: label {label!r} is not in its text {_short(text)}"
+        if len(label) >= 2
+        else f"{where} {n}: label {label!r} is no full name (surname and given name, 张涛)"
+        for n, label, text in bad[:LABELS_SHOWN]
+    )
+    more = f"; and {len(bad) - LABELS_SHOWN} more" if len(bad) > LABELS_SHOWN else ""
+    return (
+        f"{shown}{more}: {len(bad)} of {len(labels)} labels unused, so these rows train without"
+        " a name (no name masking or name score from them); fix the labels to use them"
+    )
+
+
+def count_labelled(rows) -> int:
+    """The rows whose label is a full name found in their text: the ones the name score and name
+    masking use (what the model card claims)."""
+    if "label" not in rows.column_names:
+        return 0
+    return sum(
+        given_name_span(text, label) is not None
+        for text, label in zip(rows["text"], rows["label"], strict=True)
+    )
 
 
 def _short(value) -> str:
@@ -195,6 +254,8 @@ def load_corpus(path: str) -> tuple[datasets.Dataset, str]:
     problem = describe_corpus_problem(text)
     if problem:
         raise UserError(f"train file '{path}': {problem}")
+    if warning := unfound_labels(text):
+        logger.warning("train file '%s', %s", path, warning)
     ds = _load_json(path, text, plain_utf8=encoding == "UTF-8")
     if (
         ds is not None

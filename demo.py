@@ -18,10 +18,12 @@ analytics are off and the page fetches no web fonts. It does not train a model; 
 
 from __future__ import annotations
 
+import errno
 import html
 import json
 import math
 import os
+import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         (options,) = OneLineParser((DemoArguments,), prog="demo.py").parse_args_into_dataclasses(
             args=sys.argv[1:] if argv is None else argv
         )
+        check_port(options.host, options.port)  # before the model's seconds of loading
         report.setup_logging(is_main=True)
         serve(
             build_page(load_suggester(options.model_name_or_path), options.model_name_or_path),
@@ -433,9 +436,33 @@ def build_page(suggest: Suggester, folder: str):
     return page
 
 
+def check_port(host: str, port: int):
+    """A UserError, one line, unless the page can listen on host:port now. Binds as uvicorn does
+    (SO_REUSEADDR, so a page just stopped does not count as busy) and lets go at once."""
+    if not 1 <= port <= 65535:
+        raise UserError(f"--port must be from 1 to 65535, got {port}: pass --port 7861, say")
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.create_server((host, port), family=family):
+            pass
+    except OSError as e:
+        other = f"pass another --port, such as --port {port + 1 if port < 65535 else 7861}"
+        fix = {
+            errno.EADDRINUSE: f"it is in use (another demo.py?): {other}",
+            errno.EACCES: f"ports below 1024 need root: {other}",
+        }.get(
+            e.errno,
+            f"{e.strerror or e}: check --host (127.0.0.1: this machine; 0.0.0.0: the network)",
+        )
+        raise UserError(f"cannot serve the page on {host}:{port}: {fix}") from None
+
+
 def serve(page, options: DemoArguments):
     import gradio as gr
 
+    # Again, just before the address is printed: the port may have been taken while the model
+    # loaded, and a page that cannot start must not show an address first.
+    check_port(options.host, options.port)
     print(f"网页 page: http://{options.host}:{options.port}  (Ctrl-C stops it)", flush=True)
     try:
         page.launch(

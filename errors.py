@@ -7,6 +7,8 @@ their traceback. Terminated turns SIGTERM into an exception that unwinds like Ct
 """
 
 import argparse
+import sys
+import unicodedata
 
 from transformers import HfArgumentParser
 
@@ -33,6 +35,24 @@ class OneLineParser(HfArgumentParser):
 
     def error(self, message):
         raise UserError(f"{message} (python {self.prog} --help lists the options)")
+
+    def parse_args_into_dataclasses(self, args=None, **kwargs):
+        """HfArgumentParser's, but an argument no option takes is a one-line UserError that names
+        it and the nearest option (HfArgumentParser raises a ValueError, a traceback)."""
+        try:
+            return super().parse_args_into_dataclasses(args=args, **kwargs)
+        except ValueError as e:
+            if not str(e).startswith("Some specified arguments are not used"):
+                raise
+            argv = sys.argv[1:] if args is None else list(args)
+            raise UserError(self.unknown_options(argv) or self._stray(e)) from None
+
+    def _stray(self, e: ValueError) -> str:
+        leftover = str(e).split(":", 1)[-1].strip()
+        return (
+            f"unexpected argument(s) {leftover}: options start with --; "
+            f"python {self.prog} --help lists them"
+        )
 
     def unknown_options(self, argv: list[str]) -> str | None:
         """'unknown option --surnme (did you mean --surname?) ...' for the options of argv this
@@ -64,7 +84,7 @@ class OneLineParser(HfArgumentParser):
             if not isinstance(action, argparse._HelpAction) and not self._grouped(action, groups):
                 self._move(action, self.rest)
         self.add_argument(
-            "--help_all", action=_HelpAll, help=f"show this help and the {rest_title}, then exit"
+            "--help_all", action=_HelpAll, help="also list the other options, then exit"
         )
 
     def _grouped(self, action, groups) -> bool:
@@ -100,8 +120,17 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     def __init__(self, prog):
         super().__init__(prog, max_help_position=36)
 
+    # argparse wraps by characters; a Han character takes two columns of a terminal.
+    def _split_lines(self, text, width):
+        return _wrap(text, width)
+
+    def _fill_text(self, text, width, indent):
+        return "\n".join(indent + line for line in _wrap(text, width - len(indent)))
+
     def _get_help_string(self, action):
-        return action.help if action.default is None else super()._get_help_string(action)
+        if action.default in (None, ""):  # nothing to show: the help says what unset means
+            return action.help
+        return super()._get_help_string(action)
 
     def _format_action_invocation(self, action):
         if not action.option_strings or isinstance(action, argparse._HelpAction):
@@ -112,6 +141,22 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return (
             f"{first} {self._format_args(action, self._get_default_metavar_for_optional(action))}"
         )
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """text's words in lines of at most `width` terminal columns (a word wider stays whole)."""
+    lines, line = [], ""
+    for word in text.split():
+        if line and _columns(f"{line} {word}") > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return [*lines, line] if line else lines
+
+
+def _columns(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 class _HelpAll(argparse.Action):

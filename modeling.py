@@ -9,7 +9,6 @@ that says how to get the model. It does not choose the precision (device.py) and
 
 from __future__ import annotations
 
-import functools
 import os
 
 import torch.nn.functional as F
@@ -17,11 +16,8 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer, BertForMaskedLM
 from transformers.modeling_outputs import MaskedLMOutput
 
 from errors import UserError
+from hub import hub_endpoint, hub_offline, hub_reachable, unavailable
 from names import MASK
-
-# The hub answers a HEAD in well under a second where there is network; 3 s also
-# covers a slow mirror.
-HUB_PROBE_SECONDS = 3.0
 
 
 def _masked_positions_forward(
@@ -116,24 +112,13 @@ def load_model_and_tokenizer(name: str, for_training: bool, masked_positions: bo
                 f" {str(e).strip().splitlines()[0][:120] if str(e).strip() else 'no detail'}): it"
                 " is incomplete or damaged; train it again, or pass another folder"
             ) from None
-        if not for_training and not os.path.isdir(name):
-            raise UserError(
-                f"model folder '{name}' does not exist: train one first (python app.py --output_dir"
-                f" {name}) or pass --model_name_or_path a saved model folder"
-            ) from None
-        if hub_offline():
-            why = "HF_HUB_OFFLINE=1 and it is not in the Hugging Face cache"
-        elif not hub_reachable():
-            why = f"it is not in the Hugging Face cache and {hub_endpoint()} cannot be reached"
-        else:
-            why = (
-                f"not in the cache, and the download from {hub_endpoint()} failed:"
-                f" {type(e).__name__}"
-            )
+        if (not for_training and not os.path.isdir(name)) or hub_offline() or not hub_reachable():
+            raise UserError(unavailable(name, for_training)) from None
         raise UserError(
-            f"cannot load model '{name}' ({why}): pre-download it where there is network (hf"
-            f" download {name}), use a mirror (HF_ENDPOINT=https://your-mirror), or pass"
-            " --model_name_or_path a local model folder"
+            f"cannot load model '{name}' (not in the cache, and the download from"
+            f" {hub_endpoint()} failed: {type(e).__name__}): pre-download it where there is"
+            f" network (hf download {name}), use a mirror (HF_ENDPOINT=https://your-mirror), or"
+            " pass --model_name_or_path a local model folder"
         ) from None
     if MASK not in tokenizer.get_vocab():
         raise UserError(
@@ -148,34 +133,6 @@ def _load(name: str, local_files_only: bool):
     tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_files_only)
     model = AutoModelForMaskedLM.from_pretrained(name, local_files_only=local_files_only)
     return tokenizer, model
-
-
-def hub_offline() -> bool:
-    """HF_HUB_OFFLINE=1 (or TRANSFORMERS_OFFLINE=1): the cache and local folders only."""
-    return any(
-        os.environ.get(v, "0").lower() in ("1", "true", "yes", "on")
-        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
-
-
-def hub_endpoint() -> str:
-    """The hub, or the mirror that HF_ENDPOINT names."""
-    from huggingface_hub import constants
-
-    return constants.ENDPOINT
-
-
-@functools.cache
-def hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
-    """One request to the hub (or HF_ENDPOINT's mirror) with a short timeout and no retry; any
-    answer counts."""
-    from huggingface_hub import get_session
-
-    try:
-        get_session().head(hub_endpoint(), timeout=timeout)
-    except Exception:  # no route, refused, DNS failure, timeout, proxy error
-        return False
-    return True
 
 
 def check_positions(model, max_seq_length: int):

@@ -168,6 +168,7 @@ def save_atomically(output_dir: str, write) -> None:
         for ckpt in sorted(path.glob("checkpoint-*")) if path.is_dir() else []:
             ckpt.rename(staging / ckpt.name)
             checkpoints.append(ckpt)
+        set_modes_as_umask_allows(staging)
         if path.exists() and exchange_paths(staging, path):
             checkpoints = []
             shutil.rmtree(staging, ignore_errors=True)  # it now holds the old model
@@ -189,6 +190,28 @@ def save_atomically(output_dir: str, write) -> None:
             (staging / ckpt.name).rename(ckpt)
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def set_modes_as_umask_allows(folder: Path):
+    """Folders 0777 and files 0666 less the umask (0755 and 0644 under the usual 022), as mkdir and
+    open make them. mkdtemp makes the staging folder 0700 and safetensors writes the weights 0600
+    (through a temporary file), so a saved model was unreadable to the group and others, who could
+    still read every other file in it; one rule for all, the user's own, is what they expect."""
+    umask = current_umask()
+    for item in [folder, *folder.rglob("*")]:
+        if not item.is_symlink():
+            item.chmod((0o777 if item.is_dir() else 0o666) & ~umask)
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (os.umask can only set
+    it, which for a moment would change it for every thread)."""
+    with contextlib.suppress(OSError, StopIteration, ValueError):
+        status = Path("/proc/self/status").read_text().splitlines()
+        return int(next(line for line in status if line.startswith("Umask:")).split()[1], 8)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 def plot_losses(log_history: list[dict], before: float, out: Path):

@@ -65,6 +65,13 @@ def format_configuration(model_args, data_args, suggest_args, args, precision: s
             if suggest_args.gender != "any"
             else "any"
         ),
+        # what a parent asked to leave out (避讳) is part of what the list means
+        **({"avoid": suggest_args.avoid} if suggest_args.avoid else {}),
+        **(
+            {"suggestions_file": suggest_args.suggestions_file}
+            if suggest_args.suggestions_file
+            else {}
+        ),
     }
     if not args.do_train:  # nothing is trained: the training settings do not apply
         for key in (
@@ -316,12 +323,31 @@ def close_progress_bars():
         bar.close()
 
 
+# Below this many sentences in a split, its numbers say little: a test split of 4 short sentences
+# holds about 5 masked tokens, so one token more or less guessed moves the eval loss by a fifth.
+FEW_ROWS = 5
+
+
+def few_rows_warning(n_train: int, n_test: int) -> str | None:
+    """A warning for a split too small to mean much (a 2-row corpus trains on 1 and tests on 1); a
+    warning, not a refusal: a tiny corpus is how one tries the script out."""
+    if min(n_train, n_test) >= FEW_ROWS:
+        return None
+    return (
+        f"only {n_train} train / {n_test} test sentences: the eval loss, perplexity and name score"
+        " of so few say little, and so little data teaches little; use a few dozen sentences or"
+        " more"
+    )
+
+
 def show_data(
     report, n_rows: int, encoding: str, processed, train, test, tokenizer, masked, precision
 ):
     """The data's sizes, the processed rows and the masked examples (masking.masked_examples);
     how the precision was settled."""
     report.say(f"== 数据 data: {n_rows} rows ({encoding}), {len(train)} train / {len(test)} test")
+    if warning := few_rows_warning(len(train), len(test)):
+        logger.warning(warning)
     show_examples(report, tokenizer, processed, masked)
     if precision:
         report.say(f"== 精度 precision: {precision}")

@@ -134,6 +134,7 @@ def report_suggestions(
     if suggest_args.suggestions_file and when != "pretrained":
         records = suggestion_records(found, surname)
         outputs.write_suggestions_file(suggest_args.suggestions_file, records)
+        report.say(f"名字表已写入 names written to {suggest_args.suggestions_file}")
     return scores
 
 

@@ -194,6 +194,14 @@ def test_a_generation_character_and_characters_to_avoid(trained, tmp_path):
     assert not set(avoid) & {name[2] for name, *_ in table}
     records = json.loads((tmp_path / "names.json").read_text(encoding="utf-8"))
     assert [r["name"] for r in records] == [name for name, *_ in table]
+    # The run names the file it wrote, and its configuration (printed and in the report) says what
+    # was avoided: the list means something else without it.
+    report = (tmp_path / "r.txt").read_text(encoding="utf-8")
+    for text in (out, report):
+        assert f"名字表已写入 names written to {tmp_path / 'names.json'}" in text.splitlines()
+        assert re.search(rf"^avoid +{avoid}$", text, re.M) and re.search(
+            r"^suggestions_file +\S*names.json$", text, re.M
+        )
     for (name, pinyin, lean, p, tones, strokes, meaning), r in zip(table, records, strict=True):
         assert (r["given"], r["pinyin"], r["lean"]) == (name[1:], pinyin, lean)
         assert r["probability"] == pytest.approx(p, rel=1e-2, abs=1e-6)

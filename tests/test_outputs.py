@@ -122,3 +122,45 @@ def test_the_suggestions_file_round_trips_and_is_replaced_in_one_step(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["names.json"]  # no temporary file left
     outputs.write_suggestions_file(str(path), [])
     assert json.loads(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_the_saved_folder_and_every_file_have_the_modes_the_umask_gives(tmp_path, umask):
+    """mkdtemp's 0700 folder and the 0600 that safetensors gives the weights are not what a user
+    gets from any other tool: every file as open() makes it, the folder as mkdir makes it."""
+    import os
+
+    def write(folder):
+        (folder / "config.json").write_text("{}")
+        # as safetensors writes it: a private temporary file, renamed
+        fd = os.open(folder / "model.safetensors", os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
+        (folder / "checkpoint-1").mkdir(mode=0o700)
+        (folder / "checkpoint-1" / "optimizer.pt").touch(mode=0o600)
+
+    previous = os.umask(umask)
+    try:
+        assert outputs.current_umask() == umask
+        outputs.save_atomically(str(tmp_path / "out"), write)
+    finally:
+        os.umask(previous)
+    out = tmp_path / "out"
+    modes = {p.relative_to(out).as_posix(): p.stat().st_mode & 0o777 for p in out.rglob("*")}
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask
+    assert modes == {
+        "config.json": 0o666 & ~umask,
+        "model.safetensors": 0o666 & ~umask,
+        "checkpoint-1": 0o777 & ~umask,
+        "checkpoint-1/optimizer.pt": 0o666 & ~umask,
+    }
+
+
+def test_a_trained_model_folder_has_one_mode_for_every_file(trained):
+    work, proc = trained
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = work / "out"
+    umask = outputs.current_umask()
+    assert {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()} == {
+        p.name: 0o666 & ~umask for p in out.iterdir()
+    }
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask
