@@ -13,7 +13,9 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from transformers import (
     BertForMaskedLM,
     PrinterCallback,
@@ -181,6 +183,8 @@ class NamingTrainer(Trainer):
             # The stock forward (nn.DataParallel) takes num_items_in_batch but ignores it: the
             # Trainer must then scale each micro-batch's mean loss for gradient accumulation itself.
             self.model_accepts_loss_kwargs = False
+        # eval_loss is the mean over the masked tokens of the whole test split (token_mean_loss)
+        self.compute_metrics = token_mean_loss
         self._tokens_counted = 0  # batches without padding: their size, known on the host
         # padded batches: the sum of the mask, a tensor on the device, read at the end
         self._tokens_on_device = 0
@@ -188,6 +192,33 @@ class NamingTrainer(Trainer):
     def tokens_seen(self) -> int:
         """Non-padding tokens of the training batches this process has trained on."""
         return self._tokens_counted + int(self._tokens_on_device)
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        """Per test row, (sum of the masked tokens' losses, number of masked tokens): (batch, 2).
+
+        The stock step returns each batch's mean loss, and the stock loop averages those means
+        weighted by rows, so eval_loss moved with --per_device_eval_batch_size (2.1732 at 1, 2.1001
+        at 32 on one masked split). Per-row sums are gathered per sample like predictions
+        (gather_for_metrics drops the rows a process repeats to fill its last batch), and
+        token_mean_loss divides the total by the token count: one number for any batch size and
+        any number of processes.
+        """
+        inputs = self._prepare_inputs(inputs)
+        ids = inputs["input_ids"]
+        with torch.no_grad(), self.compute_loss_context_manager():
+            logits = model(**inputs).logits
+        if "masked_positions" in inputs:  # masked-positions forward: logits (K, vocab)
+            targets = inputs["masked_labels"]
+            rows = inputs["masked_positions"] // ids.shape[1]
+        else:  # stock forward: logits (batch, length, vocab)
+            targets = inputs["labels"].flatten()
+            logits = logits.flatten(0, 1)
+            rows = torch.arange(ids.shape[0], device=ids.device).repeat_interleave(ids.shape[1])
+        losses = F.cross_entropy(logits.float(), targets, reduction="none")  # 0 where -100
+        counted = torch.stack([losses.double(), (targets != -100).double()], dim=1)
+        sums = torch.zeros(ids.shape[0], 2, dtype=torch.float64, device=ids.device)
+        sums.index_add_(0, rows, counted)
+        return None, sums, sums
 
     def get_decay_parameter_names(self, model) -> list[str]:
         """With no weight decay (the default) every parameter goes into one optimizer group: the
@@ -216,6 +247,13 @@ class NamingTrainer(Trainer):
         loss = super().training_step(model, inputs, num_items_in_batch)
         window_average = self._tr_loss / (1 + self.state.global_step - self._globalstep_last_logged)
         return torch.where(torch.isfinite(loss), loss, window_average)
+
+
+def token_mean_loss(prediction) -> dict:
+    """eval_loss from the test rows' (loss sum, masked tokens) pairs: the mean over all masked
+    tokens."""
+    sums = np.asarray(prediction.predictions, dtype=np.float64).reshape(-1, 2).sum(axis=0)
+    return {"loss": float(sums[0] / sums[1]) if sums[1] else float("nan")}
 
 
 def make_collator(model, tokenizer, args, data_args) -> NameMaskingCollator:
