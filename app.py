@@ -110,6 +110,10 @@ class DataArguments:
         default=0.15,
         metadata={"help": "Held-out share (0-1) or number of rows (>= 1) for evaluation."},
     )
+    hold_out_names: bool = field(
+        default=True,  # a row split trains on every test name too: the score then measures recall
+        metadata={"help": "Hold out whole given names: test names never occur in training."},
+    )
     max_seq_length: int = field(
         # corpus sentences are under 20 characters; 64 leaves room for users' longer ones
         default=64,
@@ -383,7 +387,9 @@ def prepare_data(rows, tokenizer, data_args, args):
     masked."""
     with args.main_process_first(desc="tokenize"):
         processed = corpus.tokenize_corpus(rows, tokenizer, data_args.max_seq_length)
-    splits = corpus.split_corpus(processed, data_args.test_size, args.seed)
+    splits = corpus.split_corpus(
+        processed, data_args.test_size, args.seed, data_args.hold_out_names
+    )
     train, test = splits["train"], splits["test"]
     # The training batches are masked afresh each epoch by the Trainer's collator,
     # NameMaskingCollator: transformers' DataCollatorForLanguageModeling, plus whole given names.

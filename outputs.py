@@ -217,7 +217,7 @@ def plot_losses(log_history: list[dict], before: float, out: Path):
 def model_card(
     model_args, data_args, suggest_args, args, metrics: dict, n_rows: int, n_labelled: int
 ) -> str:
-    scores = "\n".join(f"| {k} | {v:.4f} |" for k, v in metrics.items() if isinstance(v, float))
+    held_out, checks, speed = card_tables(metrics)
     # What the corpus is, from the corpus itself: any corpus trains, not only sentences about names.
     labels = f"{n_labelled} with a name label" if n_labelled else "no name labels"
     quality = ""
@@ -261,13 +261,74 @@ pipeline("fill-mask", model="{args.output_dir}")("{suggest_args.resolved_prompt(
 ## Scores on the held-out split
 | metric | value |
 |---|---|
-{scores}
+{held_out}
 
-Loss and perplexity are measured on the same masked test tokens before and after. name_topK
-(where the corpus has name labels): share of held-out given-name characters that the model ranks
-in its top K when the whole given name is masked.{quality}
+Loss and perplexity are measured on the same masked test tokens before and after: the mean loss
+over all masked tokens of the test split. name_topK (where the corpus has name labels): share of
+held-out given-name characters that the model ranks in its top K when the whole given name is
+masked. {test_names_sentence(metrics)}
+
+## The suggested list
+| check | value |
+|---|---|
+{checks}
+{quality}
+## Speed of this run
+| measure | value |
+|---|---|
+{speed}
+
 ![loss](loss.png)
 """
+
+
+# Scores of the name list (suggestions.suggestion_quality) and the run's timings: not held-out
+# scores, so the card keeps them in tables of their own.
+LIST_CHECKS = ("gender_fit", "name_realism", "registrable")
+SPEED = ("train_seconds", "seconds_per_step", "first_step_seconds", "median_step_seconds")
+SPEED += ("train_tokens", "tokens_per_second")
+
+
+def card_tables(metrics: dict) -> tuple[str, str, str]:
+    """The card's three tables: held-out scores, checks of the suggested list, speed."""
+
+    def rows(keys):
+        return (
+            "\n".join(
+                f"| {k} | {metrics[k]:.4f} |"
+                if isinstance(metrics[k], float)
+                else f"| {k} | {metrics[k]} |"
+                for k in keys
+                if metrics.get(k) is not None
+            )
+            or "| - | - |"
+        )
+
+    held_out = [
+        k
+        for k, v in metrics.items()
+        if isinstance(v, float) and k.removesuffix("_before") not in (*LIST_CHECKS, *SPEED)
+    ]
+    checks = [f"{k}{when}" for k in LIST_CHECKS for when in ("_before", "")]
+    return rows(held_out), rows(checks), rows(SPEED)
+
+
+def test_names_sentence(metrics: dict) -> str:
+    """What the name score is measured on, in words."""
+    if "test_names_unseen" not in metrics:
+        return "The corpus has no name labels, so there is no name score."
+    unseen, seen = metrics["test_names_unseen"], metrics["test_names_seen"]
+    if not seen:
+        return (
+            f"The test split holds {unseen} given names that never occur in training (every"
+            " sentence of a name is on one side of the split), so name_topK measures names the"
+            " model never saw."
+        )
+    return (
+        f"The test split holds {seen} given names that training also holds and {unseen} that it"
+        " does not: name_topK_seen measures recall of names trained on, name_topK_unseen names the"
+        " model never saw."
+    )
 
 
 def save_outputs(

@@ -16,6 +16,7 @@ import datasets
 from tqdm.auto import tqdm
 from transformers.utils import logging as hf_logging
 
+import corpus
 import hanzi
 import masking
 import names
@@ -332,6 +333,7 @@ def show_data(
     """The data's sizes, the processed rows and two masked examples; how the precision was
     settled."""
     report.say(f"== 数据 data: {n_rows} rows ({encoding}), {len(train)} train / {len(test)} test")
+    report.say(corpus.describe_test_names(test, data_args.hold_out_names))
     collator = masking.NameMaskingCollator(
         tokenizer,
         mlm_probability=data_args.mlm_probability,

@@ -24,6 +24,7 @@ from transformers import (
     TrainerCallback,
 )
 
+import corpus
 import device
 import masking
 import modeling
@@ -383,7 +384,27 @@ def evaluate(trainer, model, tokenizer, test, after_training: bool = False) -> d
     if trainer.is_world_process_zero() and math.isfinite(metrics["eval_loss"]):
         model.eval()
         metrics.update(name_score(model, tokenizer, test))
+        metrics.update(seen_and_unseen_scores(model, tokenizer, test))
     return metrics
+
+
+def seen_and_unseen_scores(model, tokenizer, test) -> dict:
+    """The name score on the test names training never had (name_top20_unseen, ...) and on those
+    it had (name_top20_seen, ...); each only where the test split holds such names."""
+    if "name_seen" not in test.column_names:
+        return {}
+    scores = {}
+    flags = test["name_seen"]
+    for suffix, wanted in (("unseen", False), ("seen", True)):
+        rows = [
+            i
+            for i, (g, s) in enumerate(zip(test["given_name"], flags, strict=True))
+            if g and s == wanted
+        ]
+        if rows:
+            score = name_score(model, tokenizer, test.select(rows))
+            scores |= {f"{k}_{suffix}": v for k, v in score.items()}
+    return scores
 
 
 def _last_epoch_eval_loss(trainer) -> float | None:
@@ -427,6 +448,7 @@ def collect_metrics(before: dict, after: dict, trainer, train, test) -> dict:
             "perplexity": perplexity(after["eval_loss"]),
             "train_rows": len(train),
             "test_rows": len(test),
+            **corpus.test_name_counts(test),
             "train_steps": trainer.state.global_step,
             "world_size": trainer.args.world_size,
             **step_timer(trainer).metrics(trainer.state),

@@ -81,6 +81,25 @@ def test_two_processes_train_one_model(launcher, tmp_path, tiny_model, small_cor
     assert proc.stdout.count("top 20 names for") == 2
     assert "x 2" in next(line for line in proc.stdout.splitlines() if line.startswith("device"))
     assert (tmp_path / "out" / "model.safetensors").exists()
+    # eval_loss is the mean over the masked tokens of the whole test split: the 9 test rows split
+    # 5 + 4 (and one repeated to fill the second process's batch) give what one process gives.
+    one = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "app.py"),
+            *_common(tiny_model, small_corpus, tmp_path / "one", tmp_path / "one.txt"),
+            "--max_steps",
+            "1",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert one.returncode == 0, one.stderr[-3000:]
+    alone = json.loads((tmp_path / "one" / "metrics.json").read_text())
+    assert abs(alone["eval_loss_before"] - metrics["eval_loss_before"]) < 1e-5
 
 
 def test_killed_run_resumes_from_its_checkpoint_with_the_same_steps(
