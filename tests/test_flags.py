@@ -481,7 +481,6 @@ WORKS = {
     ],
     "label smoothing": ["--label_smoothing_factor", "0.1"],
     "bf16 asked for": ["--bf16", "True"],
-    "fp16 asked for": ["--fp16", "True"],
 }
 REFUSED = {
     "best model without checkpoints": (
@@ -493,6 +492,13 @@ REFUSED = {
         ["--bf16 True", "--precision fp32"],
     ),
     "bf16 and fp16": (["--bf16", "True", "--fp16", "True"], ["--bf16", "--fp16"]),
+    # CPU autocast runs fp16 as fp32: a run labelled fp16 that trained in fp32 (no CUDA here: the
+    # test hides it)
+    "fp16 on a CPU": (["--fp16", "True"], ["--fp16 True needs a GPU", "--precision bf16"]),
+    "precision fp16 on a CPU": (
+        ["--precision", "fp16"],
+        ["--precision fp16 needs a GPU", "--precision bf16"],
+    ),
     # transformers 4's names, which transformers 5 removed: the line says what replaced them
     "warmup_ratio": (["--warmup_ratio", "0.1"], ["--warmup_ratio", "--warmup_steps"]),
     "group_by_length": (
@@ -525,8 +531,9 @@ def test_flag_works(tmp_path, tiny_model, small_corpus, capsys, flags):
 
 @pytest.mark.parametrize("flags, words", REFUSED.values(), ids=REFUSED.keys())
 def test_flag_refused_in_one_line_before_training(
-    tmp_path, tiny_model, small_corpus, capsys, flags, words
+    tmp_path, tiny_model, small_corpus, capsys, monkeypatch, flags, words
 ):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the same on a GPU machine
     status, out, err = run_app(
         capsys, [*_common(tmp_path, tiny_model, small_corpus), "--max_steps", "2", *flags]
     )
