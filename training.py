@@ -87,10 +87,18 @@ class EpochLines(TrainerCallback):
     def on_train_end(self, args, state, control, **kwargs):
         self.training = False
 
+    def on_step_end(self, args, state, control, **kwargs):
+        # The Trainer evaluates at the last step but logs only every --logging_steps: log there too,
+        # so that the last evaluation line has the loss of its own period.
+        if args.logging_strategy == "steps" and state.global_step >= state.max_steps:
+            control.should_log = True
+        return control
+
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
         if "loss" in logs:
-            self.train_loss = logs["loss"]
+            # with the step it covers up to: an evaluation line shows only its own period's loss
+            self.train_loss = (state.global_step, logs["loss"])
         if not self.training:
             return
         where = (
@@ -99,7 +107,8 @@ class EpochLines(TrainerCallback):
             else f"epoch {state.epoch:.0f}/{args.num_train_epochs:g}"
         )
         if "eval_loss" in logs:
-            train = f"train_loss {self.train_loss:.4f}  " if self.train_loss is not None else ""
+            fresh = self.train_loss is not None and self.train_loss[0] == state.global_step
+            train = f"train_loss {self.train_loss[1]:.4f}  " if fresh else ""
             self.report.say(
                 f"{where}: {train}eval_loss {logs['eval_loss']:.4f}  "
                 f"perplexity {perplexity(logs['eval_loss']):.2f}"

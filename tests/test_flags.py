@@ -591,3 +591,54 @@ def test_drawn_combinations_of_flags_train(
     assert_trained(status, out, err, work / "out", steps=2)
     if precision:
         assert _precision_said(out, work / "out") == precision[1].replace("True", "bf16")
+
+
+def test_a_step_count_given_alone_sets_its_strategy():
+    """--save_steps 3 under our default --save_strategy no wrote nothing (and a resume found no
+    checkpoint): a step count given alone means its strategy is steps. Evaluating every N steps
+    logs the training loss every N steps too. A step count against another strategy is refused."""
+    import cli
+    from errors import UserError
+
+    assert cli.implied_options(cli.given_options(["--max_steps", "7", "--save_steps=3"])) == {
+        "save_strategy": "steps"
+    }
+    assert cli.implied_options({"eval_steps": "4"}) == {
+        "eval_strategy": "steps",
+        "logging_strategy": "steps",
+        "logging_steps": "4",
+    }
+    assert cli.implied_options({"eval_strategy": "steps", "logging_strategy": "epoch"}) == {}
+    assert cli.implied_options({"save_steps": 3, "save_strategy": "steps"}) == {}
+    with pytest.raises(UserError, match="--save_steps 3 counts steps, but --save_strategy epoch"):
+        cli.implied_options({"save_steps": "3", "save_strategy": "epoch"})
+
+
+def test_save_steps_alone_leaves_its_checkpoints(tmp_path, tiny_model, small_corpus, capsys):
+    status, out, err = run_app(
+        capsys,
+        [*_common(tmp_path, tiny_model, small_corpus), "--max_steps", "7", "--save_steps", "3"],
+    )
+    assert_trained(status, out, err, tmp_path / "out", steps=7)
+    saved = sorted(p.name for p in (tmp_path / "out").glob("checkpoint-*"))
+    assert {"checkpoint-3", "checkpoint-6"} <= set(saved), saved
+
+
+def test_each_evaluation_line_has_its_own_periods_train_loss(
+    tmp_path, tiny_model, small_corpus, capsys
+):
+    """Every 4 steps of 14 (an epoch is 7): the lines showed the epoch's loss at steps 8, 12 and 14
+    (4.8156 three times). Now each shows the loss logged at its own step (the checkpoints' log
+    says which), the last one included."""
+    flags = ["--max_steps", "14", "--eval_strategy", "steps", "--eval_steps", "4"]
+    flags += ["--save_steps", "14"]
+    status, out, err = run_app(capsys, [*_common(tmp_path, tiny_model, small_corpus), *flags])
+    assert_trained(status, out, err, tmp_path / "out", steps=14)
+    state = json.loads((tmp_path / "out" / "checkpoint-14" / "trainer_state.json").read_text())
+    logged = {e["step"]: e["loss"] for e in state["log_history"] if "loss" in e}
+    printed = {
+        int(step): float(loss)
+        for step, loss in re.findall(r"^step (\d+)/14: train_loss (\S+)  eval_loss", out, re.M)
+    }
+    assert sorted(printed) == [4, 8, 12, 14], out
+    assert all(abs(printed[step] - logged[step]) < 1e-4 for step in printed), (printed, logged)
