@@ -259,14 +259,16 @@ def _has_blank(ds, column: str) -> bool:
 
 def given_name_span(text: str, label: str | None) -> tuple[int, int] | None:
     """Character span of the given name of `label` inside `text`, or None if the text does not
-    contain it."""
-    if not label or len(label) < 2:
+    contain it. A label that gives its own split ("钟离 娜") is found without the separator."""
+    if not label:
         return None
-    start = text.rfind(label)
+    surname, given = split_name(label)
+    if not surname or not given:
+        return None
+    start = text.rfind(surname + given)
     if start < 0:
         return None
-    surname, _ = split_name(label)
-    return start + len(surname), start + len(label)
+    return start + len(surname), start + len(surname) + len(given)
 
 
 def tokenize_corpus(ds, tokenizer, max_seq_length: int):
