@@ -251,6 +251,14 @@ def check_ranges(args):
             "0 (load in the main process) or more",
             args.dataloader_num_workers,
         ),
+        # Persistent workers keep the collator they got at the first epoch, and with it that
+        # epoch's masks (masking.NameMaskingCollator draws each epoch's from the epoch).
+        (
+            not (args.dataloader_persistent_workers and args.dataloader_num_workers > 0),
+            "--dataloader_persistent_workers",
+            "False (persistent workers would mask every epoch as the first)",
+            args.dataloader_persistent_workers,
+        ),
         # Evaluation computes the loss only (name scores come after training): nothing else can
         # pick a best model.
         (

@@ -117,6 +117,19 @@ class EpochLines(TrainerCallback):
             self.report.say(f"{where}: train_loss {logs['loss']:.4f}")
 
 
+class MaskEpoch(TrainerCallback):
+    """Tells the training collator which epoch its batches are for, so that it masks a row afresh
+    each epoch (masking.NameMaskingCollator). A resumed run's state holds its epoch (1.5: half of
+    the second one done), so its batches get the straight run's masks. Dataloader workers start
+    afresh each epoch (the Trainer's default) and take the collator as it is then."""
+
+    def __init__(self, collator):
+        self.collator = collator
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.collator.epoch = math.floor(state.epoch + 1e-6)
+
+
 def counts_steps(args) -> bool:
     """The run's length is given in steps (--max_steps) or it is evaluated every so many steps."""
     return args.max_steps > 0 or args.eval_strategy == "steps"
@@ -297,6 +310,7 @@ def build_trainer(model, tokenizer, args, data_args, train, test_masked, report:
     if trainer.pop_callback(ProgressCallback):
         trainer.add_callback(QuietProgress())
     trainer.add_callback(EpochLines(report))
+    trainer.add_callback(MaskEpoch(collator))
     # Each process counts its own share of the batches.
     trainer.add_callback(StepTimer(lambda: trainer.tokens_seen() * max(1, args.world_size)))
     return trainer

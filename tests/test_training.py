@@ -142,6 +142,7 @@ def _trainer_on_test_split(tmp_path, model_dir, corpus_file, *flags):
     import app
     import corpus
     import modeling
+    from report import Report
 
     model_args, data_args, _, args = app.parse_args(
         [
@@ -159,7 +160,8 @@ def _trainer_on_test_split(tmp_path, model_dir, corpus_file, *flags):
     rows, _ = corpus.load_corpus(data_args.train_file)
     model, tokenizer = modeling.load_model_and_tokenizer(str(model_dir), for_training=True)
     train, _, test_masked, _ = app.prepare_data(rows, tokenizer, data_args, args)
-    trainer = training.build_trainer(model, tokenizer, args, data_args, train, test_masked, None)
+    quiet = Report(enabled=False)
+    trainer = training.build_trainer(model, tokenizer, args, data_args, train, test_masked, quiet)
     return trainer, model, test_masked
 
 
