@@ -253,6 +253,7 @@ pipeline("fill-mask", model="{args.output_dir}")("{suggest_args.resolved_prompt(
 | {length} |
 | learning rate | {args.learning_rate:g} |
 | batch size per device | {args.per_device_train_batch_size} |
+| gradient accumulation steps | {args.gradient_accumulation_steps} |
 | seed | {args.seed} |
 | mlm_probability | {data_args.mlm_probability} |
 | name_mask_probability | {data_args.name_mask_probability} |

@@ -51,8 +51,7 @@ def format_configuration(model_args, data_args, suggest_args, args, precision: s
             else {"epochs": f"{args.num_train_epochs:g}"}
         ),
         "learning_rate": f"{args.learning_rate:g}",
-        # train_batch_size: x GPUs under DataParallel
-        "batch_size": (args.train_batch_size * max(1, args.world_size)),
+        "batch_size": batch_size(args),
         "seed": args.seed,
         "mlm_probability": data_args.mlm_probability,
         "name_mask_probability": data_args.name_mask_probability,
@@ -87,6 +86,15 @@ def format_configuration(model_args, data_args, suggest_args, args, precision: s
         "== 配置 configuration",
         *(f"{key.ljust(width)}  {value}" for key, value in settings.items()),
     ]
+
+
+def batch_size(args) -> str:
+    """Rows per optimizer step, and how they are made: '64 (16 x 4 accumulated)', '16'. (The
+    configuration said 16 under --gradient_accumulation_steps 4.)"""
+    # train_batch_size: x GPUs under DataParallel; x processes under torchrun
+    per_pass = args.train_batch_size * max(1, args.world_size)
+    steps = args.gradient_accumulation_steps
+    return f"{per_pass * steps} ({per_pass} x {steps} accumulated)" if steps > 1 else str(per_pass)
 
 
 def display_width(text: str) -> int:

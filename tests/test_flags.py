@@ -524,6 +524,10 @@ def test_flag_works(tmp_path, tiny_model, small_corpus, capsys, flags):
     precision = _precision_said(out, tmp_path / "out")
     if "--bf16" in flags or "--fp16" in flags:
         assert precision == flags[flags.index("--bf16" if "--bf16" in flags else "--fp16")][2:]
+    if "--gradient_accumulation_steps" in flags:  # rows per optimizer step, not per pass
+        assert re.search(r"^batch_size +16 \(8 x 2 accumulated\)$", out, re.M), out
+        card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+        assert "| gradient accumulation steps | 2 |" in card
     if "--save_total_limit" in flags:
         assert [p.name for p in (tmp_path / "out").glob("checkpoint-*")] == ["checkpoint-2"]
     assert "Traceback" not in err
