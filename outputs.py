@@ -191,16 +191,26 @@ def save_atomically(output_dir: str, write) -> None:
         raise
 
 
+def training_curve(log_history: list[dict], before: float) -> tuple[list, list]:
+    """(train losses, eval losses) as (epoch, loss) points, from the evaluations made during
+    training only: with --load_best_model_at_end the best checkpoint's evaluation after training
+    is logged at the last step too, and drawn it looked like a jump at the last epoch."""
+    end = next((i for i, e in enumerate(log_history) if "train_runtime" in e), len(log_history))
+    during = log_history[:end]
+    train = [(e["epoch"], e["loss"]) for e in during if "loss" in e and "epoch" in e]
+    evals = [(0.0, before)] + [
+        (e["epoch"], e["eval_loss"]) for e in during if "eval_loss" in e and e.get("step")
+    ]
+    return train, evals
+
+
 def plot_losses(log_history: list[dict], before: float, out: Path):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    train = [(e["epoch"], e["loss"]) for e in log_history if "loss" in e and "epoch" in e]
-    evals = [(0.0, before)] + [
-        (e["epoch"], e["eval_loss"]) for e in log_history if "eval_loss" in e and e.get("step")
-    ]
+    train, evals = training_curve(log_history, before)
     fig, ax = plt.subplots(figsize=(6, 4))
     if train:
         ax.plot(*zip(*train, strict=True), marker="o", label="train loss")
