@@ -234,10 +234,10 @@ def model_card(
     if "name_realism" in metrics:
         prompt, gender = suggest_args.resolved_prompt(), suggest_args.gender
         quality = f"""
-gender_fit: share of the top-{suggest_args.top_k} names for `{prompt}` that lean to the asked
-gender ({gender}) in real naming statistics (ngender's charfreq.csv); name_realism: share of
-them whose characters people really use in given names. Both are absent where they do not apply
-(gender_fit for --gender any).
+These check the list's own filters, they do not score the model: the table admits only names
+that pass them, so name_realism (characters people really use in given names), registrable
+(characters of the 2013 standard table, with --registrable_only) and gender_fit (names leaning to
+the asked gender, {gender}, for `{prompt}`) are 1.0000 by construction; below 1 a filter failed.
 """
     length = (
         f"steps | {args.max_steps}" if args.max_steps > 0 else f"epochs | {args.num_train_epochs:g}"

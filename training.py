@@ -83,6 +83,12 @@ class EpochLines(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.training = True
+        # A run resumed in the middle of a logging period: the step it resumed at, else 0.
+        if args.logging_strategy == "epoch":
+            mid_period = (state.epoch or 0) % 1 > 1e-6
+        else:
+            mid_period = state.global_step % max(1, state.logging_steps or 1) != 0
+        self.resumed_at = state.global_step if mid_period else 0
 
     def on_train_end(self, args, state, control, **kwargs):
         self.training = False
@@ -108,13 +114,21 @@ class EpochLines(TrainerCallback):
         )
         if "eval_loss" in logs:
             fresh = self.train_loss is not None and self.train_loss[0] == state.global_step
-            train = f"train_loss {self.train_loss[1]:.4f}  " if fresh else ""
+            train = f"train_loss {self.train_loss[1]:.4f}{self._resumed_note()}  " if fresh else ""
             self.report.say(
                 f"{where}: {train}eval_loss {logs['eval_loss']:.4f}  "
                 f"perplexity {perplexity(logs['eval_loss']):.2f}"
             )
         elif "loss" in logs and args.eval_strategy == "no":  # no evaluation to wait for
-            self.report.say(f"{where}: train_loss {logs['loss']:.4f}")
+            self.report.say(f"{where}: train_loss {logs['loss']:.4f}{self._resumed_note()}")
+
+    def _resumed_note(self) -> str:
+        """The first loss a resumed run logs covers its own steps only (the checkpoint keeps no
+        partial sum): said, so that it is not read as the whole period's."""
+        if not self.resumed_at:
+            return ""
+        note, self.resumed_at = f" (steps after the resume at step {self.resumed_at} only)", 0
+        return note
 
 
 class MaskEpoch(TrainerCallback):
@@ -148,16 +162,32 @@ class StepTimer(TrainerCallback):
         self.steps: list[float] = []
         self._start = None
         self.count_tokens = count_tokens
+        self.tokens_before = 0  # a resumed run: the tokens its checkpoint had trained on
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.count_tokens:
+            self.tokens_before = state.num_input_tokens_seen or 0
 
     def on_step_begin(self, args, state, control, **kwargs):
         self._start = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):
         self.steps.append(time.perf_counter() - self._start)
+        self.on_epoch_end(args, state, control)
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        if self.count_tokens and control.should_save:
+            # into the checkpoint's trainer_state.json, so that a resumed run counts from there (a
+            # device read at each save only, not at each step)
+            state.num_input_tokens_seen = self.tokens_before + self.count_tokens()
 
     def metrics(self, state) -> dict:
         seconds = sum(self.steps)
-        tokens = self.count_tokens() if self.count_tokens else state.num_input_tokens_seen
+        tokens = (
+            self.tokens_before + self.count_tokens()
+            if self.count_tokens
+            else state.num_input_tokens_seen
+        )
         return {
             "train_seconds": seconds,
             "seconds_per_step": seconds / max(1, len(self.steps)),

@@ -110,7 +110,7 @@ def test_report_and_saved_outputs(trained):
     )
     assert "| eval_loss |" in scores and "name_realism" not in scores and "seconds" not in scores
     assert "| name_realism | 1.0000 |" in checks and "| train_tokens |" in speed
-    assert "| name_realism | 1.0000 |" in card and "gender_fit:" in card
+    assert "| name_realism | 1.0000 |" in card and "are 1.0000 by construction" in card
     assert "base_model:" in card and "corpus.json" in card and f"{metrics['eval_loss']:.4f}" in card
     assert (work / "out" / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [p for p in work.iterdir() if p.name.startswith(".")]  # no staging folders left

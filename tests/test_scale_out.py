@@ -138,6 +138,12 @@ def test_killed_run_resumes_from_its_checkpoint_with_the_same_steps(
     assert metrics["train_steps"] == 3 * steps_per_epoch
     # The resumed run logged only epochs 2 and 3: epoch 1 came from the checkpoint.
     assert "epoch 1/3:" not in resumed.stdout and "epoch 3/3:" in resumed.stdout
+    # Its tokens count the checkpoint's too (they covered the resumed steps only): batch size 1
+    # pads nothing, so each epoch trains on the same number of tokens.
+    state = json.loads((out / first / "trainer_state.json").read_text())
+    assert state["num_input_tokens_seen"] > 0
+    assert metrics["train_tokens"] == 3 * state["num_input_tokens_seen"]
+    assert "steps after the resume" not in resumed.stdout  # it resumed at an epoch's end
     steps = sorted(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*"))
     # kept beside the final model
     assert steps == [
