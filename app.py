@@ -35,7 +35,8 @@ step's details live in a module named for what it holds:
     masking.py      DataCollatorForLanguageModeling with name masking; the test split masked once
     modeling.py     loading the model and tokenizer; the training forward at masked positions only
     device.py       precision for this hardware (bf16, fp16, TF32), the CPU memory lever
-    training.py     the transformers.Trainer, its callbacks, evaluation and the name score
+    training.py     the transformers.Trainer and its callbacks
+    evaluation.py   the eval loss over masked tokens and the name score (seen and unseen names)
     roles.py        which characters the training corpus gives as names (saved with the model)
     suggestions.py  the name table for the suggestion options: search, print, check, JSON file
     beam_search.py  filling the prompt's [MASK]s with names, under the naming rules
@@ -63,6 +64,7 @@ import cli
 import corpus
 import device
 import errors
+import evaluation
 import masking
 import modeling
 import names
@@ -329,7 +331,7 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
 
     # Before training: loss, perplexity and name score on the held-out split, and the pretrained
     # model's names.
-    before = training.evaluate(trainer, model, tokenizer, test)
+    before = evaluation.evaluate(trainer, model, tokenizer, test)
     report.say()
     report.say(format_eval("before training", before))
     if trainer.is_world_process_zero():
@@ -338,7 +340,7 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
         )
 
     train_model(report, trainer, checkpoint)  # trainer.train()
-    after = training.evaluate(trainer, model, tokenizer, test, after_training=True)
+    after = evaluation.evaluate(trainer, model, tokenizer, test, after_training=True)
     report.say(format_eval("after training", after))
     # a NaN eval loss: no names, nothing saved
     training.check_converged(report, after, trainer, args)

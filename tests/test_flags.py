@@ -22,6 +22,7 @@ from transformers.modeling_outputs import MaskedLMOutput
 
 import app
 import corpus
+import evaluation
 import masking
 import modeling
 import training
@@ -429,7 +430,7 @@ def test_no_name_score_from_nan_logits(tiny_model, tiny_tokenizer, corpus_rows, 
         model.cls.predictions.decoder.bias.fill_(float("nan"))
         model.cls.predictions.bias.fill_(float("nan"))
     # why the score is skipped
-    assert training.name_score(model, tiny_tokenizer, rows)["name_top1"] == 1.0
+    assert evaluation.name_score(model, tiny_tokenizer, rows)["name_top1"] == 1.0
 
     class Evaluates:
         def evaluate(self):
@@ -438,7 +439,7 @@ def test_no_name_score_from_nan_logits(tiny_model, tiny_tokenizer, corpus_rows, 
         def is_world_process_zero(self):
             return True
 
-    assert training.evaluate(Evaluates(), model, tiny_tokenizer, rows) == {
+    assert evaluation.evaluate(Evaluates(), model, tiny_tokenizer, rows) == {
         "eval_loss": pytest.approx(float("nan"), nan_ok=True)
     }
 

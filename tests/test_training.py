@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import bench_host
+import evaluation
 import training
 from conftest import REPO, ranked_model
 
@@ -26,7 +27,7 @@ def test_name_score_on_a_hand_made_case(tiny_tokenizer):
         rows["name_mask"].append([0] * 7 + [1, 0])
     import datasets
 
-    score = training.name_score(
+    score = evaluation.name_score(
         model, tiny_tokenizer, datasets.Dataset.from_dict(rows), ks=(1, 5, 20)
     )
     # 涛 rank 1, 伟 rank 2, 芳 rank 7, 强 beyond 20 -> top1 1/4, top5 2/4, top20 3/4.
