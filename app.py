@@ -37,7 +37,8 @@ step's details live in a module named for what it holds:
     modeling.py     loading the model and tokenizer; the training forward at masked positions only
     hub.py          where the model comes from; the one line, before torch, when it cannot be had
     device.py       precision for this hardware (bf16, fp16, TF32), the CPU memory lever
-    training.py     the transformers.Trainer, its callbacks, evaluation and the name score
+    training.py     the transformers.Trainer and its callbacks
+    evaluation.py   the eval loss over masked tokens and the name score (seen and unseen names)
     roles.py        which characters the training corpus gives as names (saved with the model)
     suggestions.py  the name table for the suggestion options: search, print, check, JSON file
     beam_search.py  filling the prompt's [MASK]s with names, under the naming rules
@@ -45,6 +46,7 @@ step's details live in a module named for what it holds:
     hanzi.py        strokes, meaning and registrable characters (data/unihan_names.tsv)
     report.py       what the run prints: fixed-shape lines, the data, the name table
     outputs.py      the output folder (lock, atomic save), result.txt, loss plot, model card
+    model_card.py   the saved folder's README.md (the model card) and loss.png
     errors.py       UserError: bad input, said in one line; SIGTERM as an exception
     cli.py          the command line: --help's groups, parsing the options above
 Beside them: demo.py (the page), bench*.py and standin.py (benchmarks on stand-in models).
@@ -72,6 +74,7 @@ import cli
 import corpus
 import device
 import errors
+import evaluation
 import masking
 import modeling
 import names
@@ -118,6 +121,10 @@ class DataArguments:
         # ~50 held-out sentences of the 350: enough for a stable eval loss and name score
         default=0.15,
         metadata={"help": "Held-out share (0-1), or a number of rows."},
+    )
+    hold_out_names: bool = field(
+        default=True,  # a row split trains on every test name too: the score then measures recall
+        metadata={"help": "Hold out whole given names: test names never occur in training."},
     )
     max_seq_length: int = field(
         # corpus sentences are under 20 characters; 64 leaves room for users' longer ones
@@ -315,11 +322,13 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     precision = training.settle_precision(model, tokenizer, train, data_args, args)
     report_configuration(report, model_args, data_args, suggest_args, args)  # with the precision
     masked = masking.masked_examples(train, tokenizer, data_args, args.seed)
-    show_data(report, len(rows), encoding, processed, train, test, tokenizer, masked, precision)
+    show_data(
+        report, len(rows), encoding, processed, train, test, tokenizer, masked, precision, data_args
+    )
     trainer = training.build_trainer(model, tokenizer, args, data_args, train, test_masked, report)
 
     # Before training: held-out loss, perplexity, name score, and the pretrained model's names.
-    before = training.evaluate(trainer, model, tokenizer, test)
+    before = evaluation.evaluate(trainer, model, tokenizer, test)
     report.say()
     report.say(format_eval("before training", before))
     if trainer.is_world_process_zero():
@@ -328,7 +337,7 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
         )
 
     train_model(report, trainer, checkpoint)  # trainer.train()
-    after = training.evaluate(trainer, model, tokenizer, test, after_training=True)
+    after = evaluation.evaluate(trainer, model, tokenizer, test, after_training=True)
     report.say(format_eval("after training", after))
     # A NaN eval loss stops the run here: no names, nothing saved.
     training.check_converged(report, after, trainer, args)
@@ -373,7 +382,9 @@ def prepare_data(rows, tokenizer, data_args, args):
     """(train, test, test masked once, all rows): tokenized with word_ids, split, masked."""
     with args.main_process_first(desc="tokenize"):
         processed = corpus.tokenize_corpus(rows, tokenizer, data_args.max_seq_length)
-    splits = corpus.split_corpus(processed, data_args.test_size, args.seed)
+    splits = corpus.split_corpus(
+        processed, data_args.test_size, args.seed, data_args.hold_out_names
+    )
     train, test = splits["train"], splits["test"]
     # The training batches are masked afresh each epoch by the Trainer's collator,
     # NameMaskingCollator: transformers' DataCollatorForLanguageModeling, plus whole given names.

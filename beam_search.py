@@ -78,13 +78,14 @@ def word_pairs(tokenizer, size: int, keep=()) -> dict[int, list[int]]:
 
 
 def candidates(
-    tokenizer, size: int, exclude: str = "", registrable_only: bool = False
+    tokenizer, size: int, exclude: str = "", registrable_only: bool = False, include: str = ""
 ) -> torch.Tensor:
-    """(size,) bool: the tokens suggest_names may fill in, the given-name characters less those in
-    `exclude`; with registrable_only, only those of the 2013 standard table
-    (hanzi.is_registrable)."""
+    """(size,) bool: the tokens suggest_names may fill in, the given-name characters and those in
+    `include` (the corpus's own), less those in `exclude`; with registrable_only, only those of
+    the 2013 standard table (hanzi.is_registrable)."""
     name, _ = vocab_tables(tokenizer, size)
     vocab = tokenizer.get_vocab()
+    name[[vocab[c] for c in include if c in vocab and vocab[c] < size]] = True
     name[[vocab[c] for c in exclude if c in vocab and vocab[c] < size]] = False
     if registrable_only:
         ids = name.nonzero().flatten().tolist()
@@ -190,6 +191,7 @@ def suggest_names(
             size,
             exclude + (roles.not_given_name_chars() if roles else ""),
             registrable_only,
+            include=roles.given_name_chars() if roles else "",
         )
         if sign:
             # names.leans_strongly, for the whole vocabulary at once

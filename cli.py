@@ -107,8 +107,15 @@ def parse_args(argv: list[str], dataclasses):
     parser = build_parser(dataclasses)
     try:
         if len(argv) == 1 and argv[0].endswith(".json"):
-            return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
-        return parser.parse_args_into_dataclasses(args=argv)
+            with open(os.path.abspath(argv[0]), encoding="utf-8") as f:
+                given = json.load(f)
+            if not isinstance(given, dict):
+                raise ValueError(f"config file '{argv[0]}' must hold one JSON object of options")
+            return parser.parse_dict(given | implied_options(given))
+        extra = implied_options(given_options(argv))
+        return parser.parse_args_into_dataclasses(
+            args=[*argv, *(x for k, v in extra.items() for x in (f"--{k}", str(v)))]
+        )
     except json.JSONDecodeError as e:
         raise UserError(
             f"config file '{argv[0]}' is not valid JSON (line {e.lineno}: {e.msg}): fix that line"
@@ -124,6 +131,44 @@ def parse_args(argv: list[str], dataclasses):
         raise UserError(
             f"config file '{argv[0]}': {e.strerror}: pass a JSON file of options"
         ) from None
+
+
+def given_options(argv: list[str]) -> dict:
+    """{option: value} of the options on the command line (value None for a bare flag)."""
+    given = {}
+    for i, arg in enumerate(argv):
+        if arg.startswith("--"):
+            name, eq, value = arg[2:].partition("=")
+            following = argv[i + 1] if i + 1 < len(argv) else None
+            bare = following is None or following.startswith("--")
+            given[name] = value if eq else None if bare else following
+    return given
+
+
+def implied_options(given: dict) -> dict:
+    """The options that follow from those given. A step count given alone means its strategy is
+    'steps' (the Trainer ignores --save_steps 3 under our default --save_strategy no, and a resume
+    then finds no checkpoint); evaluating every N steps logs the training loss every N steps too, so
+    that each evaluation line shows the loss of its own period, not the last epoch's. A step count
+    against another strategy is refused."""
+    implied = {}
+    for what in ("save", "eval", "logging"):
+        steps, strategy = f"{what}_steps", f"{what}_strategy"
+        if steps not in given:
+            continue
+        if strategy not in given:
+            implied[strategy] = "steps"
+        elif str(given[strategy]) != "steps":
+            raise UserError(
+                f"--{steps} {given[steps]} counts steps, but --{strategy} {given[strategy]} does"
+                f" not use it: pass --{strategy} steps, or drop --{steps}"
+            )
+    if implied.get("eval_strategy", given.get("eval_strategy")) == "steps":
+        if "logging_strategy" not in given:
+            implied["logging_strategy"] = "steps"
+            if "logging_steps" not in given and given.get("eval_steps") is not None:
+                implied["logging_steps"] = given["eval_steps"]
+    return implied
 
 
 def check_ranges(args):
@@ -191,6 +236,14 @@ def check_ranges(args):
             "--dataloader_num_workers",
             "0 (load in the main process) or more",
             args.dataloader_num_workers,
+        ),
+        # Persistent workers keep the collator they got at the first epoch, and with it that
+        # epoch's masks (masking.NameMaskingCollator draws each epoch's from the epoch).
+        (
+            not (args.dataloader_persistent_workers and args.dataloader_num_workers > 0),
+            "--dataloader_persistent_workers",
+            "False (persistent workers would mask every epoch as the first)",
+            args.dataloader_persistent_workers,
         ),
         # Evaluation computes the loss only (name scores come after training): nothing else can
         # pick a best model.

@@ -109,6 +109,14 @@ def configure(args):
     if asked:
         # asked for by name: neither the CPU rule nor the GPU timing second-guesses it
         args.precision = asked
+    if args.precision == "fp16" and (args.use_cpu or no_accelerator()):
+        # CPU autocast keeps matmuls in float32 under fp16: the run would be fp32 labelled fp16
+        # (identical losses, measured), so no label may claim it.
+        flag = "--fp16 True" if asked == "fp16" else "--precision fp16"
+        raise UserError(
+            f"{flag} needs a GPU: on a CPU, fp16 autocast trains in fp32; pass --precision bf16 (or"
+            " auto, fp32), or train on a GPU"
+        )
     if not (args.bf16 or args.fp16):
         if args.precision == "bf16" or (args.precision == "auto" and native_bf16(cuda)):
             args.bf16 = True

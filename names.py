@@ -22,6 +22,7 @@ import math
 import os
 import re
 import unicodedata
+from pathlib import Path
 
 import hanzi
 
@@ -123,14 +124,16 @@ TONE_OF_MARK = {"\u0304": 1, "\u0301": 2, "\u030c": 3, "\u0300": 4}
 FREE = "_"
 
 MASK = "[MASK]"
-# Double surnames, so that 欧阳娜 splits into 欧阳 + 娜 and not 欧 + 阳娜. Every two-character key
-# of SURNAME_READINGS is one (单于, 万俟), so the two lists cannot disagree.
-DOUBLE_SURNAMES = frozenset(
-    "欧阳 司马 上官 诸葛 东方 皇甫 令狐 慕容 司徒 夏侯 尉迟 公孙 长孙 宇文 轩辕 端木 独孤 南宫 西门"
-    " 百里 呼延 澹台 东郭 闻人".split()
-) | {surname for surname in SURNAME_READINGS if len(surname) == 2}
-# Prompt templates per --gender: the same sentence patterns as train.json, so a trained
-# model has seen them.
+# Double surnames, so that 欧阳娜 splits into 欧阳 + 娜 and not 欧 + 阳娜: the 百家姓's 60 and their
+# traditional forms (歐陽, 司馬, 諸葛, 鍾離), from data/double_surnames.tsv (tools/
+# build_double_surnames.py), and 独孤, which the 百家姓 lacks. Every two-character key of
+# SURNAME_READINGS is one of the 百家姓's (单于, 万俟), so the two lists cannot disagree.
+DOUBLE_SURNAMES_FILE = Path(__file__).resolve().parent / "data" / "double_surnames.tsv"
+OTHER_DOUBLE_SURNAMES = frozenset({"独孤", "獨孤"})
+# A label may give its own split: "钟离 娜", "钟离·娜"; 乐 正宇 is 乐 + 正宇, though 乐正 is one.
+LABEL_SEPARATORS = " ·・•"
+# Prompt templates per --gender: the same sentence patterns as train.json, so a trained model has
+# seen them.
 PROMPT_TEMPLATES = {
     "any": "小孩的名字叫{surname}{masks}",
     "boy": "男孩的名字叫{surname}{masks}",
@@ -141,9 +144,25 @@ PROMPT_TEMPLATES = {
 # ----------------------------------------------------------------------------------------------
 # Names and prompts
 # ----------------------------------------------------------------------------------------------
+@functools.cache
+def double_surnames() -> frozenset[str]:
+    """Every double surname we split as one, simplified and traditional (read once)."""
+    found = set(OTHER_DOUBLE_SURNAMES)
+    for line in DOUBLE_SURNAMES_FILE.read_text(encoding="utf-8").splitlines()[1:]:
+        if line and not line.startswith("#") and not line.startswith("surname\t"):
+            surname, _, forms = line.partition("\t")
+            found |= {surname, *forms.split()}
+    return frozenset(found)
+
+
 def split_name(full_name: str) -> tuple[str, str]:
-    """'张涛' -> ('张', '涛'); '欧阳娜' -> ('欧阳', '娜'); '张子涵' -> ('张', '子涵')."""
-    cut = 2 if full_name[:2] in DOUBLE_SURNAMES or len(full_name) >= 4 else 1
+    """'张涛' -> ('张', '涛'); '欧阳娜' -> ('欧阳', '娜'); '歐陽傑' -> ('歐陽', '傑'); '张子涵' ->
+    ('张', '子涵'). A name that gives its own split says where: '乐 正宇' -> ('乐', '正宇')."""
+    for sep in LABEL_SEPARATORS:
+        if sep in full_name.strip():
+            surname, _, given = full_name.strip().partition(sep)
+            return surname.strip(), given.strip()
+    cut = 2 if full_name[:2] in double_surnames() or len(full_name) >= 4 else 1
     return full_name[:cut], full_name[cut:]
 
 

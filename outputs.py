@@ -1,7 +1,7 @@
 """What a run leaves behind, and how it never loses what an earlier run left: one run at a time per
 --output_dir (a lock), the model folder swapped in atomically (and put back if a run dies mid-swap),
-result.txt replaced in one step, the loss plot, the model card, and publishing to the Hugging Face
-hub.
+result.txt replaced in one step, and publishing to the Hugging Face hub. The model card and the
+loss plot it writes into the folder are model_card.py's.
 
 It checks folders before any work, so a run never fails only after training. What the model folder
 holds besides the card and the plot is app.py's to say.
@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import device
+import model_card
 import roles
 from errors import UserError
 
@@ -214,87 +214,6 @@ def current_umask() -> int:
     return umask
 
 
-def plot_losses(log_history: list[dict], before: float, out: Path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    train = [(e["epoch"], e["loss"]) for e in log_history if "loss" in e and "epoch" in e]
-    evals = [(0.0, before)] + [
-        (e["epoch"], e["eval_loss"]) for e in log_history if "eval_loss" in e and e.get("step")
-    ]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    if train:
-        ax.plot(*zip(*train, strict=True), marker="o", label="train loss")
-    ax.plot(*zip(*evals, strict=True), marker="s", label="eval loss")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("MLM loss")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-
-
-def model_card(
-    model_args, data_args, suggest_args, args, metrics: dict, n_rows: int, n_labelled: int
-) -> str:
-    scores = "\n".join(f"| {k} | {v:.4f} |" for k, v in metrics.items() if isinstance(v, float))
-    # What the corpus is, from the corpus itself: any corpus trains, not only sentences about names.
-    labels = f"{n_labelled} with a name label" if n_labelled else "no name labels"
-    quality = ""
-    if "name_realism" in metrics:
-        prompt, gender = suggest_args.resolved_prompt(), suggest_args.gender
-        quality = f"""
-gender_fit: share of the top-{suggest_args.top_k} names for `{prompt}` that lean to the asked
-gender ({gender}) in real naming statistics (ngender's charfreq.csv); name_realism: share of
-them whose characters people really use in given names. Both are absent where they do not apply
-(gender_fit for --gender any).
-"""
-    unit, count = (
-        ("steps", args.max_steps)
-        if args.max_steps > 0
-        else ("epochs", f"{args.num_train_epochs:g}")
-    )
-    return f"""---
-language: zh
-base_model: {model_args.model_name_or_path}
-pipeline_tag: fill-mask
----
-# {"取名模型 / Chinese given-name suggester" if n_labelled else "掩码语言模型 / fill-mask model"}
-
-Fine-tuned from `{model_args.model_name_or_path}` with masked-language modelling on
-`{data_args.train_file}` ({n_rows} sentences, {labels}) by `app.py`.
-
-```python
-from transformers import pipeline
-pipeline("fill-mask", model="{args.output_dir}")("{suggest_args.resolved_prompt()}")
-```
-
-## Settings
-| setting | value |
-|---|---|
-| {unit} | {count} |
-| learning rate | {args.learning_rate:g} |
-| batch size per device | {args.per_device_train_batch_size} |
-| seed | {args.seed} |
-| mlm_probability | {data_args.mlm_probability} |
-| name_mask_probability | {data_args.name_mask_probability} |
-| precision | {device.precision_of(args)} |
-
-## Scores on the held-out split
-| metric | value |
-|---|---|
-{scores}
-
-Loss and perplexity are measured on the same masked test tokens before and after. name_topK
-(where the corpus has name labels): share of held-out given-name characters that the model ranks
-in its top K when the whole given name is masked.{quality}
-![loss](loss.png)
-"""
-
-
 def save_outputs(
     model,
     tokenizer,
@@ -317,17 +236,17 @@ def save_outputs(
         # roles.py: the corpus's given-name characters, read back with the model
         if corpus_roles is not None:
             roles.save(corpus_roles, folder)
-        plot_losses(trainer.state.log_history, metrics["eval_loss_before"], folder / "loss.png")
-        (folder / "README.md").write_text(
-            model_card(model_args, data_args, suggest_args, args, metrics, n_rows, n_labelled),
-            encoding="utf-8",
+        before = metrics["eval_loss_before"]
+        model_card.plot_losses(trainer.state.log_history, before, folder / "loss.png")
+        card = model_card.model_card(
+            model_args, data_args, suggest_args, args, metrics, n_rows, n_labelled
         )
+        (folder / "README.md").write_text(card, encoding="utf-8")
 
     try:
         save_atomically(args.output_dir, write)
-    except (
-        OSError
-    ) as e:  # disk full, folder removed meanwhile, ...: the previous model is back in place
+    except OSError as e:
+        # disk full, folder removed meanwhile, ...: the previous model is back in place
         raise UserError(
             f"could not save the model to '{args.output_dir}' ({e.strerror or e}): the previous"
             " model there is untouched; free some space or pass another --output_dir, and run"

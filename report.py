@@ -16,6 +16,7 @@ import datasets
 from tqdm.auto import tqdm
 from transformers.utils import logging as hf_logging
 
+import corpus
 import hanzi
 import names
 
@@ -49,8 +50,7 @@ def format_configuration(model_args, data_args, suggest_args, args, precision: s
             else {"epochs": f"{args.num_train_epochs:g}"}
         ),
         "learning_rate": f"{args.learning_rate:g}",
-        # train_batch_size: x GPUs under DataParallel
-        "batch_size": (args.train_batch_size * max(1, args.world_size)),
+        "batch_size": batch_size(args),
         "seed": args.seed,
         "mlm_probability": data_args.mlm_probability,
         "name_mask_probability": data_args.name_mask_probability,
@@ -92,6 +92,15 @@ def format_configuration(model_args, data_args, suggest_args, args, precision: s
         "== 配置 configuration",
         *(f"{key.ljust(width)}  {value}" for key, value in settings.items()),
     ]
+
+
+def batch_size(args) -> str:
+    """Rows per optimizer step, and how they are made: '64 (16 x 4 accumulated)', '16'. (The
+    configuration said 16 under --gradient_accumulation_steps 4.)"""
+    # train_batch_size: x GPUs under DataParallel; x processes under torchrun
+    per_pass = args.train_batch_size * max(1, args.world_size)
+    steps = args.gradient_accumulation_steps
+    return f"{per_pass * steps} ({per_pass} x {steps} accumulated)" if steps > 1 else str(per_pass)
 
 
 def display_width(text: str) -> int:
@@ -341,11 +350,21 @@ def few_rows_warning(n_train: int, n_test: int) -> str | None:
 
 
 def show_data(
-    report, n_rows: int, encoding: str, processed, train, test, tokenizer, masked, precision
+    report,
+    n_rows: int,
+    encoding: str,
+    processed,
+    train,
+    test,
+    tokenizer,
+    masked,
+    precision,
+    data_args,
 ):
-    """The data's sizes, the processed rows and the masked examples (masking.masked_examples);
-    how the precision was settled."""
+    """The data's sizes and its test names, the processed rows and the masked examples
+    (masking.masked_examples); how the precision was settled."""
     report.say(f"== 数据 data: {n_rows} rows ({encoding}), {len(train)} train / {len(test)} test")
+    report.say(corpus.describe_test_names(test, data_args.hold_out_names))
     if warning := few_rows_warning(len(train), len(test)):
         logger.warning(warning)
     show_examples(report, tokenizer, processed, masked)

@@ -35,17 +35,28 @@ class CorpusRoles:
     in_names: dict[str, int] = field(default_factory=dict)
     elsewhere: dict[str, int] = field(default_factory=dict)
     given_names: dict[str, int] = field(default_factory=dict)  # 涛 5, 子涵 5, ...
+    surnames: dict[str, int] = field(default_factory=dict)  # per character: 张 210, 欧 12, ...
 
     def not_given_name_chars(self) -> str:
         """The characters the corpus uses mostly outside given names and real names use less than
-        often, sorted."""
+        often; and its surnames' characters that none of its given names uses, however common in
+        real names (杨 of a corpus of 杨s: a model trained on it puts 杨 right after 叫, and
+        李杨 would top the table). Sorted."""
         return "".join(
             sorted(
-                c
-                for c, n in self.elsewhere.items()
-                if n > self.in_names.get(c, 0) and not names.is_common_char(c)
+                {
+                    c
+                    for c, n in self.elsewhere.items()
+                    if n > self.in_names.get(c, 0) and not names.is_common_char(c)
+                }
+                | {c for c in self.surnames if not self.in_names.get(c)}
             )
         )
+
+    def given_name_chars(self) -> str:
+        """The characters of the corpus's own given names: candidates however rarely real names use
+        them (瓤 琬 劭), sorted."""
+        return "".join(sorted(self.in_names))
 
     def to_json(self) -> str:
         about = (
@@ -60,6 +71,7 @@ class CorpusRoles:
                     "in_names": self.in_names,
                     "elsewhere": self.elsewhere,
                     "given_names": self.given_names,
+                    "surnames": self.surnames,
                 },
                 ensure_ascii=False,
                 indent=1,
@@ -78,13 +90,14 @@ def count_roles(rows) -> CorpusRoles:
 
     if "label" not in rows.column_names:
         return CorpusRoles()
-    in_names, elsewhere, given = Counter(), Counter(), Counter()
+    in_names, elsewhere, given, surnames = Counter(), Counter(), Counter(), Counter()
     for text, label in zip(rows["text"], rows["label"], strict=True):
         span = corpus.given_name_span(text or "", label)
         if span is None:
             continue  # a row whose name is unknown says nothing about roles
         start, end = span
         in_names.update(text[start:end])
+        surnames.update(names.split_name(label)[0])
         elsewhere.update(text[:start] + text[end:])
         given[text[start:end]] += 1
     han = names.HAN_CHAR.fullmatch
@@ -92,6 +105,7 @@ def count_roles(rows) -> CorpusRoles:
         {c: n for c, n in in_names.items() if han(c)},
         {c: n for c, n in elsewhere.items() if han(c)},
         dict(given),
+        {c: n for c, n in surnames.items() if han(c)},
     )
 
 
@@ -108,7 +122,10 @@ def load(folder) -> CorpusRoles | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return CorpusRoles(
-            dict(data["in_names"]), dict(data["elsewhere"]), dict(data["given_names"])
+            dict(data["in_names"]),
+            dict(data["elsewhere"]),
+            dict(data["given_names"]),
+            dict(data.get("surnames", {})),  # a model saved before surnames were counted: none
         )
     except (ValueError, KeyError, TypeError) as e:
         raise UserError(

@@ -10,6 +10,7 @@ It holds no naming knowledge (names.py), no search (beam_search.py) and no table
 from __future__ import annotations
 
 import beam_search
+import hanzi
 import names
 import outputs
 from errors import UserError
@@ -130,12 +131,38 @@ def report_suggestions(
     scores = suggestion_quality(found, suggest_args)
     if found:  # no names, no quality to state (the shortfall line says why)
         report.say(format_quality(scores))
+    left_out = corpus_chars_left_out(tokenizer, suggest_args, corpus_roles)
+    if left_out:
+        report.say(left_out)
     # The file holds the table of the model the run ends with.
     if suggest_args.suggestions_file and when != "pretrained":
         records = suggestion_records(found, surname)
         outputs.write_suggestions_file(suggest_args.suggestions_file, records)
         report.say(f"名字表已写入 names written to {suggest_args.suggestions_file}")
     return scores
+
+
+def corpus_chars_left_out(tokenizer, suggest_args, corpus_roles) -> str | None:
+    """One line naming the characters of the training corpus's own given names that the table
+    cannot hold, and why (they are candidates otherwise, however rare: roles.py)."""
+    if corpus_roles is None:
+        return None
+    chars = corpus_roles.given_name_chars()
+    vocab = tokenizer.get_vocab()
+    reasons = {
+        "not in the model's vocabulary": [c for c in chars if c not in vocab],
+        "not in the 2013 standard table 通用规范汉字表 (--registrable_only False lists them)": [
+            c
+            for c in chars
+            if c in vocab and suggest_args.registrable_only and not hanzi.is_registrable(c)
+        ],
+    }
+    said = [f"{''.join(cs)} {why}" for why, cs in reasons.items() if cs]
+    return (
+        f"语料里的名字用字没有列出 corpus name characters left out: {'; '.join(said)}"
+        if said
+        else None
+    )
 
 
 def suggest(model, tokenizer, suggest_args, corpus_roles=None) -> list[tuple[str, float]]:

@@ -1,6 +1,6 @@
 """Training: the transformers.Trainer that app.py runs, with callbacks that make its output one
-line per epoch and time the training steps, and the evaluation: the loss on the once-masked test
-split, and the name score (does the model rank the held-out given names high?).
+line per epoch, time the training steps and tell the collator the epoch; its evaluation step hands
+per-row loss sums to evaluation.py, which holds the eval loss and the name score.
 
 Also: settle_precision (--precision auto, once the model and the first batch are known) and
 collect_metrics (what metrics.json holds). It does not build the data (corpus.py, masking.py) and
@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from transformers import (
     BertForMaskedLM,
     PrinterCallback,
@@ -24,49 +25,14 @@ from transformers import (
     TrainerCallback,
 )
 
+import corpus
 import device
+import evaluation
 import masking
 import modeling
 from errors import UserError
 from masking import NameMaskingCollator
 from report import Report, perplexity
-
-
-@torch.inference_mode()
-def name_score(model, tokenizer, rows, ks=(1, 5, 20), batch_size: int = 64) -> dict:
-    """How often the true given-name character is the model's top 1 / in its top 5 / top 20.
-
-    Every given-name token of a held-out sentence (from name_mask) is replaced by [MASK] at once,
-    and the true character is ranked against the whole vocabulary. {} when the rows have no labels.
-    """
-    hits = {k: 0 for k in ks}
-    total = 0
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start : start + batch_size]
-        width = max(len(x) for x in chunk["input_ids"])
-        ids = torch.full((len(chunk["input_ids"]), width), tokenizer.pad_token_id)
-        names = torch.zeros_like(ids, dtype=torch.bool)
-        for i, (row_ids, row_names) in enumerate(
-            zip(chunk["input_ids"], chunk["name_mask"], strict=True)
-        ):
-            ids[i, : len(row_ids)] = torch.tensor(row_ids)
-            names[i, : len(row_names)] = torch.tensor(row_names, dtype=torch.bool)
-        if not names.any():
-            continue
-        truth = ids[names]
-        masked = ids.masked_fill(names, tokenizer.mask_token_id)
-        logits = model(
-            input_ids=masked.to(model.device),
-            attention_mask=(ids != tokenizer.pad_token_id).long().to(model.device),
-        ).logits
-        logits = logits[names.to(model.device)].float()
-        rank = (logits > logits.gather(1, truth.to(model.device)[:, None])).sum(dim=1)  # 0 = top 1
-        for k in ks:
-            hits[k] += int((rank < k).sum())
-        total += len(truth)
-    if total == 0:
-        return {}
-    return {**{f"name_top{k}": hits[k] / total for k in ks}, "name_chars": total}
 
 
 class EpochLines(TrainerCallback):
@@ -82,14 +48,28 @@ class EpochLines(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.training = True
+        # A run resumed in the middle of a logging period: the step it resumed at, else 0.
+        if args.logging_strategy == "epoch":
+            mid_period = (state.epoch or 0) % 1 > 1e-6
+        else:
+            mid_period = state.global_step % max(1, state.logging_steps or 1) != 0
+        self.resumed_at = state.global_step if mid_period else 0
 
     def on_train_end(self, args, state, control, **kwargs):
         self.training = False
 
+    def on_step_end(self, args, state, control, **kwargs):
+        # The Trainer evaluates at the last step but logs only every --logging_steps: log there too,
+        # so that the last evaluation line has the loss of its own period.
+        if args.logging_strategy == "steps" and state.global_step >= state.max_steps:
+            control.should_log = True
+        return control
+
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
         if "loss" in logs:
-            self.train_loss = logs["loss"]
+            # with the step it covers up to: an evaluation line shows only its own period's loss
+            self.train_loss = (state.global_step, logs["loss"])
         if not self.training:
             return
         where = (
@@ -98,13 +78,35 @@ class EpochLines(TrainerCallback):
             else f"epoch {state.epoch:.0f}/{args.num_train_epochs:g}"
         )
         if "eval_loss" in logs:
-            train = f"train_loss {self.train_loss:.4f}  " if self.train_loss is not None else ""
+            fresh = self.train_loss is not None and self.train_loss[0] == state.global_step
+            train = f"train_loss {self.train_loss[1]:.4f}{self._resumed_note()}  " if fresh else ""
             self.report.say(
                 f"{where}: {train}eval_loss {logs['eval_loss']:.4f}  "
                 f"perplexity {perplexity(logs['eval_loss']):.2f}"
             )
         elif "loss" in logs and args.eval_strategy == "no":  # no evaluation to wait for
-            self.report.say(f"{where}: train_loss {logs['loss']:.4f}")
+            self.report.say(f"{where}: train_loss {logs['loss']:.4f}{self._resumed_note()}")
+
+    def _resumed_note(self) -> str:
+        """The first loss a resumed run logs covers its own steps only (the checkpoint keeps no
+        partial sum): said, so that it is not read as the whole period's."""
+        if not self.resumed_at:
+            return ""
+        note, self.resumed_at = f" (steps after the resume at step {self.resumed_at} only)", 0
+        return note
+
+
+class MaskEpoch(TrainerCallback):
+    """Tells the training collator which epoch its batches are for, so that it masks a row afresh
+    each epoch (masking.NameMaskingCollator). A resumed run's state holds its epoch (1.5: half of
+    the second one done), so its batches get the straight run's masks. Dataloader workers start
+    afresh each epoch (the Trainer's default) and take the collator as it is then."""
+
+    def __init__(self, collator):
+        self.collator = collator
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.collator.epoch = math.floor(state.epoch + 1e-6)
 
 
 def counts_steps(args) -> bool:
@@ -125,16 +127,32 @@ class StepTimer(TrainerCallback):
         self.steps: list[float] = []
         self._start = None
         self.count_tokens = count_tokens
+        self.tokens_before = 0  # a resumed run: the tokens its checkpoint had trained on
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.count_tokens:
+            self.tokens_before = state.num_input_tokens_seen or 0
 
     def on_step_begin(self, args, state, control, **kwargs):
         self._start = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):
         self.steps.append(time.perf_counter() - self._start)
+        self.on_epoch_end(args, state, control)
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        if self.count_tokens and control.should_save:
+            # into the checkpoint's trainer_state.json, so that a resumed run counts from there (a
+            # device read at each save only, not at each step)
+            state.num_input_tokens_seen = self.tokens_before + self.count_tokens()
 
     def metrics(self, state) -> dict:
         seconds = sum(self.steps)
-        tokens = self.count_tokens() if self.count_tokens else state.num_input_tokens_seen
+        tokens = (
+            self.tokens_before + self.count_tokens()
+            if self.count_tokens
+            else state.num_input_tokens_seen
+        )
         return {
             "train_seconds": seconds,
             "seconds_per_step": seconds / max(1, len(self.steps)),
@@ -183,6 +201,8 @@ class NamingTrainer(Trainer):
             # The stock forward (nn.DataParallel) takes num_items_in_batch but ignores it: the
             # Trainer must then scale each micro-batch's mean loss for gradient accumulation itself.
             self.model_accepts_loss_kwargs = False
+        # eval_loss is the mean over the masked tokens of the whole test split (token_mean_loss)
+        self.compute_metrics = evaluation.token_mean_loss
         self._tokens_counted = 0  # batches without padding: their size, known on the host
         # padded batches: the sum of the mask, a tensor on the device, read at the end
         self._tokens_on_device = 0
@@ -190,6 +210,33 @@ class NamingTrainer(Trainer):
     def tokens_seen(self) -> int:
         """Non-padding tokens of the training batches this process has trained on."""
         return self._tokens_counted + int(self._tokens_on_device)
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        """Per test row, (sum of the masked tokens' losses, number of masked tokens): (batch, 2).
+
+        The stock step returns each batch's mean loss, and the stock loop averages those means
+        weighted by rows, so eval_loss moved with --per_device_eval_batch_size (2.1732 at 1, 2.1001
+        at 32 on one masked split). Per-row sums are gathered per sample like predictions
+        (gather_for_metrics drops the rows a process repeats to fill its last batch), and
+        token_mean_loss divides the total by the token count: one number for any batch size and
+        any number of processes.
+        """
+        inputs = self._prepare_inputs(inputs)
+        ids = inputs["input_ids"]
+        with torch.no_grad(), self.compute_loss_context_manager():
+            logits = model(**inputs).logits
+        if "masked_positions" in inputs:  # masked-positions forward: logits (K, vocab)
+            targets = inputs["masked_labels"]
+            rows = inputs["masked_positions"] // ids.shape[1]
+        else:  # stock forward: logits (batch, length, vocab)
+            targets = inputs["labels"].flatten()
+            logits = logits.flatten(0, 1)
+            rows = torch.arange(ids.shape[0], device=ids.device).repeat_interleave(ids.shape[1])
+        losses = F.cross_entropy(logits.float(), targets, reduction="none")  # 0 where -100
+        counted = torch.stack([losses.double(), (targets != -100).double()], dim=1)
+        sums = torch.zeros(ids.shape[0], 2, dtype=torch.float64, device=ids.device)
+        sums.index_add_(0, rows, counted)
+        return None, sums, sums
 
     def get_decay_parameter_names(self, model) -> list[str]:
         """With no weight decay (the default) every parameter goes into one optimizer group: the
@@ -251,6 +298,7 @@ def build_trainer(model, tokenizer, args, data_args, train, test_masked, report:
     if trainer.pop_callback(ProgressCallback):
         trainer.add_callback(QuietProgress())
     trainer.add_callback(EpochLines(report))
+    trainer.add_callback(MaskEpoch(collator))
     # Each process counts its own share of the batches.
     trainer.add_callback(StepTimer(lambda: trainer.tokens_seen() * max(1, args.world_size)))
     return trainer
@@ -334,32 +382,6 @@ def check_resumable(checkpoint: str | None, args):
         )
 
 
-def evaluate(trainer, model, tokenizer, test, after_training: bool = False) -> dict:
-    """Eval loss on the once-masked test split (all processes) and the name score (main process).
-
-    After training, the evaluation at the end of the last epoch is reused where it scored this very
-    model on the very same masked tokens; with --load_best_model_at_end the model is the best
-    checkpoint's, evaluated again. A NaN or infinite loss (a diverged run) gets no name score: NaN
-    logits rank every character first.
-    """
-    loss = _last_epoch_eval_loss(trainer) if after_training else None
-    metrics = {"eval_loss": loss if loss is not None else trainer.evaluate()["eval_loss"]}
-    if trainer.is_world_process_zero() and math.isfinite(metrics["eval_loss"]):
-        model.eval()
-        metrics.update(name_score(model, tokenizer, test))
-    return metrics
-
-
-def _last_epoch_eval_loss(trainer) -> float | None:
-    state = trainer.state
-    if trainer.args.load_best_model_at_end and state.best_model_checkpoint is not None:
-        return None  # the Trainer has loaded the best checkpoint, which may be an earlier one
-    for entry in reversed(state.log_history):
-        if "eval_loss" in entry:
-            return entry["eval_loss"] if entry.get("step") == state.global_step else None
-    return None
-
-
 def settle_precision(model, tokenizer, train, data_args, args) -> str | None:
     """--precision auto, now that the model is known: on a GPU, fp32 (TF32) or bf16 autocast,
     whichever runs the first training batch faster; on a CPU with native bf16, fp32 for a small
@@ -391,6 +413,7 @@ def collect_metrics(before: dict, after: dict, trainer, train, test) -> dict:
             "perplexity": perplexity(after["eval_loss"]),
             "train_rows": len(train),
             "test_rows": len(test),
+            **corpus.test_name_counts(test),
             "train_steps": trainer.state.global_step,
             "world_size": trainer.args.world_size,
             **step_timer(trainer).metrics(trainer.state),

@@ -84,12 +84,12 @@ def test_split_sizes_are_exact_and_reproducible(tiny_tokenizer, corpus_rows):
     import datasets
 
     ds = corpus.tokenize_corpus(datasets.Dataset.from_list(corpus_rows[:100]), tiny_tokenizer, 32)
-    a = corpus.split_corpus(ds, 0.15, seed=1)
-    b = corpus.split_corpus(ds, 0.15, seed=1)
-    c = corpus.split_corpus(ds, 0.15, seed=2)
+    a = corpus.split_corpus(ds, 0.15, seed=1, hold_out_names=False)
+    b = corpus.split_corpus(ds, 0.15, seed=1, hold_out_names=False)
+    c = corpus.split_corpus(ds, 0.15, seed=2, hold_out_names=False)
     assert (len(a["train"]), len(a["test"])) == (85, 15)
     assert a["test"]["text"] == b["test"]["text"] != c["test"]["text"]
-    assert len(corpus.split_corpus(ds, 10, seed=1)["test"]) == 10
+    assert len(corpus.split_corpus(ds, 10, seed=1, hold_out_names=False)["test"]) == 10
     with pytest.raises(UserError, match="too few to split"):
         corpus.split_corpus(ds.select([0]), 0.15, seed=1)
 
@@ -100,7 +100,7 @@ def test_every_double_surname_with_a_reading_splits_as_one(tiny_tokenizer):
     import datasets
 
     doubles = [s for s in names.SURNAME_READINGS if len(s) == 2]
-    assert {"单于", "万俟"} <= set(doubles) <= names.DOUBLE_SURNAMES
+    assert {"单于", "万俟"} <= set(doubles) <= names.double_surnames()
     assert [names.split_name(s + "娜") for s in doubles] == [(s, "娜") for s in doubles]
     rows = corpus.tokenize_corpus(
         datasets.Dataset.from_list([{"text": "小孩取名叫单于娜", "label": "单于娜"}]),
@@ -109,3 +109,55 @@ def test_every_double_surname_with_a_reading_splits_as_one(tiny_tokenizer):
     )
     tokens = tiny_tokenizer.convert_ids_to_tokens(rows[0]["input_ids"])
     assert [t for t, m in zip(tokens, rows[0]["name_mask"], strict=True) if m] == ["娜"]
+
+
+@pytest.mark.parametrize("seed", [42, 1, 7])
+def test_whole_given_names_are_held_out(tiny_tokenizer, corpus_rows, seed):
+    """train.json split by rows put every one of its test names into training too (40 to 44
+    distinct test names, all seen, for seeds 42, 1, 7); held out by name, no test name trains, and
+    the test split is as large as whole names allow (at most --test_size's 53 rows)."""
+    import datasets
+
+    ds = corpus.tokenize_corpus(datasets.Dataset.from_list(corpus_rows), tiny_tokenizer, 32)
+    split = corpus.split_corpus(ds, 0.15, seed=seed)
+    train_names = {names.split_name(label)[1] for label in split["train"]["label"]}
+    test_names = {names.split_name(label)[1] for label in split["test"]["label"]}
+    assert test_names and not test_names & train_names
+    assert 45 <= len(split["test"]) <= 53 and len(split["train"]) + len(split["test"]) == 350
+    counts = corpus.test_name_counts(split["test"])
+    assert counts == {"test_names_unseen": len(test_names), "test_names_seen": 0}
+    assert counts["test_names_unseen"] >= 5
+    again = corpus.split_corpus(ds, 0.15, seed=seed)
+    assert again["test"]["text"] == split["test"]["text"]
+    line = corpus.describe_test_names(split["test"], True)
+    assert f"{len(test_names)} given names never seen in training, 0 also in training" in line
+    by_rows = corpus.split_corpus(ds, 0.15, seed=seed, hold_out_names=False)
+    assert corpus.test_name_counts(by_rows["test"])["test_names_seen"] >= 30
+    assert "split by sentence (--hold_out_names False)" in corpus.describe_test_names(
+        by_rows["test"], False
+    )
+
+
+def test_a_corpus_without_labels_or_with_one_name_says_so(tiny_tokenizer):
+    import datasets
+
+    unlabelled = corpus.tokenize_corpus(
+        datasets.Dataset.from_list([{"text": f"今天天气很好{i}"} for i in range(10)]),
+        tiny_tokenizer,
+        32,
+    )
+    split = corpus.split_corpus(unlabelled, 0.2, seed=1)
+    assert corpus.test_name_counts(split["test"]) == {}
+    assert "no name labels: no name score" in corpus.describe_test_names(split["test"], True)
+    one_name = corpus.tokenize_corpus(
+        datasets.Dataset.from_list(
+            [{"text": f"小孩取名叫张涛{'。' * i}", "label": "张涛"} for i in range(10)]
+        ),
+        tiny_tokenizer,
+        32,
+    )
+    split = corpus.split_corpus(one_name, 0.2, seed=1)
+    assert len(split["test"]) == 2  # split by rows
+    assert corpus.test_name_counts(split["test"]) == {"test_names_unseen": 0, "test_names_seen": 1}
+    line = corpus.describe_test_names(split["test"], True)
+    assert "too few given names to hold any out whole" in line

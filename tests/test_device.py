@@ -366,6 +366,15 @@ def test_an_explicit_bf16_or_fp16_is_what_trains(tmp_path, monkeypatch, native, 
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(device, "native_bf16", lambda cuda: native)
+    if precision == "fp16":  # CPU autocast would train fp16 in fp32: refused, with the way out
+        for asked in ([flag, "True"], ["--precision", "fp16"]):
+            with pytest.raises(UserError, match="needs a GPU: on a CPU, fp16 autocast trains"):
+                app.parse_args(["--output_dir", str(tmp_path / "out"), *asked])
+        with pytest.raises(UserError, match=f"{flag} True contradicts --precision fp32"):
+            app.parse_args(
+                ["--output_dir", str(tmp_path / "out"), flag, "True", "--precision", "fp32"]
+            )
+        return
     *_, args = app.parse_args(["--output_dir", str(tmp_path / "out"), flag, "True"])
     assert (
         device.cpu_precision_for(args, SimpleNamespace(config=SimpleNamespace(hidden_size=64)))

@@ -91,8 +91,26 @@ def test_report_and_saved_outputs(trained):
     assert "gender_fit" not in metrics  # --gender any asks for no gender
     assert metrics["perplexity"] == pytest.approx(2.718281828 ** metrics["eval_loss"], rel=1e-6)
     assert 0 <= metrics["name_top1"] <= metrics["name_top5"] <= metrics["name_top20"] <= 1
+    # The default split holds whole names out: the name score is on names training never had.
+    assert metrics["test_names_seen"] == 0 and metrics["test_names_unseen"] >= 5
+    assert metrics["name_top20_unseen"] == metrics["name_top20"]
+    assert "name_top20_seen" not in metrics
+    assert re.search(
+        rf"^测试集的名字 test names: {metrics['test_names_unseen']} given names never seen in"
+        r" training, 0 also in training",
+        proc.stdout,
+        re.M,
+    )
     card = (work / "out" / "README.md").read_text(encoding="utf-8")
-    assert "| name_realism | 1.0000 |" in card and "gender_fit:" in card
+    assert f"holds {metrics['test_names_unseen']} given names that never occur in training" in card
+    # held-out scores, checks of the list and timings each in a table of their own
+    scores, checks, speed = (
+        card.split(title)[1].split("##")[0]
+        for title in ("## Scores on the held-out split", "## The suggested list", "## Speed")
+    )
+    assert "| eval_loss |" in scores and "name_realism" not in scores and "seconds" not in scores
+    assert "| name_realism | 1.0000 |" in checks and "| train_tokens |" in speed
+    assert "| name_realism | 1.0000 |" in card and "are 1.0000 by construction" in card
     assert "base_model:" in card and "corpus.json" in card and f"{metrics['eval_loss']:.4f}" in card
     assert (work / "out" / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [p for p in work.iterdir() if p.name.startswith(".")]  # no staging folders left
@@ -281,6 +299,9 @@ def test_it_learns_names(tmp_path, corpus_rows):
         2e-3,
         "--per_device_train_batch_size",
         32,
+        # a row split: the name score on names the model trained on (held-out names: README)
+        "--hold_out_names",
+        False,
     )
     name_chars = {c for r in corpus_rows for c in names.split_name(r["label"])[1]}
     before, after = tables(report)
@@ -290,3 +311,4 @@ def test_it_learns_names(tmp_path, corpus_rows):
     assert n_after >= 15
     assert metrics["eval_loss"] < metrics["eval_loss_before"] - 2
     assert metrics["name_top20"] > metrics["name_top20_before"] + 0.2
+    assert metrics["test_names_seen"] > 0 and metrics["name_top20_seen"] > 0.2

@@ -22,6 +22,7 @@ from transformers.modeling_outputs import MaskedLMOutput
 
 import app
 import corpus
+import evaluation
 import masking
 import modeling
 import training
@@ -429,7 +430,7 @@ def test_no_name_score_from_nan_logits(tiny_model, tiny_tokenizer, corpus_rows, 
         model.cls.predictions.decoder.bias.fill_(float("nan"))
         model.cls.predictions.bias.fill_(float("nan"))
     # why the score is skipped
-    assert training.name_score(model, tiny_tokenizer, rows)["name_top1"] == 1.0
+    assert evaluation.name_score(model, tiny_tokenizer, rows)["name_top1"] == 1.0
 
     class Evaluates:
         def evaluate(self):
@@ -438,7 +439,7 @@ def test_no_name_score_from_nan_logits(tiny_model, tiny_tokenizer, corpus_rows, 
         def is_world_process_zero(self):
             return True
 
-    assert training.evaluate(Evaluates(), model, tiny_tokenizer, rows) == {
+    assert evaluation.evaluate(Evaluates(), model, tiny_tokenizer, rows) == {
         "eval_loss": pytest.approx(float("nan"), nan_ok=True)
     }
 
@@ -481,7 +482,6 @@ WORKS = {
     ],
     "label smoothing": ["--label_smoothing_factor", "0.1"],
     "bf16 asked for": ["--bf16", "True"],
-    "fp16 asked for": ["--fp16", "True"],
 }
 REFUSED = {
     "best model without checkpoints": (
@@ -493,6 +493,13 @@ REFUSED = {
         ["--bf16 True", "--precision fp32"],
     ),
     "bf16 and fp16": (["--bf16", "True", "--fp16", "True"], ["--bf16", "--fp16"]),
+    # CPU autocast runs fp16 as fp32: a run labelled fp16 that trained in fp32 (no CUDA here: the
+    # test hides it)
+    "fp16 on a CPU": (["--fp16", "True"], ["--fp16 True needs a GPU", "--precision bf16"]),
+    "precision fp16 on a CPU": (
+        ["--precision", "fp16"],
+        ["--precision fp16 needs a GPU", "--precision bf16"],
+    ),
     # transformers 4's names, which transformers 5 removed: the line says what replaced them
     "warmup_ratio": (["--warmup_ratio", "0.1"], ["--warmup_ratio", "--warmup_steps"]),
     "group_by_length": (
@@ -518,6 +525,10 @@ def test_flag_works(tmp_path, tiny_model, small_corpus, capsys, flags):
     precision = _precision_said(out, tmp_path / "out")
     if "--bf16" in flags or "--fp16" in flags:
         assert precision == flags[flags.index("--bf16" if "--bf16" in flags else "--fp16")][2:]
+    if "--gradient_accumulation_steps" in flags:  # rows per optimizer step, not per pass
+        assert re.search(r"^batch_size +16 \(8 x 2 accumulated\)$", out, re.M), out
+        card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+        assert "| gradient accumulation steps | 2 |" in card
     if "--save_total_limit" in flags:
         assert [p.name for p in (tmp_path / "out").glob("checkpoint-*")] == ["checkpoint-2"]
     assert "Traceback" not in err
@@ -525,8 +536,9 @@ def test_flag_works(tmp_path, tiny_model, small_corpus, capsys, flags):
 
 @pytest.mark.parametrize("flags, words", REFUSED.values(), ids=REFUSED.keys())
 def test_flag_refused_in_one_line_before_training(
-    tmp_path, tiny_model, small_corpus, capsys, flags, words
+    tmp_path, tiny_model, small_corpus, capsys, monkeypatch, flags, words
 ):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the same on a GPU machine
     status, out, err = run_app(
         capsys, [*_common(tmp_path, tiny_model, small_corpus), "--max_steps", "2", *flags]
     )
@@ -584,3 +596,54 @@ def test_drawn_combinations_of_flags_train(
     assert_trained(status, out, err, work / "out", steps=2)
     if precision:
         assert _precision_said(out, work / "out") == precision[1].replace("True", "bf16")
+
+
+def test_a_step_count_given_alone_sets_its_strategy():
+    """--save_steps 3 under our default --save_strategy no wrote nothing (and a resume found no
+    checkpoint): a step count given alone means its strategy is steps. Evaluating every N steps
+    logs the training loss every N steps too. A step count against another strategy is refused."""
+    import cli
+    from errors import UserError
+
+    assert cli.implied_options(cli.given_options(["--max_steps", "7", "--save_steps=3"])) == {
+        "save_strategy": "steps"
+    }
+    assert cli.implied_options({"eval_steps": "4"}) == {
+        "eval_strategy": "steps",
+        "logging_strategy": "steps",
+        "logging_steps": "4",
+    }
+    assert cli.implied_options({"eval_strategy": "steps", "logging_strategy": "epoch"}) == {}
+    assert cli.implied_options({"save_steps": 3, "save_strategy": "steps"}) == {}
+    with pytest.raises(UserError, match="--save_steps 3 counts steps, but --save_strategy epoch"):
+        cli.implied_options({"save_steps": "3", "save_strategy": "epoch"})
+
+
+def test_save_steps_alone_leaves_its_checkpoints(tmp_path, tiny_model, small_corpus, capsys):
+    status, out, err = run_app(
+        capsys,
+        [*_common(tmp_path, tiny_model, small_corpus), "--max_steps", "7", "--save_steps", "3"],
+    )
+    assert_trained(status, out, err, tmp_path / "out", steps=7)
+    saved = sorted(p.name for p in (tmp_path / "out").glob("checkpoint-*"))
+    assert {"checkpoint-3", "checkpoint-6"} <= set(saved), saved
+
+
+def test_each_evaluation_line_has_its_own_periods_train_loss(
+    tmp_path, tiny_model, small_corpus, capsys
+):
+    """Every 4 steps of 14 (an epoch is 7): the lines showed the epoch's loss at steps 8, 12 and 14
+    (4.8156 three times). Now each shows the loss logged at its own step (the checkpoints' log
+    says which), the last one included."""
+    flags = ["--max_steps", "14", "--eval_strategy", "steps", "--eval_steps", "4"]
+    flags += ["--save_steps", "14"]
+    status, out, err = run_app(capsys, [*_common(tmp_path, tiny_model, small_corpus), *flags])
+    assert_trained(status, out, err, tmp_path / "out", steps=14)
+    state = json.loads((tmp_path / "out" / "checkpoint-14" / "trainer_state.json").read_text())
+    logged = {e["step"]: e["loss"] for e in state["log_history"] if "loss" in e}
+    printed = {
+        int(step): float(loss)
+        for step, loss in re.findall(r"^step (\d+)/14: train_loss (\S+)  eval_loss", out, re.M)
+    }
+    assert sorted(printed) == [4, 8, 12, 14], out
+    assert all(abs(printed[step] - logged[step]) < 1e-4 for step in printed), (printed, logged)

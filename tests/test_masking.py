@@ -1,5 +1,6 @@
 """masking.py: at least one mask per sentence, whole given names, the test split masked once."""
 
+import pytest
 import torch
 
 import corpus
@@ -116,3 +117,56 @@ def test_a_padded_batch_can_carry_the_mask_sdpa_takes(tiny_tokenizer):
     ]
     assert four_d.dtype == torch.bool and four_d.shape == (2, 1, 1, two_d.shape[1])
     assert torch.equal(four_d[:, 0, 0, :], two_d.bool()) and not four_d.all()
+
+
+@pytest.mark.parametrize("sampling", ["sequential", "random"])
+def test_masks_differ_every_epoch_under_every_sampler(tmp_path, tiny_model, small_corpus, sampling):
+    """The masks came from (seed, rows) alone: with --train_sampling_strategy sequential the same
+    rows make the same batches each epoch, and every row was masked the same way every epoch. Now
+    the epoch goes into the seed (training.MaskEpoch): few batches repeat a mask."""
+    from test_training import _trainer_on_test_split
+
+    flags = ["--train_sampling_strategy", sampling, "--num_train_epochs", "3"]
+    flags += ["--per_device_train_batch_size", "4", "--precision", "fp32", "--seed", "3"]
+    trainer, _, _ = _trainer_on_test_split(tmp_path, tiny_model, small_corpus, *flags)
+    collate, seen = trainer.data_collator, []
+
+    def recording(examples):
+        batch = collate(examples)
+        if "row" in examples[0]:  # a training batch, not an evaluation one
+            seen.append((collate.epoch, tuple(e["row"] for e in examples), batch["labels"].clone()))
+        return batch
+
+    trainer.data_collator = recording
+    trainer.train()
+    assert sorted({epoch for epoch, _, _ in seen}) == [0, 1, 2]
+    masks = {}  # (rows of the batch) -> the masks each epoch drew for it
+    for epoch, rows, labels in seen:
+        masks.setdefault(rows, {})[epoch] = labels
+    repeated = [
+        rows
+        for rows, by_epoch in masks.items()
+        for a, b in ((0, 1), (1, 2))
+        if a in by_epoch and b in by_epoch and torch.equal(by_epoch[a], by_epoch[b])
+    ]
+    compared = sum((0 in e and 1 in e) + (1 in e and 2 in e) for e in masks.values())
+    if sampling == "sequential":
+        assert compared == 2 * len(masks) > 0  # the same batches each epoch
+    assert len(repeated) <= compared // 4, (len(repeated), compared)
+
+
+def test_a_one_row_batch_is_masked_afresh_each_epoch(tiny_tokenizer, corpus_rows):
+    """A one-row training split makes the same one-row batch every epoch."""
+    import datasets
+
+    rows = corpus.tokenize_corpus(datasets.Dataset.from_list(corpus_rows[:1]), tiny_tokenizer, 32)
+    examples = masking.first_examples(masking.training_columns(rows), 1)
+    collator = masking.NameMaskingCollator(tiny_tokenizer, mlm_probability=0.3, seed=1)
+    drawn = []
+    for epoch in range(6):
+        collator.epoch = epoch
+        drawn.append(tuple(collator(examples)["labels"][0].tolist()))
+    assert len(set(drawn)) >= 4, drawn
+    collator.epoch = 0  # epoch 0 draws as the rows alone did (the README's masked examples)
+    assert masking.batch_seed(1, [0], 0) == masking.batch_seed(1, [0])
+    assert tuple(collator(examples)["labels"][0].tolist()) == drawn[0]

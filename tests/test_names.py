@@ -665,3 +665,68 @@ def test_a_strongly_trained_model_keeps_its_corpus_names(trained_tiny):
         print(surname, gender, length, len(kept), len(own), " ".join(givens))
         assert len(givens) == 20 and len(kept) >= len(own) - 3 and kept, (surname, gender, givens)
         assert length == 2 or len(kept) >= 15
+
+
+# ---- double surnames: the 百家姓's, traditional forms included ---------------------------
+def test_traditional_and_rarer_double_surnames_split_as_one(tiny_tokenizer):
+    """歐陽傑 split as 歐 + 陽傑 (and 司馬婷, 钟离娜 alike): 陽 was masked and recorded as a
+    given-name character. Now only 傑 婷 娜 明 強 浩 are; a label that gives its own split is
+    followed."""
+    import datasets
+
+    import corpus
+    import roles
+
+    people = {"歐陽傑": "小孩取名叫", "司馬婷": "女孩的名字叫", "钟离娜": "给孩子起名叫"}
+    people |= {"歐陽明": "男孩的名字叫", "司馬強": "小孩取名叫", "钟离浩": "男孩取名叫"}
+    rows = datasets.Dataset.from_list([{"text": p + n, "label": n} for n, p in people.items()])
+    found = roles.count_roles(rows)
+    assert sorted(found.given_names) == sorted("傑婷娜明強浩")
+    assert set(found.in_names) == set("傑婷娜明強浩")
+    assert {
+        "歐陽",
+        "司馬",
+        "諸葛",
+        "鍾離",
+        "钟离",
+        "闾丘",
+        "第五",
+        "獨孤",
+    } <= names.double_surnames()
+    assert (
+        len({s for s in names.double_surnames() if all("\u4e00" <= c < "\u9000" for c in s)}) > 60
+    )
+    # the label's own split decides: 乐正 is a double surname, but this label says 乐 + 正宇
+    assert names.split_name("乐正宇") == ("乐正", "宇")
+    assert names.split_name("乐 正宇") == ("乐", "正宇") == names.split_name("乐·正宇")
+    assert corpus.given_name_span("小孩取名叫乐正宇", "乐 正宇") == (6, 8)
+
+
+def test_the_double_surnames_file_is_what_the_tool_builds(tmp_path):
+    """data/double_surnames.tsv: the 百家姓's 60 double surnames and their forms from the installed
+    Unihan (CI installs unicode-data; without it the test fails, it does not skip)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import REPO
+
+    if not list(Path("/usr/share/unicode").glob("Unihan_Variants.txt*")):
+        pytest.fail(
+            "Unihan is not installed in /usr/share/unicode: sudo apt-get install unicode-data"
+        )
+    out = tmp_path / "double_surnames.tsv"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "build_double_surnames.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert out.read_bytes() == names.DOUBLE_SURNAMES_FILE.read_bytes(), (
+        "run python tools/build_double_surnames.py and commit the file"
+    )
+    table = out.read_text(encoding="utf-8")
+    assert "Unihan, version" in table and "PERMISSION NOTICE" in table
+    assert "\n欧阳\t" in table and "歐陽" in table.split("\n欧阳\t")[1].split("\n")[0]
+    assert len(table.split("surname\ttraditional_forms\n")[1].splitlines()) == 60

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+import model_card
 import outputs
 
 
@@ -164,3 +165,20 @@ def test_a_trained_model_folder_has_one_mode_for_every_file(trained):
         p.name: 0o666 & ~umask for p in out.iterdir()
     }
     assert out.stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def test_the_loss_curve_holds_only_the_evaluations_made_during_training():
+    """With --load_best_model_at_end the Trainer has loaded epoch 1's checkpoint and app.py
+    evaluates it after training, logged at the last step: drawn, that looked like a jump at the
+    last epoch (3.2 -> 2.9 -> 3.2)."""
+    log = [
+        {"loss": 4.0, "epoch": 1.0, "step": 7},
+        {"eval_loss": 3.2, "epoch": 1.0, "step": 7},
+        {"loss": 3.5, "epoch": 2.0, "step": 14},
+        {"eval_loss": 3.4, "epoch": 2.0, "step": 14},
+        {"train_runtime": 5.0, "train_loss": 3.75, "epoch": 2.0, "step": 14},
+        {"eval_loss": 3.2, "epoch": 2.0, "step": 14},  # the best checkpoint, evaluated again
+    ]
+    train, evals = model_card.training_curve(log, before=5.0)
+    assert train == [(1.0, 4.0), (2.0, 3.5)]
+    assert evals == [(0.0, 5.0), (1.0, 3.2), (2.0, 3.4)]

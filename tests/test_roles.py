@@ -93,9 +93,10 @@ def test_roles_are_counted_from_the_given_name_spans(tmp_path):
     assert found.elsewhere["张"] == found.elsewhere["王"] == found.elsewhere["阳"] == 1
     assert found.elsewhere["名"] == 2 and found.elsewhere["子"] == 1 and found.elsewhere["叫"] == 3
     assert found.given_names == {"涛": 1, "子涵": 1, "娜": 1}
-    # 子: as often elsewhere as in names, so not "mostly outside"; 阳 and 小: elsewhere only, but
-    # real names use them often (101,251 and 257,501 times).
-    assert found.not_given_name_chars() == "".join(sorted(set("孩取名叫张儿的字王这个女欧")))
+    # 子: as often elsewhere as in names, so not "mostly outside"; 小: elsewhere only, but real
+    # names use it often (257,501 times). 阳 too (101,251), but here it is only ever a surname's.
+    assert found.not_given_name_chars() == "".join(sorted(set("孩取名叫张儿的字王这个女欧阳")))
+    assert found.surnames == {"张": 1, "王": 1, "欧": 1, "阳": 1}
     ds, _ = corpus.load_corpus(
         str(write_jsonl(tmp_path / "plain.json", [{"text": "小孩取名叫张涛"}] * 3))
     )
@@ -307,3 +308,59 @@ def test_no_character_twice_unless_the_corpus_gives_such_a_name(tokenizer):
         )
     ]
     assert "婷婷" in found and not {"子子", "宇宇"} & set(found)
+
+
+# ---- the corpus's surname; the corpus's own rare names (issue 26) ---------------------------
+def test_a_corpus_surname_is_no_name_character_unless_a_given_name_uses_it(tmp_path):
+    """train.json with every 张 replaced by 杨: 杨 is common in real names (so the rule for
+    characters used mostly outside names let it through), and a model trained hard on it put 李杨
+    at #9 with the table's highest probability. A surname of the corpus that none of its given
+    names uses is out."""
+    rows = [
+        {"text": r["text"].replace("张", "杨"), "label": r["label"].replace("张", "杨")}
+        for r in read_corpus()
+    ]
+    ds, _ = corpus.load_corpus(str(write_jsonl(tmp_path / "yang.json", rows)))
+    found = roles.count_roles(ds)
+    assert names.is_common_char("杨") and found.surnames["杨"] >= 200
+    assert "杨" not in found.in_names and "杨" in found.not_given_name_chars()
+    folder = saved_folder(tmp_path / "model", [r["text"] for r in rows], {"杨": 12.0})
+    roles.save(found, folder)
+    names_found, report = listed(folder, tmp_path, "李", "any", 1)
+    assert len(names_found) == 20 and "杨" not in names_found, report
+    # a corpus that also gives 杨 in a given name keeps it
+    rows.append({"text": "小孩取名叫王杨", "label": "王杨"})
+    assert (
+        "杨"
+        not in roles.count_roles(
+            corpus.load_corpus(str(write_jsonl(tmp_path / "yang2.json", rows)))[0]
+        ).not_given_name_chars()
+    )
+
+
+def test_the_corpus_own_rare_given_names_stay_candidates(tmp_path):
+    """瓤 琬 劭 宵 镭: real names use each under 1,000 times (MIN_NAME_COUNT), so a model trained on
+    a corpus of them ranked them first and the table never showed them. The corpus's own given-name
+    characters are always candidates."""
+    rare = "瓤琬劭宵镭"
+    assert not any(names.is_name_char(c) for c in rare)
+    rows = [{"text": f"小孩取名叫张{c}", "label": f"张{c}"} for c in rare + "傑" for _ in range(3)]
+    ds, _ = corpus.load_corpus(str(write_jsonl(tmp_path / "rare.json", rows)))
+    folder = saved_folder(
+        tmp_path / "model",
+        [r["text"] for r in read_corpus()] + [r["text"] for r in rows],
+        {c: 12.0 - i for i, c in enumerate(rare + "傑")},
+    )
+    roles.save(roles.count_roles(ds), folder)
+    found, report = listed(folder, tmp_path, "李", "any", 1)
+    assert found[:5] == list(rare), report
+    # 傑 (traditional) is no character of the standard table: left out, and a line says so
+    assert "傑" not in found
+    assert re.search(
+        r"^语料里的名字用字没有列出 .*: 傑 not in the 2013 standard table", report, re.M
+    )
+    found, report = listed(folder, tmp_path, "李", "any", 1, "--registrable_only", False)
+    assert "傑" in found and "corpus name characters left out" not in report
+    (folder / roles.ROLES_FILE).unlink()  # without the corpus's roles: real data's rule alone
+    found, _ = listed(folder, tmp_path, "李", "any", 1)
+    assert not set(rare) & set(found)

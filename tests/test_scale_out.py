@@ -81,6 +81,25 @@ def test_two_processes_train_one_model(launcher, tmp_path, tiny_model, small_cor
     assert proc.stdout.count("top 20 names for") == 2
     assert "x 2" in next(line for line in proc.stdout.splitlines() if line.startswith("device"))
     assert (tmp_path / "out" / "model.safetensors").exists()
+    # eval_loss is the mean over the masked tokens of the whole test split: the 9 test rows split
+    # 5 + 4 (and one repeated to fill the second process's batch) give what one process gives.
+    one = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "app.py"),
+            *_common(tiny_model, small_corpus, tmp_path / "one", tmp_path / "one.txt"),
+            "--max_steps",
+            "1",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert one.returncode == 0, one.stderr[-3000:]
+    alone = json.loads((tmp_path / "one" / "metrics.json").read_text())
+    assert abs(alone["eval_loss_before"] - metrics["eval_loss_before"]) < 1e-5
 
 
 def test_killed_run_resumes_from_its_checkpoint_with_the_same_steps(
@@ -119,6 +138,12 @@ def test_killed_run_resumes_from_its_checkpoint_with_the_same_steps(
     assert metrics["train_steps"] == 3 * steps_per_epoch
     # The resumed run logged only epochs 2 and 3: epoch 1 came from the checkpoint.
     assert "epoch 1/3:" not in resumed.stdout and "epoch 3/3:" in resumed.stdout
+    # Its tokens count the checkpoint's too (they covered the resumed steps only): batch size 1
+    # pads nothing, so each epoch trains on the same number of tokens.
+    state = json.loads((out / first / "trainer_state.json").read_text())
+    assert state["num_input_tokens_seen"] > 0
+    assert metrics["train_tokens"] == 3 * state["num_input_tokens_seen"]
+    assert "steps after the resume" not in resumed.stdout  # it resumed at an epoch's end
     steps = sorted(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*"))
     # kept beside the final model
     assert steps == [steps_per_epoch, 2 * steps_per_epoch, 3 * steps_per_epoch]

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import bench_host
+import evaluation
 import training
 from conftest import REPO, ranked_model
 
@@ -26,7 +27,7 @@ def test_name_score_on_a_hand_made_case(tiny_tokenizer):
         rows["name_mask"].append([0] * 7 + [1, 0])
     import datasets
 
-    score = training.name_score(
+    score = evaluation.name_score(
         model, tiny_tokenizer, datasets.Dataset.from_dict(rows), ks=(1, 5, 20)
     )
     # 涛 rank 1, 伟 rank 2, 芳 rank 7, 强 beyond 20 -> top1 1/4, top5 2/4, top20 3/4.
@@ -134,3 +135,75 @@ def test_the_flops_estimate_is_the_stock_one_with_the_parameters_counted_once(
         inputs = {"input_ids": torch.ones(4, length, dtype=torch.long)}
         assert ours.floating_point_ops(inputs) == Trainer.floating_point_ops(stock, inputs) > 0
     assert len(calls) == 1 + 2  # ours once, the stock method at each call
+
+
+# ---- eval_loss: the mean over masked tokens ---------------------------------------------
+def _trainer_on_test_split(tmp_path, model_dir, corpus_file, *flags):
+    """(trainer, model, test split masked once) as app.py builds them, without training."""
+    import app
+    import corpus
+    import modeling
+    from report import Report
+
+    model_args, data_args, _, args = app.parse_args(
+        [
+            "--model_name_or_path",
+            str(model_dir),
+            "--train_file",
+            str(corpus_file),
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--disable_tqdm",
+            "True",
+            *flags,
+        ]
+    )
+    rows, _ = corpus.load_corpus(data_args.train_file)
+    model, tokenizer = modeling.load_model_and_tokenizer(str(model_dir), for_training=True)
+    train, _, test_masked, _ = app.prepare_data(rows, tokenizer, data_args, args)
+    quiet = Report(enabled=False)
+    trainer = training.build_trainer(model, tokenizer, args, data_args, train, test_masked, quiet)
+    return trainer, model, test_masked
+
+
+@torch.inference_mode()
+def _token_mean_by_hand(model, test_masked) -> float:
+    """Sum of every masked token's cross-entropy over the number of masked tokens, one row at a
+    time through the stock forward (no batching, no padding, no masked positions)."""
+    from transformers import BertForMaskedLM
+
+    total, count = 0.0, 0
+    model.eval()
+    for row in test_masked:
+        logits = BertForMaskedLM.forward(model, input_ids=torch.tensor([row["input_ids"]])).logits[
+            0
+        ]
+        labels = torch.tensor(row["labels"])
+        total += torch.nn.functional.cross_entropy(logits, labels, reduction="sum").item()
+        count += int((labels != -100).sum())
+    return total / count
+
+
+def test_eval_loss_is_the_mean_over_masked_tokens_for_any_eval_batch_size(
+    tmp_path, tiny_model, small_corpus
+):
+    """The stock loop averages batch means weighted by rows, so eval_loss moved with
+    --per_device_eval_batch_size. Ours is the token mean over the whole test split: the same for 1,
+    7 and 32, and equal to the hand computation."""
+    trainer, model, test_masked = _trainer_on_test_split(
+        tmp_path, tiny_model, small_corpus, "--precision", "fp32"
+    )
+    by_hand = _token_mean_by_hand(model, test_masked)
+    losses = {}
+    for batch_size in (1, 7, 32):
+        trainer.args.per_device_eval_batch_size = batch_size
+        losses[batch_size] = trainer.evaluate()["eval_loss"]
+    assert all(abs(loss - by_hand) < 1e-5 for loss in losses.values()), (by_hand, losses)
+    # The rows' mean of the batch means (the stock loop at batch size 1) is another number here.
+    per_row = []
+    with torch.inference_mode():
+        for row in test_masked:
+            labels = torch.tensor(row["labels"])
+            logits = model(input_ids=torch.tensor([row["input_ids"]])).logits[0]
+            per_row.append(torch.nn.functional.cross_entropy(logits, labels).item())
+    assert abs(sum(per_row) / len(per_row) - by_hand) > 1e-3
