@@ -45,7 +45,7 @@ step's details live in a module named for what it holds:
     names.py        naming knowledge: real name characters, gender, surnames, pinyin
     hanzi.py        strokes, meaning and registrable characters (data/unihan_names.tsv)
     report.py       what the run prints: fixed-shape lines, the data, the name table
-    outputs.py      the output folder (lock, atomic save), result.txt, loss plot, model card
+    outputs.py      the output folder (lock, atomic save, modes), result.txt, publishing
     model_card.py   the saved folder's README.md (the model card) and loss.png
     errors.py       UserError: bad input, said in one line; SIGTERM as an exception
     cli.py          the command line: --help's groups, parsing the options above
