@@ -113,3 +113,38 @@ def test_names_reports_each_probability(tmp_path):
         r"^\| 0\.0 \| \d\.\d{3} \| \d\.\d{3} \| \d\.\d{3} \| \d+\.\d{4} \|$", proc.stdout, re.M
     )
     assert re.search(r"^\| 1\.0 \| ", proc.stdout, re.M)
+
+
+def test_page_serves_a_burst_of_clients_and_compares_it_with_one_alone(tmp_path, tiny_model):
+    """bench.py page on a tiny model: demo.py started, asked alone and by 4 clients at once; the
+    table counts every client and the page is alive afterwards."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench.py"),
+            "page",
+            "--model",
+            str(tiny_model),
+            "--clients",
+            "4",
+            "--alone",
+            "2",
+            "--how_many",
+            "5",
+            "--work",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert re.search(r"^one request alone: \d+\.\d\d s$", proc.stdout, re.M)
+    row = re.search(
+        r"^\| 4 \| (\d+) \| (\d+) \| (\d+) \|(.*)\| (\w+) \| [\d.]+ \|$", proc.stdout, re.M
+    )
+    assert row, proc.stdout
+    tables, busy, errors, timings, alive = row.groups()
+    assert (int(tables), int(busy), int(errors), alive) == (4, 0, 0, "yes")
+    p50, p95, top, ratio = (float(x.strip(" x")) for x in timings.split("|"))
+    assert 0 < p50 <= p95 <= top and ratio > 0
