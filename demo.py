@@ -5,6 +5,7 @@
     python demo.py --port 7861                   # another port (default 7860)
     python demo.py --host 0.0.0.0                # reachable from other machines (default: this one)
     python demo.py --share True                  # a public gradio.live link (off unless asked)
+    python demo.py --max_batch_size 32 --queue_size 64   # many parents at once (serving.py)
 
 It serves, as a web page (Gradio), the name table that app.py prints: the same suggestion code
 (beam_search.suggest_names, registrable characters only) and the same records
@@ -12,8 +13,9 @@ It serves, as a web page (Gradio), the name table that app.py prints: the same s
 app.py saved, loaded once at start. A parent can fix a generation character (字辈) in either place
 and list characters to avoid. The table folds into one card per name on a phone, and shows each
 name's share of the list instead of the model's raw probability. A panel says where the model came
-from and how its training went (metrics.json, loss.png). Nothing leaves the machine: Gradio's
-analytics are off and the page fetches no web fonts. It does not train a model; python app.py does.
+from and how its training went (metrics.json, loss.png). Requests that arrive together are answered
+together; past a full queue a parent reads that the page is busy (serving.py). Nothing leaves the
+machine: Gradio's analytics are off and the page fetches no web fonts. It does not train a model.
 """
 
 from __future__ import annotations
@@ -131,8 +133,7 @@ class Suggester:
         self.model, self.tokenizer, self.corpus_roles = model, tokenizer, corpus_roles
 
     def __call__(self, *inputs) -> tuple[str, str, str]:
-        """(table HTML, a summary for parents, message) for one request (plan's inputs): a batch
-        of one."""
+        """(table HTML, summary for parents, message) for one request: a batch of one."""
         return serving.serve_batch(self, [inputs])[0]
 
     def plan(
