@@ -5,7 +5,7 @@
     python demo.py --port 7861                   # another port (default 7860)
     python demo.py --host 0.0.0.0                # reachable from other machines (default: this one)
     python demo.py --share True                  # a public gradio.live link (off unless asked)
-    python demo.py --max_batch_size 32 --queue_size 64   # many parents at once (serving.py)
+    python demo.py --max_batch_size 8 --queue_size 32    # many parents at once (serving.py)
 
 It serves, as a web page (Gradio), the name table that app.py prints: the same suggestion code
 (beam_search.suggest_names, registrable characters only) and the same records

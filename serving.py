@@ -20,8 +20,12 @@ from errors import UserError
 
 logger = logging.getLogger("app.page")
 
-MAX_BATCH_SIZE = 32  # requests per search: about the most that still gets faster per request
-QUEUE_SIZE = 64  # requests waiting at most (two full batches); past it the page says BUSY
+# Requests per batch. On a CPU the forward passes of many requests together cost what they cost
+# one by one (measured, docs/benchmarks.md): a batch gains by searching repeated requests once (a
+# shared link's opening table), and costs each of its parents the wait for its last search. 8
+# keeps that wait short; a GPU, which runs a batch in the time of one request, wants more.
+MAX_BATCH_SIZE = 8
+QUEUE_SIZE = 32  # requests waiting at most (~25 s of searches on 2 cores); past it: BUSY
 BUSY_WORDS = "请稍后再试"
 BUSY = (
     f"现在来起名的人太多了，{BUSY_WORDS}（几秒钟后再点一次「起名」）。"
