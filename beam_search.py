@@ -175,85 +175,188 @@ def suggest_names(
     where they stand; they count in the gender term from the first step and in the everyday-word
     rule (子女 is out with 子_ too), and each returned name is the pattern filled in (子涵).
     """
-    ids = tokenizer(prompt, return_tensors="pt")["input_ids"][0].to(model.device)
-    positions = (ids == tokenizer.mask_token_id).nonzero().flatten().tolist()
-    size = model.config.vocab_size
-    _, ratio = vocab_tables(tokenizer, size)
-    fixed = [c for c in pattern or "" if c != names.FREE]
-    assert not pattern or pattern.count(names.FREE) == len(positions), (
-        f"{prompt!r} does not hold pattern {pattern!r}"
+    search = _Search(
+        model,
+        tokenizer,
+        prompt,
+        top_k,
+        names_only=names_only,
+        gender=gender,
+        gender_weight=gender_weight,
+        max_per_character=max_per_character,
+        beam_width=beam_width,
+        exclude=exclude,
+        frequency_weight=frequency_weight,
+        roles=roles,
+        registrable_only=registrable_only,
+        pattern=pattern,
     )
-    sign = {"boy": 1.0, "girl": -1.0}.get(gender, 0.0) if names_only else 0.0
-    blocked, prior, pairs = None, torch.zeros(size), {}
-    if names_only:
-        allowed = candidates(
-            tokenizer,
-            size,
-            exclude + (roles.not_given_name_chars() if roles else ""),
-            registrable_only,
-            include=roles.given_name_chars() if roles else "",
+    return _run(model, [search])[0]
+
+
+@torch.inference_mode()
+def suggest_many(model, tokenizer, requests: list[dict]) -> list[list[tuple[str, float]]]:
+    """suggest_names for each request (a dict of its other arguments), with the model's forward
+    passes shared: at each step the beams of all the searches still running go
+    through the model together. One pass over many rows costs far less than many passes over a few
+    (a CPU's matrix products run faster on larger ones; a GPU runs them at once). Each result is
+    what suggest_names gives for that request alone (tests/test_names.py checks).
+    """
+    return _run(model, [_Search(model, tokenizer, **request) for request in requests])
+
+
+MAX_ROWS = 2048  # rows per forward pass: bounds the activations' memory (bert-base: ~1.5 GB)
+
+
+def _run(model, searches: list[_Search]) -> list[list[tuple[str, float]]]:
+    """Every search to its end, a step at a time; the rows of searches whose prompts have one
+    length go through the model in one pass (rows of another length would need padding, and so
+    different numbers than alone)."""
+    while running := [s for s in searches if not s.done]:
+        by_length = {}
+        for s in running:
+            by_length.setdefault(len(s.ids), []).append(s)
+        for group in by_length.values():
+            batches = [s.rows() for s in group]
+            input_ids = torch.cat([rows for rows, _ in batches])
+            positions = torch.cat(
+                [torch.full((len(rows),), pos, device=rows.device) for rows, pos in batches]
+            )
+            logits = torch.cat(
+                [
+                    _logits_at(model, input_ids[i : i + MAX_ROWS], positions[i : i + MAX_ROWS])
+                    for i in range(0, len(input_ids), MAX_ROWS)
+                ]
+            )
+            for s, part in zip(
+                group, logits.split([len(rows) for rows, _ in batches]), strict=True
+            ):
+                s.advance(part)
+    return [s.result() for s in searches]
+
+
+class _Search:
+    """One request's beam search, a step at a time: rows() are the inputs its next step needs,
+    advance() takes the model's logits for them. suggest_names documents the arguments."""
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        prompt: str,
+        top_k: int,
+        names_only: bool = True,
+        gender: str = "any",
+        gender_weight: float = names.GENDER_WEIGHT,
+        max_per_character: int = names.MAX_PER_CHARACTER,
+        beam_width: int | None = None,
+        exclude: str = "",
+        frequency_weight: float = names.FREQUENCY_WEIGHT,
+        roles=None,
+        registrable_only: bool = False,
+        pattern: str | None = None,
+    ):
+        self.tokenizer, self.pattern, self.top_k = tokenizer, pattern, top_k
+        self.gender_weight = gender_weight
+        ids = tokenizer(prompt, return_tensors="pt")["input_ids"][0].to(model.device)
+        positions = (ids == tokenizer.mask_token_id).nonzero().flatten().tolist()
+        self.ids, self.positions, self.step = ids, positions, 0
+        size = model.config.vocab_size
+        _, ratio = vocab_tables(tokenizer, size)
+        fixed = [c for c in pattern or "" if c != names.FREE]
+        assert not pattern or pattern.count(names.FREE) == len(positions), (
+            f"{prompt!r} does not hold pattern {pattern!r}"
         )
-        if sign:
-            # names.leans_strongly, for the whole vocabulary at once
-            allowed &= sign * ratio > -math.log(names.STRONG_LEAN)
-        blocked = ~allowed.to(model.device)
-        prior = frequency_weight * log_counts(tokenizer, size)
-        pairs = word_pairs(tokenizer, size, keep=roles.given_names if roles else ())
-    # With one character of a two-character name fixed (子_, _轩), the free one must not make a
-    # word with it either.
-    fixed_pairs = []
-    if pairs and len(fixed) == 1 and len(pattern) == 2:
-        fixed_id = tokenizer.convert_tokens_to_ids(fixed[0])
-        fixed_pairs = (
-            pairs.get(fixed_id, [])
-            if pattern[1] == names.FREE
-            else [first for first, seconds in pairs.items() if fixed_id in seconds]
-        )
-    cap = max_per_character if names_only else 0
-    ratio, prior = ratio.to(model.device), prior.to(model.device)
-    width = max(beam_width or 2 * top_k, top_k)
-    beams = torch.empty(1, 0, dtype=torch.long, device=model.device)  # (n_beams, filled so far)
-    scores = torch.zeros(1, device=model.device)  # joint log-probability of each beam
-    # summed names.char_log_ratio of each beam's characters
-    ratios = torch.zeros(1, device=model.device)
-    priors = torch.zeros(1, device=model.device)  # summed frequency prior of each beam's characters
-    # a pattern's fixed characters
-    ratios += sum(ratio[tokenizer.convert_tokens_to_ids(c)] for c in fixed)
-    for step, pos in enumerate(positions):
-        last = step == len(positions) - 1
-        batch = ids.repeat(len(beams), 1)
-        batch[:, positions[:step]] = beams
-        logp = _logits_at(model, batch, pos).float().log_softmax(dim=-1)
-        if blocked is not None:
-            logp[:, blocked] = float("-inf")
-            logp[:, fixed_pairs] = float("-inf")
+        sign = {"boy": 1.0, "girl": -1.0}.get(gender, 0.0) if names_only else 0.0
+        blocked, prior, pairs = None, torch.zeros(size), {}
+        if names_only:
+            allowed = candidates(
+                tokenizer,
+                size,
+                exclude + (roles.not_given_name_chars() if roles else ""),
+                registrable_only,
+                include=roles.given_name_chars() if roles else "",
+            )
+            if sign:
+                # leans_strongly, for the whole vocabulary at once
+                allowed &= sign * ratio > -math.log(names.STRONG_LEAN)
+            blocked = ~allowed.to(model.device)
+            prior = frequency_weight * log_counts(tokenizer, size)
+            pairs = word_pairs(tokenizer, size, keep=roles.given_names if roles else ())
+        # With one character of a two-character name fixed (子_, _轩), the free one must not make a
+        # word with it either.
+        fixed_pairs = []
+        if pairs and len(fixed) == 1 and len(pattern) == 2:
+            fixed_id = tokenizer.convert_tokens_to_ids(fixed[0])
+            fixed_pairs = (
+                pairs.get(fixed_id, [])
+                if pattern[1] == names.FREE
+                else [first for first, seconds in pairs.items() if fixed_id in seconds]
+            )
+        self.sign, self.blocked, self.pairs, self.fixed_pairs = sign, blocked, pairs, fixed_pairs
+        self.cap = max_per_character if names_only else 0
+        self.ratio, self.prior = ratio.to(model.device), prior.to(model.device)
+        self.width = max(beam_width or 2 * top_k, top_k)
+        # (n_beams, filled so far)
+        self.beams = torch.empty(1, 0, dtype=torch.long, device=model.device)
+        self.scores = torch.zeros(1, device=model.device)  # joint log-probability of each beam
+        # summed char_log_ratio of each beam's characters, a pattern's fixed ones included
+        self.ratios = torch.zeros(1, device=model.device)
+        self.ratios += sum(self.ratio[tokenizer.convert_tokens_to_ids(c)] for c in fixed)
+        # summed frequency prior of each beam's characters
+        self.priors = torch.zeros(1, device=model.device)
+
+    @property
+    def done(self) -> bool:
+        return self.step == len(self.positions)
+
+    def rows(self) -> tuple[torch.Tensor, int]:
+        """(n_beams, prompt length) input ids, the beams filled in, and the position to read."""
+        batch = self.ids.repeat(len(self.beams), 1)
+        batch[:, self.positions[: self.step]] = self.beams
+        return batch, self.positions[self.step]
+
+    def advance(self, logits: torch.Tensor):
+        """One step: the logits (n_beams, vocab) at the next mask extend the beams."""
+        step, beams = self.step, self.beams
+        last = step == len(self.positions) - 1
+        logp = logits.float().log_softmax(dim=-1)
+        if self.blocked is not None:
+            logp[:, self.blocked] = float("-inf")
+            logp[:, self.fixed_pairs] = float("-inf")
             for row, previous in enumerate(beams[:, -1].tolist() if step else []):
-                logp[row, pairs.get(previous, [])] = float("-inf")
-        total = scores[:, None] + logp
-        new_ratio = ratios[:, None] + ratio[None, :]
-        new_prior = priors[:, None] + prior[None, :]
-        key = total + new_prior + (gender_weight * F.logsigmoid(sign * new_ratio) if sign else 0)
+                logp[row, self.pairs.get(previous, [])] = float("-inf")
+        total = self.scores[:, None] + logp
+        new_ratio = self.ratios[:, None] + self.ratio[None, :]
+        new_prior = self.priors[:, None] + self.prior[None, :]
+        sign = self.sign
+        key = total + new_prior
+        if sign:
+            key = key + self.gender_weight * F.logsigmoid(sign * new_ratio)
         if sign and last:
             # the finished name leans the other way
             key = key.masked_fill(sign * new_ratio <= 0, float("-inf"))
-        b, tok = _select(key.cpu(), beams.cpu(), top_k if last else width, cap)
-        b, tok = b.to(model.device), tok.to(model.device)
-        beams = torch.cat([beams[b], tok[:, None]], dim=1)
-        scores, ratios, priors = total[b, tok], new_ratio[b, tok], new_prior[b, tok]
-    tokens = [tokenizer.convert_ids_to_tokens(row) for row in beams.tolist()]
-    return [
-        (names.fill_pattern(pattern, t) if pattern else "".join(t), s)
-        for t, s in zip(tokens, scores.tolist(), strict=True)
-    ]
+        b, tok = _select(key.cpu(), beams.cpu(), self.top_k if last else self.width, self.cap)
+        b, tok = b.to(beams.device), tok.to(beams.device)
+        self.beams = torch.cat([beams[b], tok[:, None]], dim=1)
+        self.scores, self.ratios, self.priors = total[b, tok], new_ratio[b, tok], new_prior[b, tok]
+        self.step += 1
+
+    def result(self) -> list[tuple[str, float]]:
+        tokens = [self.tokenizer.convert_ids_to_tokens(row) for row in self.beams.tolist()]
+        return [
+            (names.fill_pattern(self.pattern, t) if self.pattern else "".join(t), s)
+            for t, s in zip(tokens, self.scores.tolist(), strict=True)
+        ]
 
 
-def _logits_at(model, input_ids, pos: int) -> torch.Tensor:
-    """(rows, vocab) logits at one position. For BERT the output layer runs there only (it is 21128
-    wide; the other positions' logits would be thrown away); any other masked-LM model runs
-    whole."""
+def _logits_at(model, input_ids, positions: torch.Tensor) -> torch.Tensor:
+    """(rows, vocab) logits, each row's at its own position. For BERT the output layer runs there
+    only (it is 21128 wide; the other positions' logits would be thrown away); any other masked-LM
+    model runs whole."""
     attention_mask = torch.ones_like(input_ids)
+    rows = torch.arange(len(input_ids), device=input_ids.device)
     if hasattr(model, "bert") and hasattr(model, "cls"):
-        return model.cls(
-            model.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state[:, pos]
-        )
-    return model(input_ids=input_ids, attention_mask=attention_mask).logits[:, pos]
+        hidden = model.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return model.cls(hidden[rows, positions])
+    return model(input_ids=input_ids, attention_mask=attention_mask).logits[rows, positions]

@@ -341,6 +341,7 @@ def main(argv=None):
         "startup",
         "host",
         "precision",
+        "page",
     ):
         p = sub.add_parser(name)
         p.add_argument(
@@ -405,6 +406,24 @@ def main(argv=None):
     pr.add_argument("--batch_size", type=int, default=16)
     pr.add_argument("--steps", type=int, default=40)
     pr.add_argument("--repeats", type=int, default=3)
+    pg = sub.choices["page"]
+    pg.add_argument(
+        "--clients", type=int, nargs="+", default=[30], help="one burst of each many clients"
+    )
+    pg.add_argument(
+        "--model", type=Path, help="serve this model folder instead of the base-shaped stand-in"
+    )
+    pg.add_argument("--mix", choices=["varied", "same"], default="varied")
+    pg.add_argument("--how_many", type=int, default=20, help="names per list (the page's default)")
+    pg.add_argument(
+        "--alone", type=int, default=5, help="requests alone; their median is the yardstick"
+    )
+    pg.add_argument(
+        "--timeout",
+        type=float,
+        default=600,
+        help="seconds a client waits before it counts an error",
+    )
     opts = parser.parse_args(argv)
     if opts.what in ("names", "gender", "lists"):
         import bench_names
@@ -418,6 +437,10 @@ def main(argv=None):
         import bench_startup
 
         return bench_startup.startup(opts)
+    if opts.what == "page":
+        import bench_page
+
+        return bench_page.page(opts)
     if opts.what == "precision":
         import bench_precision
 

@@ -5,6 +5,7 @@
     python demo.py --port 7861                 # another port (default 7860)
     python demo.py --host 0.0.0.0              # reachable from other machines (default: this one)
     python demo.py --share True                # a public gradio.live link (off unless asked)
+    python demo.py --max_batch_size 8 --queue_size 32  # many parents at once (serving.py)
 
 It serves, as a web page (Gradio), the name table that app.py prints: the same suggestion code
 (beam_search.suggest_names, registrable characters only) and the same records
@@ -12,8 +13,9 @@ It serves, as a web page (Gradio), the name table that app.py prints: the same s
 app.py saved, loaded once at start. A parent can fix a generation character (字辈) in either place
 and list characters to avoid. The table folds into one card per name on a phone, and shows each
 name's share of the list instead of the model's raw probability. A panel says where the model came
-from and how its training went (metrics.json, loss.png). Nothing leaves the machine: Gradio's
-analytics are off and the page fetches no web fonts. It does not train a model; python app.py does.
+from and how its training went (metrics.json, loss.png). Requests that arrive together are answered
+together; past a full queue a parent reads that the page is busy (serving.py). Nothing leaves the
+machine: Gradio's analytics are off and the page fetches no web fonts. It does not train a model.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import names
 import outputs
 import report
 import roles
+import serving
 from errors import OneLineParser, UserError
 
 GENDERS = {"不限 any": "any", "男孩 boy": "boy", "女孩 girl": "girl"}
@@ -85,6 +88,12 @@ class DemoArguments:
     share: bool = field(
         default=False, metadata={"help": "Also publish the page at a public gradio.live address."}
     )
+    max_batch_size: int = field(
+        default=serving.MAX_BATCH_SIZE, metadata={"help": "Requests per search."}
+    )
+    queue_size: int = field(
+        default=serving.QUEUE_SIZE, metadata={"help": "Requests that may wait."}
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         check_port(options.host, options.port)  # before the model's seconds of loading
         report.setup_logging(is_main=True)
         serve(
-            build_page(load_suggester(options.model_name_or_path), options.model_name_or_path),
+            build_page(
+                load_suggester(options.model_name_or_path),
+                options.model_name_or_path,
+                options.max_batch_size,
+                options.queue_size,
+            ),
             options,
         )
     except UserError as e:
@@ -121,7 +135,11 @@ class Suggester:
     def __init__(self, model, tokenizer, corpus_roles=None):
         self.model, self.tokenizer, self.corpus_roles = model, tokenizer, corpus_roles
 
-    def __call__(
+    def __call__(self, *inputs) -> tuple[str, str, str]:
+        """(table HTML, summary for parents, message) for one request: a batch of one."""
+        return serving.serve_batch(self, [inputs])[0]
+
+    def plan(
         self,
         surname: str,
         gender_label: str,
@@ -130,9 +148,9 @@ class Suggester:
         fixed: str = "",
         position_label: str = "第一个字 first",
         avoid: str = "",
-    ) -> tuple[str, str, str]:
-        """(table HTML, a summary for parents, message): a bad input gives an empty table and a
-        message saying why."""
+    ) -> serving.Plan | tuple[str, str, str]:
+        """The checked inputs as a search to run (finish turns its names into the answer), or, for
+        bad input, the answer itself: an empty table and a message saying why."""
         surname, fixed = (surname or "").strip(), (fixed or "").strip()
         avoid = "".join(c for c in avoid or "" if c not in AVOID_SEPARATORS)
         gender, length = GENDERS[gender_label], LENGTHS[length_label]
@@ -165,22 +183,24 @@ class Suggester:
                     f" Too many characters to avoid: {available} remain for {int(how_many)} names."
                 ),
             )
-        found = beam_search.suggest_names(
-            self.model,
-            self.tokenizer,
-            names.prompt(surname, gender, length, pattern),
-            int(how_many),
+        search = dict(
+            prompt=names.prompt(surname, gender, length, pattern),
+            top_k=int(how_many),
             gender=gender,
             exclude=exclude,
             registrable_only=True,
             pattern=pattern,
             roles=self.corpus_roles,
         )
-        records = report.suggestion_records(found, surname)
+        return serving.Plan(search, surname, gender, int(how_many))
+
+    def finish(self, plan: serving.Plan, found: list[tuple[str, float]]) -> tuple[str, str, str]:
+        """The answer for the names a plan's search found."""
+        records = report.suggestion_records(found, plan.surname)
         return (
             table_html(records),
-            summary(records, gender),
-            report.shortfall(len(found), int(how_many), gender) or "",
+            summary(records, plan.gender),
+            report.shortfall(len(found), plan.how_many, plan.gender) or "",
         )
 
     def pattern_problem(self, fixed: str, length: int) -> str | None:
@@ -361,9 +381,15 @@ def _number(value) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def build_page(suggest: Suggester, folder: str):
-    # Before gradio is imported: it reads this when it loads, and would
-    # otherwise send usage analytics.
+def build_page(
+    suggest: Suggester,
+    folder: str,
+    max_batch_size: int = serving.MAX_BATCH_SIZE,
+    queue_size: int = serving.QUEUE_SIZE,
+):
+    # Before gradio is imported: it reads this when it loads, and would otherwise send usage
+    # analytics.
+    serving.check_limits(max_batch_size, queue_size)
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     import gradio as gr
 
@@ -429,11 +455,26 @@ def build_page(suggest: Suggester, folder: str):
             [surname, gender, length, how_many, fixed, position, avoid],
             [table, quality, message],
         )
-        go.click(suggest, inputs, results)
-        for box in (surname, fixed, avoid):
-            box.submit(suggest, inputs, results)
-        page.load(suggest, inputs, results)  # the default table at once, as an example
-    return page
+        # One event for every way of asking (the page's opening table at once, as an example), so
+        # that Gradio batches them all together; one batch at a time (each uses every core).
+        gr.on(
+            [go.click, surname.submit, fixed.submit, avoid.submit, page.load],
+            serving.batched(suggest),
+            inputs,
+            results,
+            batch=True,
+            max_batch_size=max_batch_size,
+            concurrency_limit=1,
+            api_name="suggest",
+        ).failure(
+            # Gradio refused it (queue full): said by the browser itself, asking the server nothing
+            None,
+            None,
+            message,
+            js=f"() => {json.dumps(serving.BUSY)}",
+        )
+    # Past queue_size waiting requests Gradio turns new ones away at once, not after minutes.
+    return page.queue(max_size=queue_size)
 
 
 def check_port(host: str, port: int):

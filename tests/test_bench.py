@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 import bench
 import standin
 from conftest import REPO, read_corpus
@@ -153,12 +155,11 @@ def test_page_serves_a_burst_of_clients_and_compares_it_with_one_alone(tmp_path,
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert re.search(r"^one request alone: \d+\.\d\d s$", proc.stdout, re.M)
     row = re.search(
         r"^\| 4 \| (\d+) \| (\d+) \| (\d+) \|(.*)\| (\w+) \| [\d.]+ \|$", proc.stdout, re.M
     )
     assert row, proc.stdout
     tables, busy, errors, timings, alive = row.groups()
     assert (int(tables), int(busy), int(errors), alive) == (4, 0, 0, "yes")
-    p50, p95, top, ratio = (float(x.strip(" x")) for x in timings.split("|"))
-    assert 0 < p50 <= p95 <= top and ratio > 0
+    one, p50, p95, top, ratio = (float(x.strip(" x")) for x in timings.split("|"))
+    assert 0 < p50 <= p95 <= top and one > 0 and ratio == pytest.approx(top / one, rel=0.25)

@@ -453,3 +453,108 @@ def test_a_parent_reads_names_in_a_real_browser(page_url, tmp_path):
         page.get_by_text("关于模型 / About the model").click()
         assert "eval loss" in page.locator("#about").inner_text()
         browser.close()
+
+
+# ---- many parents at once ------------------------------------------------------------------------
+def test_a_batch_answers_each_request_as_alone_and_searches_repeats_once(suggester, monkeypatch):
+    """serving.serve_batch (Gradio's batches): good, bad and repeated requests together get the
+    answers each gets alone; a repeated request is searched once."""
+    import beam_search
+    import serving
+
+    requests = [
+        ("李", "女孩 girl", "双字名 2", 6, "", "第一个字 first", ""),
+        ("", "女孩 girl", "双字名 2", 6, "", "第一个字 first", ""),  # no surname
+        ("欧阳", "男孩 boy", "双字名 2", 4, "", "第一个字 first", "伟"),
+        ("李", "女孩 girl", "双字名 2", 6, "", "第一个字 first", ""),
+        ("张", "不限 any", "单字名 1", 5, "", "第一个字 first", ""),
+        ("王", "不限 any", "双字名 2", 3, "子", "第一个字 first", ""),
+    ]
+    alone = [suggester(*r) for r in requests]
+    searched = []
+    many = beam_search.suggest_many
+
+    def counted(model, tokenizer, searches):
+        searched.append(len(searches))
+        return many(model, tokenizer, searches)
+
+    monkeypatch.setattr(beam_search, "suggest_many", counted)
+    together = serving.serve_batch(suggester, requests)
+    assert together == alone and searched == [4]
+    assert "请输入姓" in together[1][2] and all("<table" in t for t, _, _ in together[2:])
+    # Gradio's form: one list per input in, one per output out
+    columns = serving.batched(suggester)(*(list(c) for c in zip(*requests, strict=True)))
+    assert columns == [list(c) for c in zip(*alone, strict=True)]
+
+
+def test_limits_below_one_are_refused_in_one_line(saved, capsys):
+    for option in ("--max_batch_size", "--queue_size"):
+        status = demo.main(["--model_name_or_path", str(saved), option, "0"])
+        err = capsys.readouterr().err
+        assert status == 2 and err == f"error: {option} must be at least 1, not 0\n"
+
+
+def test_past_the_queue_a_parent_reads_busy_and_the_page_goes_on(suggester, saved):
+    """One request running (held), one waiting, a queue of one: the next is turned away at once,
+    in the browser as serving.BUSY in the message line; once the held one ends, all is served."""
+    import threading
+
+    from gradio_client import Client
+    from gradio_client.utils import QueueError, Status
+    from playwright.sync_api import sync_playwright
+
+    import serving
+
+    class Held(demo.Suggester):
+        started, gate = threading.Event(), threading.Event()
+
+        def plan(self, *inputs):
+            self.started.set()
+            self.gate.wait(timeout=600)  # released below; the bound only ends a broken test
+            return super().plan(*inputs)
+
+    held = Held(suggester.model, suggester.tokenizer)
+    page = demo.build_page(held, str(saved), max_batch_size=1, queue_size=1)
+    port = _free_port()
+    page.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        ssr_mode=False,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        client = Client(url, verbose=False)
+        request = ("李", "女孩 girl", "双字名 2", 5, "", "第一个字 first", "")
+        running = client.submit(*request, api_name="/suggest")
+        assert held.started.wait(timeout=600)
+        waiting = Client(url, verbose=False).submit(*request, api_name="/suggest")
+        deadline = time.monotonic() + 600  # a bound for a broken state, not a guess at speed
+        while waiting.status().code != Status.IN_QUEUE:
+            assert time.monotonic() < deadline, waiting.status()
+            time.sleep(0.05)
+        with pytest.raises(QueueError):
+            Client(url, verbose=False).predict(*request, api_name="/suggest")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)
+            tab = browser.new_page(viewport={"width": 1100, "height": 900})
+            tab.goto(url)  # its opening table is one request too many
+            tab.wait_for_function(
+                "words => document.querySelector('#message')?.innerText.includes(words)",
+                arg=serving.BUSY_WORDS,
+            )
+            message = tab.locator("#message").inner_text()
+            assert "try again in a moment" in message and "Traceback" not in tab.content()
+            assert _rows(tab) == []
+            held.gate.set()
+            for job in (running, waiting):
+                table, quality, message = job.result(timeout=600)
+                assert table.count("<tr>") == 5 + 1 and message == ""
+            _ask(tab, "欧阳", "男孩 boy", "双字名 2", "4")
+            _wait_for_rows(tab, 4, "欧阳")
+            assert serving.BUSY_WORDS not in tab.locator("#message").inner_text()
+            browser.close()
+    finally:
+        held.gate.set()
+        page.close()

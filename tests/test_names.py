@@ -730,3 +730,29 @@ def test_the_double_surnames_file_is_what_the_tool_builds(tmp_path):
     assert "Unihan, version" in table and "PERMISSION NOTICE" in table
     assert "\n欧阳\t" in table and "歐陽" in table.split("\n欧阳\t")[1].split("\n")[0]
     assert len(table.split("surname\ttraditional_forms\n")[1].splitlines()) == 60
+
+
+def test_a_batch_of_searches_finds_what_each_finds_alone(tiny_model, tiny_tokenizer):
+    """suggest_many (the page's batches): prompts of two lengths (欧阳), one and two masks,
+    genders, a pattern, characters to avoid and a repeated request, searched together, each give
+    the names and scores that suggest_names gives for them one by one."""
+    from transformers import AutoModelForMaskedLM
+
+    model = AutoModelForMaskedLM.from_pretrained(tiny_model).eval()
+    requests = [
+        dict(prompt="女孩的名字叫李[MASK][MASK]", top_k=8, gender="girl"),
+        dict(prompt="男孩的名字叫欧阳[MASK][MASK]", top_k=5, gender="boy", exclude="欧阳伟"),
+        dict(prompt="小孩的名字叫张[MASK]", top_k=6),
+        dict(prompt="小孩的名字叫王子[MASK]", top_k=4, pattern="子_", registrable_only=True),
+        dict(prompt="女孩的名字叫李[MASK][MASK]", top_k=8, gender="girl"),
+        dict(prompt="小孩的名字叫张[MASK][MASK]", top_k=10, max_per_character=1),
+    ]
+    together = beam_search.suggest_many(model, tiny_tokenizer, requests)
+    alone = [beam_search.suggest_names(model, tiny_tokenizer, **r) for r in requests]
+    assert [len(found) for found in together] == [8, 5, 6, 4, 8, 10]
+    for found, want in zip(together, alone, strict=True):
+        assert [n for n, _ in found] == [n for n, _ in want]
+        # the same rows in a larger matrix product: equal up to the sum's rounding
+        assert [s for _, s in found] == pytest.approx([s for _, s in want], abs=1e-5)
+    assert together[1] != together[0] and all(len(n) == 2 for n, _ in together[1])
+    assert all(n.startswith("子") and len(n) == 2 for n, _ in together[3])
