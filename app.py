@@ -41,6 +41,8 @@ step's details live in a module named for what it holds:
     beam_search.py  filling the prompt's [MASK]s with names, under the naming rules
     names.py        naming knowledge: real name characters, gender, surnames, pinyin
     hanzi.py        strokes, meaning and registrable characters (data/unihan_names.tsv)
+    name_words.py   Chinese senses and homophones (谐音) of a name (data/name_*.tsv)
+    checks.py       --check_name: one name's record, the model's probability and rank
     report.py       what the run prints: fixed-shape lines, the data, the name table
     outputs.py      the output folder (lock, atomic save), result.txt, loss plot, model card
     errors.py       UserError: bad input, said in one line; SIGTERM as an exception
@@ -190,6 +192,13 @@ class SuggestArguments:
     )
     suggestions_file: str | None = field(
         default=None, metadata={"help": "Also write the last name table as JSON."}
+    )
+    check_name: str | None = field(
+        default=None,  # a parent often has a name in mind already: look at it, not at a table
+        metadata={
+            "help": "A full name to look at instead of a table (王子衿, 欧阳娜): its row and the "
+            "model's probability and rank for --gender; sets --surname and --name_length."
+        },
     )
     raw_predictions: bool = field(
         default=False,

@@ -244,6 +244,21 @@ def suggest_names(
     ]
 
 
+@torch.inference_mode()
+def score_name(model, tokenizer, prompt: str, given: str) -> float:
+    """The joint log-probability suggest_names gives a given name for the prompt's [MASK]s:
+    log p(c1 | prompt) + log p(c2 | prompt, c1), over the whole vocabulary."""
+    ids = tokenizer(prompt, return_tensors="pt")["input_ids"][0].to(model.device)
+    positions = (ids == tokenizer.mask_token_id).nonzero().flatten().tolist()
+    assert len(positions) == len(given), f"{prompt!r} has no place for {given!r}"
+    total = 0.0
+    for pos, char in zip(positions, given, strict=True):
+        token = tokenizer.convert_tokens_to_ids(char)
+        total += float(_logits_at(model, ids[None], pos).float().log_softmax(dim=-1)[0, token])
+        ids[pos] = token  # the next character is conditioned on this one, as in the search
+    return total
+
+
 def _logits_at(model, input_ids, pos: int) -> torch.Tensor:
     """(rows, vocab) logits at one position. For BERT the output layer runs there only (it is 21128
     wide; the other positions' logits would be thrown away); any other masked-LM model runs

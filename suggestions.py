@@ -9,7 +9,10 @@ It holds no naming knowledge (names.py), no search (beam_search.py) and no table
 
 from __future__ import annotations
 
+import copy
+
 import beam_search
+import checks
 import names
 import outputs
 from errors import UserError
@@ -27,6 +30,11 @@ SUGGESTIONS_ZH = {
     "pretrained": "训练前的推荐",
     "fine-tuned, reloaded from output_dir": "训练后的推荐（从输出目录重新加载）",
     "saved model": "保存的模型的推荐",
+}
+CHECK_ZH = {
+    "pretrained": "训练前看一个名字",
+    "fine-tuned, reloaded from output_dir": "训练后看一个名字（从输出目录重新加载）",
+    "saved model": "保存的模型看一个名字",
 }
 
 
@@ -58,11 +66,35 @@ def check_options(options):
         options.pattern, options.avoid, options.prompt, options.surname, options.gender
     ):
         raise UserError(problem)
+    if options.check_name is not None:
+        check_name_option(options)
     if options.suggestions_file and options.raw_predictions:
         raise UserError(
             "--suggestions_file writes name records: drop --raw_predictions, or drop"
             " --suggestions_file"
         )
+
+
+def check_name_option(options):
+    """--check_name: a full name of Chinese characters with a one- or two-character given name; it
+    sets --surname and --name_length (so it cannot go with --prompt, --pattern or raw tokens)."""
+    name = options.check_name
+    if not name or not all(names.HAN_CHAR.fullmatch(c) for c in name):
+        raise UserError(
+            f"--check_name must be a full name in Chinese characters (王子衿), got {name!r}"
+        )
+    surname, given = names.split_name(name)
+    if not 1 <= len(given) <= 2:
+        raise UserError(
+            f"--check_name {name}: give the surname and a one- or two-character given name (王子衿,"
+            " 欧阳娜)"
+        )
+    for other in ("prompt", "pattern"):
+        if getattr(options, other) is not None:
+            raise UserError(f"--check_name sets the surname and length itself: drop --{other}")
+    if options.raw_predictions:
+        raise UserError("--check_name looks at a name: drop --raw_predictions")
+    options.surname, options.name_length = surname, len(given)
 
 
 def check_fits_model(model, tokenizer, suggest_args):
@@ -81,6 +113,13 @@ def check_fits_model(model, tokenizer, suggest_args):
         raise UserError(
             f"--surname {suggest_args.surname}: {unknown} is not in the model's vocabulary (it"
             " would read [UNK]): pass --prompt with the surname written another way"
+        )
+    if suggest_args.check_name and (
+        unknown := names.unknown_chars(tokenizer, suggest_args.check_name)
+    ):
+        raise UserError(
+            f"--check_name {suggest_args.check_name}: {unknown} is not in the model's vocabulary,"
+            " so it cannot say what it thinks of the name: try another name"
         )
     if suggest_args.raw_predictions:
         available, what = model.config.vocab_size, "tokens in the model's vocabulary"
@@ -108,6 +147,14 @@ def report_suggestions(
 ) -> dict:
     """Print the top-k table and its quality line (and a line if fewer names qualify than asked
     for); returns the quality scores (gender_fit, name_realism)."""
+    if suggest_args.check_name:
+        # The name's rank: where it stands in a deeper list under the same rules.
+        deeper = copy.copy(suggest_args)
+        deeper.top_k = checks.CHECK_DEPTH
+        found = suggest(model, tokenizer, deeper, corpus_roles)
+        return checks.report_check(
+            report, model, tokenizer, suggest_args, when, found, CHECK_ZH[when]
+        )
     found = suggest(model, tokenizer, suggest_args, corpus_roles)
     raw = suggest_args.raw_predictions  # any prompt's raw tokens: no name columns, no name quality
     title = (
