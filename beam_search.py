@@ -145,6 +145,7 @@ def suggest_names(
     roles=None,
     registrable_only: bool = False,
     pattern: str | None = None,
+    only_pairs=None,
 ) -> list[tuple[str, float]]:
     """Top-k fillings of the prompt's [MASK]s as (given name, joint log-probability), best first.
 
@@ -173,6 +174,8 @@ def suggest_names(
     [MASK]s are its free positions: the search is the same, conditioned on the fixed characters
     where they stand; they count in the gender term from the first step and in the everyday-word
     rule (子女 is out with 子_ too), and each returned name is the pattern filled in (子涵).
+    With only_pairs (two-character names from a classic, name_sources.pairs), a name must also be
+    one of those pairs: the first character starts one, the second completes it.
     """
     ids = tokenizer(prompt, return_tensors="pt")["input_ids"][0].to(model.device)
     positions = (ids == tokenizer.mask_token_id).nonzero().flatten().tolist()
@@ -207,6 +210,14 @@ def suggest_names(
             if pattern[1] == names.FREE
             else [first for first, seconds in pairs.items() if fixed_id in seconds]
         )
+    allowed_first, allowed_second = None, {}
+    if only_pairs is not None:
+        vocab = tokenizer.get_vocab()
+        for pair in only_pairs:
+            if pair[0] in vocab and pair[1] in vocab:
+                allowed_second.setdefault(vocab[pair[0]], []).append(vocab[pair[1]])
+        allowed_first = torch.ones(size, dtype=torch.bool, device=model.device)
+        allowed_first[[i for i in allowed_second if i < size]] = False  # True: not a first char
     cap = max_per_character if names_only else 0
     ratio, prior = ratio.to(model.device), prior.to(model.device)
     width = max(beam_width or 2 * top_k, top_k)
@@ -226,6 +237,15 @@ def suggest_names(
             logp[:, fixed_pairs] = float("-inf")
             for row, previous in enumerate(beams[:, -1].tolist() if step else []):
                 logp[row, pairs.get(previous, [])] = float("-inf")
+        if allowed_first is not None:
+            if step == 0:
+                logp[:, allowed_first] = float("-inf")
+            else:
+                keep = torch.full_like(logp, float("-inf"))
+                for row, previous in enumerate(beams[:, -1].tolist()):
+                    seconds = allowed_second.get(previous, [])
+                    keep[row, seconds] = logp[row, seconds]
+                logp = keep
         total = scores[:, None] + logp
         new_ratio = ratios[:, None] + ratio[None, :]
         new_prior = priors[:, None] + prior[None, :]

@@ -1,7 +1,7 @@
-"""One name a parent already has in mind (--check_name 王子衿): its record, as a table row has it
-(pinyin, tones, strokes, sense, lean, registrable, homophones), and what the model thinks of it:
-its probability for the prompt and its rank among the names the search would suggest under the
-same rules, or the rule that keeps it out.
+"""One name a parent already has in mind (--check_name 王子衿): its record, as a table row has
+it (pinyin, tones, strokes, sense, lean, registrable, homophones, source), and what the model
+thinks of it: its probability for the prompt and its rank among the names the search would
+suggest under the same rules, or the rule that keeps it out.
 
 It holds no search (beam_search.py), no naming knowledge (names.py, name_words.py) and no options
 (suggestions.py checks --check_name); demo.py's box shows the same record.
@@ -13,7 +13,7 @@ import beam_search
 import hanzi
 import names
 import outputs
-from report import display_width, ljust, suggestion_records
+from report import display_width, format_source, ljust, suggestion_records
 
 # The search looks this deep for the checked name's rank: deeper costs a wider beam (a parent
 # waits about twice the time of a 20-name table on bert-base-chinese's shape at 100).
@@ -81,6 +81,7 @@ def format_check(record: dict, title: str) -> list[str]:
         ("倾向 lean", record["lean"]),
         ("户口 registrable", "是 yes" if record["registrable"] else "否 no (非规范字)"),
         ("谐音 sound", sounds or "-"),
+        ("出处 source", format_source(record)),
         (
             "模型 model",
             f"probability {p:.6f}  {where}" if p >= 1e-4 else f"probability {p:.2e}  {where}",

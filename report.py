@@ -18,6 +18,7 @@ from transformers.utils import logging as hf_logging
 
 import hanzi
 import masking
+import name_sources
 import name_words
 import names
 
@@ -113,7 +114,8 @@ def suggestion_records(suggestions: list[tuple[str, float]], surname: str = "") 
 
     name (surname + given), given, pinyin, probability (the model's), and per given-name character
     strokes, sense (name_words.senses: Chinese words and an idiom) and meaning (Unihan's English,
-    whole, less name_words.UNWANTED_GLOSS); homophones (name_words.homophones); registrable (every
+    whole, less name_words.UNWANTED_GLOSS); homophones (name_words.homophones); source (a line of
+    a classic, name_sources.source; None); registrable (every
     character in the 2013
     standard table), tones ('3-1-4', the full name's) and flat (all one tone), lean ('女 67%') and
     boy_share (its number).
@@ -137,6 +139,7 @@ def suggestion_records(suggestions: list[tuple[str, float]], surname: str = "") 
                 "lean": names.lean(given),
                 "boy_share": round(names.boy_share(given), 4),
                 "homophones": name_words.homophones(surname, "".join(chars)) if chars else [],
+                "source": name_sources.source("".join(chars)),
             }
         )
     return records
@@ -217,12 +220,20 @@ def shortfall(found: int, top_k: int, gender: str) -> str | None:
     )
 
 
+def format_source(record: dict) -> str:
+    """'青青子衿，悠悠我心（诗经·郑风·子衿）': the line first, where a table cuts it last; '-' for a
+    name no classic's line holds."""
+    found = record["source"]
+    return f"{found['line']}（{found['work']}·{found['title']}）" if found else "-"
+
+
 def format_suggestions(
-    title: str, suggestions: list[tuple[str, float]], surname: str = ""
+    title: str, suggestions: list[tuple[str, float]], surname: str = "", with_source: bool = False
 ) -> list[str]:
     """Lines of a suggestion table (suggestion_records), aligned for a terminal of TABLE_WIDTH
     columns: rank, name, pinyin, tones, strokes, lean, probability, sound (homophones), and the
-    meaning last (Chinese sense, then English), cut to fit."""
+    meaning last (Chinese sense, then English), cut to fit; with_source (--source), the classic's
+    line in its place."""
     records = suggestion_records(suggestions, surname)
     header = ("name", "pinyin", "tones", "strokes", "lean", "probability", "sound")
     columns = [
@@ -250,8 +261,15 @@ def format_suggestions(
             + cut(meaning(TABLE_WIDTH - display_width(start)), TABLE_WIDTH - display_width(start))
         ).rstrip()
 
-    return [title, line("rank", header, lambda _: "meaning")] + [
-        line(rank, cells, lambda width, r=r: short_sense(r, width))
+    last = "source" if with_source else "meaning"
+    return [title, line("rank", header, lambda _: last)] + [
+        line(
+            rank,
+            cells,
+            (lambda _, r=r: format_source(r))
+            if with_source
+            else (lambda width, r=r: short_sense(r, width)),
+        )
         for rank, (cells, r) in enumerate(zip(columns, records, strict=True), start=1)
     ]
 

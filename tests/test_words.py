@@ -193,7 +193,7 @@ def test_english_meanings_lose_only_the_glosses_a_parent_would_not_read_out():
 @pytest.fixture(scope="module")
 def classic_model(tmp_path_factory, corpus_rows):
     """A tiny untrained model whose vocabulary holds the classics' characters too."""
-    extra = sorted(set("".join(CLASSICS)) | set("王子衿"))
+    extra = sorted(set("".join(CLASSICS)) | set("王子衿李清扬孟浩然"))
     return make_tiny_model(
         tmp_path_factory.mktemp("classic") / "model",
         [r["text"] for r in corpus_rows],
@@ -226,6 +226,19 @@ def test_check_name_lists_each_classics_word(tmp_path, classic_model):
         assert f"check {full} for 小孩的名字叫{names.split_name(full)[0]}[MASK]" in text
 
 
+def test_check_name_cites_the_issues_sources(tmp_path, classic_model):
+    """王子衿 and 李清扬 cite 诗经 with the line; 孟浩然's line holds 浩然."""
+    for full, work, held in (
+        ("王子衿", "诗经", "子衿"),
+        ("李清扬", "诗经", "清扬"),
+        ("孟浩然", "孟子", "浩然"),
+    ):
+        status, text = _check(tmp_path, classic_model, "--check_name", full)
+        assert status == 0
+        line = re.search(r"^出处 source\s+(\S+)（(\S+?)·", text, re.M)
+        assert line and held in line.group(1) and line.group(2) == work, text[-800:]
+
+
 def test_check_name_shows_the_row_and_writes_one_record(tmp_path, classic_model):
     out = tmp_path / "one.json"
     status, text = _check(
@@ -237,7 +250,7 @@ def test_check_name_shows_the_row_and_writes_one_record(tmp_path, classic_model)
     start = next(
         i for i, line in enumerate(lines) if " check 王子衿 for 女孩的名字叫王[MASK][MASK]" in line
     )
-    keys = [line.split("  ")[0].strip() for line in lines[start + 1 : start + 9]]
+    keys = [line.split("  ")[0].strip() for line in lines[start + 1 : start + 10]]
     assert keys == [
         "拼音 pinyin",
         "声调 tones",
@@ -246,10 +259,13 @@ def test_check_name_shows_the_row_and_writes_one_record(tmp_path, classic_model)
         "倾向 lean",
         "户口 registrable",
         "谐音 sound",
+        "出处 source",
         "模型 model",
     ]
+    assert "青青子衿，悠悠我心（诗经·郑风·子衿）" in text
     (record,) = json.loads(out.read_text(encoding="utf-8"))
     assert (record["name"], record["pinyin"], record["tones"]) == ("王子衿", "wáng zǐ jīn", "2-3-1")
+    assert record["source"] == {"work": "诗经", "title": "郑风·子衿", "line": "青青子衿，悠悠我心"}
     assert record["sense"][0][0] in text and "collar or lapel of garment" in text
     # 衿 is rare in real names: the model is asked anyway, and the rule that keeps it out is said
     assert record["rank"] is None and record["ruled_out"].startswith("衿 ")
