@@ -44,6 +44,9 @@ step's details live in a module named for what it holds:
     beam_search.py  filling the prompt's [MASK]s with names, under the naming rules
     names.py        naming knowledge: real name characters, gender, surnames, pinyin
     hanzi.py        strokes, meaning and registrable characters (data/unihan_names.tsv)
+    name_words.py   Chinese senses and homophones (谐音) of a name (data/name_*.tsv)
+    name_sources.py where a two-character name comes from: a line of a classic (data/)
+    checks.py       --check_name: one name's record, the model's probability and rank
     report.py       what the run prints: fixed-shape lines, the data, the name table
     outputs.py      the output folder (lock, atomic save, modes), result.txt, publishing
     model_card.py   the saved folder's README.md (the model card) and loss.png
@@ -202,6 +205,14 @@ class SuggestArguments:
     )
     suggestions_file: str | None = field(
         default=None, metadata={"help": "Also write the last name table as JSON."}
+    )
+    check_name: str | None = field(  # a parent often has a name in mind already
+        default=None,
+        metadata={"help": "A full name to look at, not a table (王子衿): its row, rank and sense."},
+    )
+    source: str | None = field(  # naming from a classic (诗经取名), with the model choosing
+        default=None,
+        metadata={"help": "诗经, 楚辞, 唐诗, 宋词 or classics (论语, 四书): only its pairs."},
     )
     raw_predictions: bool = field(
         default=False,

@@ -146,6 +146,7 @@ def suggest_names(
     roles=None,
     registrable_only: bool = False,
     pattern: str | None = None,
+    only_pairs=None,
 ) -> list[tuple[str, float]]:
     """Top-k fillings of the prompt's [MASK]s as (given name, joint log-probability), best first.
 
@@ -174,6 +175,8 @@ def suggest_names(
     [MASK]s are its free positions: the search is the same, conditioned on the fixed characters
     where they stand; they count in the gender term from the first step and in the everyday-word
     rule (子女 is out with 子_ too), and each returned name is the pattern filled in (子涵).
+    With only_pairs (two-character names from a classic, name_sources.pairs), a name must also be
+    one of those pairs: the first character starts one, the second completes it.
     """
     search = _Search(
         model,
@@ -190,6 +193,7 @@ def suggest_names(
         roles=roles,
         registrable_only=registrable_only,
         pattern=pattern,
+        only_pairs=only_pairs,
     )
     return _run(model, [search])[0]
 
@@ -255,6 +259,7 @@ class _Search:
         roles=None,
         registrable_only: bool = False,
         pattern: str | None = None,
+        only_pairs=None,
     ):
         self.tokenizer, self.pattern, self.top_k = tokenizer, pattern, top_k
         self.gender_weight = gender_weight
@@ -294,6 +299,16 @@ class _Search:
                 else [first for first, seconds in pairs.items() if fixed_id in seconds]
             )
         self.sign, self.blocked, self.pairs, self.fixed_pairs = sign, blocked, pairs, fixed_pairs
+        # only_pairs: the first character must start one of the pairs, the second complete it
+        self.allowed_first, self.allowed_second = None, {}
+        if only_pairs is not None:
+            vocab = tokenizer.get_vocab()
+            for pair in only_pairs:
+                if pair[0] in vocab and pair[1] in vocab:
+                    self.allowed_second.setdefault(vocab[pair[0]], []).append(vocab[pair[1]])
+            self.allowed_first = torch.ones(size, dtype=torch.bool, device=model.device)
+            # True: not the first character of any pair
+            self.allowed_first[[i for i in self.allowed_second if i < size]] = False
         self.cap = max_per_character if names_only else 0
         self.ratio, self.prior = ratio.to(model.device), prior.to(model.device)
         self.width = max(beam_width or 2 * top_k, top_k)
@@ -326,6 +341,15 @@ class _Search:
             logp[:, self.fixed_pairs] = float("-inf")
             for row, previous in enumerate(beams[:, -1].tolist() if step else []):
                 logp[row, self.pairs.get(previous, [])] = float("-inf")
+        if self.allowed_first is not None:
+            if step == 0:
+                logp[:, self.allowed_first] = float("-inf")
+            else:
+                keep = torch.full_like(logp, float("-inf"))
+                for row, previous in enumerate(beams[:, -1].tolist()):
+                    seconds = self.allowed_second.get(previous, [])
+                    keep[row, seconds] = logp[row, seconds]
+                logp = keep
         total = self.scores[:, None] + logp
         new_ratio = self.ratios[:, None] + self.ratio[None, :]
         new_prior = self.priors[:, None] + self.prior[None, :]
@@ -348,6 +372,22 @@ class _Search:
             (names.fill_pattern(self.pattern, t) if self.pattern else "".join(t), s)
             for t, s in zip(tokens, self.scores.tolist(), strict=True)
         ]
+
+
+@torch.inference_mode()
+def score_name(model, tokenizer, prompt: str, given: str) -> float:
+    """The joint log-probability suggest_names gives a given name for the prompt's [MASK]s:
+    log p(c1 | prompt) + log p(c2 | prompt, c1), over the whole vocabulary."""
+    ids = tokenizer(prompt, return_tensors="pt")["input_ids"][0].to(model.device)
+    positions = (ids == tokenizer.mask_token_id).nonzero().flatten().tolist()
+    assert len(positions) == len(given), f"{prompt!r} has no place for {given!r}"
+    total = 0.0
+    for pos, char in zip(positions, given, strict=True):
+        token = tokenizer.convert_tokens_to_ids(char)
+        at = torch.tensor([pos], device=ids.device)
+        total += float(_logits_at(model, ids[None], at).float().log_softmax(dim=-1)[0, token])
+        ids[pos] = token  # the next character is conditioned on this one, as in the search
+    return total
 
 
 def _logits_at(model, input_ids, positions: torch.Tensor) -> torch.Tensor:

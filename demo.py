@@ -49,6 +49,8 @@ HEADERS = (
     "声调 tones",
     "笔画 strokes",
     "含义 meaning",
+    "谐音 sound",
+    "出处 source",
     "倾向 lean",
     "占比 share",
 )
@@ -285,17 +287,28 @@ def avoid_problem(avoid: str) -> str | None:
 
 def table_html(records: list[dict]) -> str:
     """A real <table>, one row per name (a card on a phone): rank, name, pinyin, tones, strokes,
-    the whole meaning of each character, lean, and the name's share of the list's total
-    probability, with a bar.
+    each character's sense (Chinese words, then the whole English meaning), the words the name is
+    heard as (marked where embarrassing), its source line, lean, and the name's share of the list's
+    total probability, with a bar.
     """
     total = sum(r["probability"] for r in records) or 1.0
     top = max((r["probability"] for r in records), default=1.0) or 1.0
     head = "".join(f"<th>{h}</th>" for h in HEADERS)
     rows = []
     for rank, r in enumerate(records, start=1):
+        # Chinese first (涵：涵养、内涵), Unihan's English after it
         meaning = "<br>".join(
-            f"{html.escape(c)}：{html.escape(m or '-')}"
-            for c, m in zip(r["given"], r["meaning"], strict=False)
+            f"{html.escape(c)}：{html.escape('、'.join(words))} {html.escape(m or '-')}".replace(
+                "： ", "："
+            )
+            for c, words, m in zip(r["given"], r["sense"], r["meaning"], strict=False)
+        )
+        heard = [h for h in r["homophones"] if h["heard"]]
+        sound = "、".join(
+            f"<b>{report.MARK}{html.escape(h['word'])}</b>"
+            if h["embarrassing"]
+            else html.escape(h["word"])
+            for h in heard
         )
         share = r["probability"] / total
         cells = [
@@ -305,6 +318,8 @@ def table_html(records: list[dict]) -> str:
             html.escape(report.format_tones(r)),
             html.escape(report.format_strokes(r)),
             meaning or "-",
+            sound or "-",
+            html.escape(report.format_source(r)),
             html.escape(r["lean"]),
             (
                 f'{share:.0%}<div class="bar" style="width:'
@@ -439,11 +454,16 @@ def build_page(
             "名次按模型的概率、真实名字里这些字有多常用和性别统计一起排，占比只看模型，"
             "所以不一定逐行变小；占比是这个名字在整张表里所占的分量；"
             "倾向是真实名字里用这些字的男女比例；声调后的「同调」表示每个字声调相同，"
-            "读起来平；含义是 Unicode 汉字库（Unihan）的英文释义。 Ranked by the model together"
+            "读起来平；含义先是带这个字的词和成语，再是 Unicode 汉字库（Unihan）的英文释义；"
+            "谐音是叫这个名字时听得到的日常词，加粗带 ! 的会让孩子难堪；"
+            "出处是经典里按顺序含这两个字的一句。"
+            " Ranked by the model together"
             " with how often real names use the characters and their gender statistics; the share"
             " is the model's alone, the name's part of the whole list; the lean is how real names"
             " with these characters split between boys and girls; 同调 marks a name whose syllables"
-            " all have one tone; meanings are Unihan's English.",
+            " all have one tone; meanings are Chinese words first, then Unihan's English; sound"
+            " lists the words the name is heard as (bold with ! where they would embarrass a"
+            " child); source is a classic's line holding both characters in order.",
             elem_id="how-to-read",
         )
         with gr.Accordion("关于模型 / About the model", open=False):

@@ -18,6 +18,8 @@ from transformers.utils import logging as hf_logging
 
 import corpus
 import hanzi
+import name_sources
+import name_words
 import names
 
 logger = logging.getLogger("app")  # corpus.py and outputs.py log to its children
@@ -126,7 +128,10 @@ def suggestion_records(suggestions: list[tuple[str, float]], surname: str = "") 
     --suggestions_file JSON and demo.py's page.
 
     name (surname + given), given, pinyin, probability (the model's), and per given-name character
-    strokes and meaning (Unihan's English, whole); registrable (every character in the 2013
+    strokes, sense (name_words.senses: Chinese words and an idiom) and meaning (Unihan's English,
+    whole, less name_words.UNWANTED_GLOSS); homophones (name_words.homophones); source (a line of
+    a classic, name_sources.source; None); registrable (every
+    character in the 2013
     standard table), tones ('3-1-4', the full name's) and flat (all one tone), lean ('女 67%') and
     boy_share (its number).
     """
@@ -141,12 +146,15 @@ def suggestion_records(suggestions: list[tuple[str, float]], surname: str = "") 
                 "pinyin": names.name_pinyin(surname, given),
                 "probability": math.exp(logp),
                 "strokes": hanzi.strokes("".join(chars)),
-                "meaning": [hanzi.meaning(c) for c in chars],
+                "sense": [name_words.senses(c) for c in chars],
+                "meaning": [name_words.clean_meaning(hanzi.meaning(c)) for c in chars],
                 "registrable": bool(chars) and all(map(hanzi.is_registrable, chars)),
                 "tones": "-".join(map(str, tones)) or "-",
                 "flat": flat,
                 "lean": names.lean(given),
                 "boy_share": round(names.boy_share(given), 4),
+                "homophones": name_words.homophones(surname, "".join(chars)) if chars else [],
+                "source": name_sources.source("".join(chars)),
             }
         )
     return records
@@ -161,6 +169,33 @@ def format_strokes(record: dict) -> str:
     """'3+11' (strokes of each given-name character); '?' for one Unihan does not know, '-' for no
     characters."""
     return "+".join("?" if n is None else str(n) for n in record["strokes"]) or "-"
+
+
+MARK = "!"  # before a word the name sounds like that would embarrass a child (!饭桶)
+
+
+def format_sound(record: dict) -> str:
+    """'!饭桶' (embarrassing, marked), '增资' (heard, not embarrassing): the first homophone a child
+    would be called by; '-' for none. The JSON and the page hold them all."""
+    heard = [h for h in record["homophones"] if h["heard"]]
+    return (MARK if heard[0]["embarrassing"] else "") + heard[0]["word"] if heard else "-"
+
+
+def short_sense(record: dict, width: int) -> str:
+    """Per character the first Chinese word of its sense (its English first sense where it has
+    none), then the English first senses in what is left of width columns: '宇宙 / 浩大  house /
+    great, numerous…'."""
+    if not any(record["sense"]):  # no Chinese words at all: the English senses share the width
+        return short_meaning(record, width)
+    prefix = "" if record["registrable"] or not record["sense"] else f"{NOT_REGISTRABLE} "
+    chinese = prefix + " / ".join(
+        words[0] if words else cut(hanzi.first_sense_of(meaning) or "?", 12)
+        for words, meaning in zip(record["sense"], record["meaning"], strict=True)
+    )
+    left = width - display_width(chinese) - 2
+    if left < 12 or not all(record["sense"]):  # "o… / …" helps no one
+        return chinese
+    return f"{chinese}  {short_meaning({**record, 'registrable': True}, left)}".rstrip()
 
 
 def short_meaning(record: dict, width: int | None = None) -> str:
@@ -200,14 +235,22 @@ def shortfall(found: int, top_k: int, gender: str) -> str | None:
     )
 
 
+def format_source(record: dict) -> str:
+    """'青青子衿，悠悠我心（诗经·郑风·子衿）': the line first, where a table cuts it last; '-' for a
+    name no classic's line holds."""
+    found = record["source"]
+    return f"{found['line']}（{found['work']}·{found['title']}）" if found else "-"
+
+
 def format_suggestions(
-    title: str, suggestions: list[tuple[str, float]], surname: str = ""
+    title: str, suggestions: list[tuple[str, float]], surname: str = "", with_source: bool = False
 ) -> list[str]:
     """Lines of a suggestion table (suggestion_records), aligned for a terminal of TABLE_WIDTH
-    columns: rank, name, pinyin, tones, strokes, lean, probability, and the meaning last, cut to
-    fit."""
+    columns: rank, name, pinyin, tones, strokes, lean, probability, sound (homophones), and the
+    meaning last (Chinese sense, then English), cut to fit; with_source (--source), the classic's
+    line in its place."""
     records = suggestion_records(suggestions, surname)
-    header = ("name", "pinyin", "tones", "strokes", "lean", "probability")
+    header = ("name", "pinyin", "tones", "strokes", "lean", "probability", "sound")
     columns = [
         (
             r["name"],
@@ -216,6 +259,7 @@ def format_suggestions(
             format_strokes(r),
             r["lean"],
             format_probability(math.log(r["probability"]) if r["probability"] > 0 else -math.inf),
+            format_sound(r),
         )
         for r in records
     ]
@@ -232,8 +276,15 @@ def format_suggestions(
             + cut(meaning(TABLE_WIDTH - display_width(start)), TABLE_WIDTH - display_width(start))
         ).rstrip()
 
-    return [title, line("rank", header, lambda _: "meaning")] + [
-        line(rank, cells, lambda width, r=r: short_meaning(r, width))
+    last = "source" if with_source else "meaning"
+    return [title, line("rank", header, lambda _: last)] + [
+        line(
+            rank,
+            cells,
+            (lambda _, r=r: format_source(r))
+            if with_source
+            else (lambda width, r=r: short_sense(r, width)),
+        )
         for rank, (cells, r) in enumerate(zip(columns, records, strict=True), start=1)
     ]
 

@@ -9,8 +9,12 @@ It holds no naming knowledge (names.py), no search (beam_search.py) and no table
 
 from __future__ import annotations
 
+import copy
+
 import beam_search
+import checks
 import hanzi
+import name_sources
 import names
 import outputs
 from errors import UserError
@@ -28,6 +32,13 @@ SUGGESTIONS_ZH = {
     "pretrained": "训练前的推荐",
     "fine-tuned, reloaded from output_dir": "训练后的推荐（从输出目录重新加载）",
     "saved model": "保存的模型的推荐",
+}
+# --source's beams: measured on 诗经 for 王 girl (README「出处」), 40 gave fewer than 15 names.
+SOURCE_BEAM_WIDTH = 200
+CHECK_ZH = {
+    "pretrained": "训练前看一个名字",
+    "fine-tuned, reloaded from output_dir": "训练后看一个名字（从输出目录重新加载）",
+    "saved model": "保存的模型看一个名字",
 }
 
 
@@ -59,11 +70,52 @@ def check_options(options):
         options.pattern, options.avoid, options.prompt, options.surname, options.gender
     ):
         raise UserError(problem)
+    if options.check_name is not None:
+        check_name_option(options)
+    if options.source is not None:
+        source_option(options)
     if options.suggestions_file and options.raw_predictions:
         raise UserError(
             "--suggestions_file writes name records: drop --raw_predictions, or drop"
             " --suggestions_file"
         )
+
+
+def check_name_option(options):
+    """--check_name: a full name of Chinese characters with a one- or two-character given name; it
+    sets --surname and --name_length (so it cannot go with --prompt, --pattern or raw tokens)."""
+    name = options.check_name
+    if not name or not all(names.HAN_CHAR.fullmatch(c) for c in name):
+        raise UserError(
+            f"--check_name must be a full name in Chinese characters (王子衿), got {name!r}"
+        )
+    surname, given = names.split_name(name)
+    if not 1 <= len(given) <= 2:
+        raise UserError(
+            f"--check_name {name}: give the surname and a one- or two-character given name (王子衿,"
+            " 欧阳娜)"
+        )
+    for other in ("prompt", "pattern"):
+        if getattr(options, other) is not None:
+            raise UserError(f"--check_name sets the surname and length itself: drop --{other}")
+    if options.raw_predictions:
+        raise UserError("--check_name looks at a name: drop --raw_predictions")
+    options.surname, options.name_length = surname, len(given)
+
+
+def source_option(options):
+    """--source: one of name_sources.CHOICES; two-character names, so it sets --name_length 2 and
+    cannot go with --pattern, --prompt, --check_name or raw tokens."""
+    if options.source not in name_sources.CHOICES:
+        raise UserError(
+            f"--source must be {', '.join(name_sources.CHOICES)}, got {options.source!r}"
+        )
+    for other in ("prompt", "pattern", "check_name"):
+        if getattr(options, other) is not None:
+            raise UserError(f"--source picks two-character names from a classic: drop --{other}")
+    if options.raw_predictions:
+        raise UserError("--source picks names: drop --raw_predictions")
+    options.name_length = 2
 
 
 def check_fits_model(model, tokenizer, suggest_args):
@@ -82,6 +134,13 @@ def check_fits_model(model, tokenizer, suggest_args):
         raise UserError(
             f"--surname {suggest_args.surname}: {unknown} is not in the model's vocabulary (it"
             " would read [UNK]): pass --prompt with the surname written another way"
+        )
+    if suggest_args.check_name and (
+        unknown := names.unknown_chars(tokenizer, suggest_args.check_name)
+    ):
+        raise UserError(
+            f"--check_name {suggest_args.check_name}: {unknown} is not in the model's vocabulary,"
+            " so it cannot say what it thinks of the name: try another name"
         )
     if suggest_args.raw_predictions:
         available, what = model.config.vocab_size, "tokens in the model's vocabulary"
@@ -109,17 +168,31 @@ def report_suggestions(
 ) -> dict:
     """Print the top-k table and its quality line (and a line if fewer names qualify than asked
     for); returns the quality scores (gender_fit, name_realism)."""
+    if suggest_args.check_name:
+        # The name's rank: where it stands in a deeper list under the same rules.
+        deeper = copy.copy(suggest_args)
+        deeper.top_k = checks.CHECK_DEPTH
+        found = suggest(model, tokenizer, deeper, corpus_roles)
+        return checks.report_check(
+            report, model, tokenizer, suggest_args, when, found, CHECK_ZH[when]
+        )
     found = suggest(model, tokenizer, suggest_args, corpus_roles)
     raw = suggest_args.raw_predictions  # any prompt's raw tokens: no name columns, no name quality
     title = (
         f"{SUGGESTIONS_ZH[when]} top {suggest_args.top_k} {'raw tokens' if raw else 'names'} for "
         f"{suggest_args.resolved_prompt()} ({when})"
     )
-    # A name is shown whole (张涛) when the prompt is ours, i.e. the surname stands
-    # right before the masks.
+    if suggest_args.source:
+        title += f" from {suggest_args.source}"
+    # A name is shown whole (张涛) when the prompt is ours, i.e. the surname stands right before
+    # the masks.
     surname = suggest_args.surname if suggest_args.prompt is None else ""
     report.say()
-    lines = [title, *format_tokens(found)] if raw else format_suggestions(title, found, surname)
+    lines = (
+        [title, *format_tokens(found)]
+        if raw
+        else format_suggestions(title, found, surname, with_source=bool(suggest_args.source))
+    )
     for line in lines:
         report.say(line)
     if raw:
@@ -182,6 +255,9 @@ def suggest(model, tokenizer, suggest_args, corpus_roles=None) -> list[tuple[str
         roles=corpus_roles,
         registrable_only=suggest_args.registrable_only,
         pattern=suggest_args.pattern,
+        only_pairs=name_sources.pairs(suggest_args.source) if suggest_args.source else None,
+        # a classic's pairs start with few of the first characters the model likes best: look wider
+        beam_width=SOURCE_BEAM_WIDTH if suggest_args.source else None,
     )
 
 

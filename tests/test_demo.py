@@ -180,7 +180,13 @@ def test_the_table_is_escaped_html_with_a_rank_per_row_and_a_share_instead_of_th
         and '>25%<div class="bar" style="width: 33%">' in html
     )
     assert "0.36" not in html and "e-0" not in html
-    assert "涛：large waves" in html and ">10<" in html and ">3-1<" in html
+    # Chinese words first, then the English; the sound and the source of each name
+    assert "涛：浪涛、怒涛 large waves" in html and ">10<" in html and ">3-1<" in html
+    assert '<td data-label="出处 source">-</td>' in html  # no classic holds 涛 alone
+    (qing,) = report.suggestion_records([("清扬", -1.0)], "范")
+    (tong,) = report.suggestion_records([("统", -1.0)], "范")
+    html = demo.table_html([qing, tong])
+    assert "子之清扬，扬且之颜也（诗经·鄘风·君子偕老）" in html and "<b>!饭桶</b>" in html
 
 
 def test_the_about_panel_reads_the_saved_metrics(saved, tmp_path):
@@ -368,8 +374,11 @@ def test_a_parent_reads_names_in_a_real_browser(page_url, tmp_path):
             assert re.fullmatch(r"[1-5]-[1-5]-[1-5]( 同调)?", r["声调 tones"]) and re.fullmatch(
                 r"\d+\+\d+", r["笔画 strokes"]
             )
-            # 涵：soak, wet; ...
+            # 涵：涵养、内涵 soak, wet; ...
             assert [line[0] for line in r["含义 meaning"].splitlines()] == list(r["姓名 name"][1:])
+            assert r["谐音 sound"] and r["出处 source"]  # a word or '-', a line or '-'
+            given = r["姓名 name"][1:]  # a classic's line holds both characters in order
+            assert r["出处 source"] == "-" or re.search(f"{given[0]}.*{given[1]}", r["出处 source"])
             assert r["倾向 lean"][:1] in "男女" and re.fullmatch(r"\d+%", r["占比 share"])
         # shares of the list, rounded
         assert 95 <= sum(int(r["占比 share"][:-1]) for r in rows) <= 105

@@ -11,12 +11,12 @@ import roles
 from conftest import make_tiny_model, run_script
 
 # rank, name, pinyin (tone-marked syllables), tones (3-1-4, 同调 when flat), strokes (3+11), lean,
-# probability, meaning
+# probability, sound (a homophone, ! when embarrassing, or -), meaning (Chinese sense, then English)
 ROW = re.compile(
     r"^\s*(\d+)  (\S+)\s+((?:[a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜ]+ ?)+?)\s+([1-5](?:-[1-5])*(?:"
     r" 同调)?|-)\s+"
-    r"((?:\d+|\?)(?:\+(?:\d+|\?))*|-)\s+(男 \d+%|女 \d+%|-)\s+(\d\.\d{6}|\d\.\d\de-\d\d)(?: "
-    r" +(.*))?$"
+    r"((?:\d+|\?)(?:\+(?:\d+|\?))*|-)\s+(男 \d+%|女 \d+%|-)\s+(\d\.\d{6}|\d\.\d\de-\d\d)"
+    r"  +(!?[\u4e00-\u9fff]+|-)(?:  +(.*))?$"
 )
 TITLE = re.compile(r"^\S+ top (\d+) (names|raw tokens) for ")
 
@@ -29,7 +29,7 @@ def tables(text: str, full: bool = False) -> list[list[tuple]]:
         if TITLE.match(line):
             found.append([])
         elif (m := ROW.match(line)) and found:
-            name, pinyin, tones, strokes, lean, p, meaning = m.group(2, 3, 4, 5, 6, 7, 8)
+            name, pinyin, tones, strokes, lean, p, meaning = m.group(2, 3, 4, 5, 6, 7, 9)
             found[-1].append(
                 (name, pinyin.strip(), lean, float(p), tones, strokes, meaning or "")
                 if full
@@ -227,9 +227,10 @@ def test_a_generation_character_and_characters_to_avoid(trained, tmp_path):
         assert (
             tones.split()[0] == r["tones"] == "-".join(str(names.tone(s)) for s in pinyin.split())
         )
-        assert meaning.startswith("offspring, ch") and r["meaning"][0].startswith(
-            "offspring, child;"
-        )
+        # Chinese first: 子's first word, then the other character's (its English where it has none)
+        second = r["sense"][1][0] if r["sense"][1] else r["meaning"][1].split(";")[0][:4]
+        assert meaning.startswith(f"{r['sense'][0][0]} / {second}"), meaning
+        assert r["meaning"][0].startswith("offspring, child;")
         assert r["registrable"] is True and r["flat"] == tones.endswith("同调")
     # The pattern's other side: _子 keeps 子 second.
     _, second = run("--pattern", "_子", "--name_length", "1")

@@ -11,11 +11,14 @@ def test_suggestion_table_is_aligned_for_han_characters():
     )
     assert lines == [
         "top 2",
-        "rank  name    pinyin       tones     strokes  lean    probability  meaning",
-        "   1  曾涛    zēng tāo     1-1 同调  10       男 88%  0.500000     large waves",
+        "rank  name    pinyin       tones     strokes  lean    probability  sound  meaning",
         (
-            "   2  曾子涵  zēng zǐ hán  1-3-2     3+11     女 67%  0.250000     offspring, child /"
-            " soak, wet"
+            "   1  曾涛    zēng tāo     1-1 同调  10       男 88%  0.500000     -      浪涛 "
+            " large waves"
+        ),
+        (
+            "   2  曾子涵  zēng zǐ hán  1-3-2     3+11     女 67%  0.250000     -      天子 / 涵养 "
+            " offs… / soak…"
         ),
     ]
     # Each column starts at the same terminal column in every row (a Han character is two columns
@@ -26,7 +29,8 @@ def test_suggestion_table_is_aligned_for_han_characters():
         ("strokes", ["10", "3+"]),
         ("lean", ["男", "女"]),
         ("probability", ["0.5", "0.2"]),
-        ("meaning", ["large", "offs"]),
+        ("sound", ["-      浪涛", "-      天子"]),
+        ("meaning", ["浪涛", "天子"]),
     ):
         starts = {
             report.display_width(line[: line.index(cell)])
@@ -42,9 +46,10 @@ def test_the_table_fits_100_columns_and_cuts_long_meanings_fairly():
         "t", [("罡沅", -1.0), ("子涵", -2.0), ("飚", -3.0)], surname="欧阳"
     )
     assert max(map(report.display_width, lines)) <= report.TABLE_WIDTH == 100
-    assert lines[2].endswith("…") and " / name of a" in lines[2] and "the stars" in lines[2]
+    # 罡 and 沅 have no Chinese words: their English first senses share the width, each cut
+    assert lines[2].endswith("     -      the sta… / name of…")
     # 飚 is outside the 2013 table: said before its meaning
-    assert lines[4].endswith("(非规范字) whirlwind")
+    assert lines[4].endswith("(非规范字) whirlwi…")
 
 
 def test_records_hold_what_a_parent_reads():
@@ -55,6 +60,7 @@ def test_records_hold_what_a_parent_reads():
         "pinyin": "lǐ zǐ hán",
         "probability": 0.25,
         "strokes": [3, 11],
+        "sense": [["天子", "君子", "天之骄子"], ["涵养", "内涵"]],
         "meaning": [
             "offspring, child; fruit, seed of; 1st terrestrial branch",
             "soak, wet; tolerate, be lenient",
@@ -64,7 +70,13 @@ def test_records_hold_what_a_parent_reads():
         "flat": False,
         "lean": "女 67%",
         "boy_share": record["boy_share"],
+        "homophones": record["homophones"],
+        "source": None,  # no classic's line holds 子 and 涵 in order
     }
+    # 李子 sounds like 例子, 梨子, ...: heard (the name's start, common words), none embarrassing
+    assert {"word": "例子", "pinyin": "li zi", "echoes": "李子", "heard": True} | {
+        "embarrassing": False
+    } in record["homophones"]
     assert 0.32 < record["boy_share"] < 0.34
     (raw,) = report.suggestion_records([("，", -1.0)])
     assert (raw["strokes"], raw["meaning"], raw["registrable"], raw["tones"]) == (

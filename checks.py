@@ -1,0 +1,104 @@
+"""One name a parent already has in mind (--check_name 王子衿): its record, as a table row has
+it (pinyin, tones, strokes, sense, lean, registrable, homophones, source), and what the model
+thinks of it: its probability for the prompt and its rank among the names the search would
+suggest under the same rules, or the rule that keeps it out.
+
+It holds no search (beam_search.py), no naming knowledge (names.py, name_words.py) and no options
+(suggestions.py checks --check_name); demo.py's box shows the same record.
+"""
+
+from __future__ import annotations
+
+import beam_search
+import hanzi
+import names
+import outputs
+from report import display_width, format_source, ljust, suggestion_records
+
+# The search looks this deep for the checked name's rank: deeper costs a wider beam (a parent
+# waits about twice the time of a 20-name table on bert-base-chinese's shape at 100).
+CHECK_DEPTH = 100
+
+
+def check_record(model, tokenizer, suggest_args, found: list[tuple[str, float]]) -> dict:
+    """The name's record (report.suggestion_records) with the model's probability, its rank in
+    `found` (the search's first CHECK_DEPTH names under the options' rules, best first; None when
+    it is not among them) and, when the rules keep it out, why (`ruled_out`)."""
+    surname, given = names.split_name(suggest_args.check_name)
+    logp = beam_search.score_name(model, tokenizer, suggest_args.resolved_prompt(), given)
+    record = suggestion_records([(given, logp)], surname)[0]
+    ranked = [g for g, _ in found]
+    record["rank"] = ranked.index(given) + 1 if given in ranked else None
+    record["ruled_out"] = ruled_out(given, suggest_args)
+    return record
+
+
+def ruled_out(given: str, suggest_args) -> str | None:
+    """Which naming rule keeps this given name out of every table; None if none does."""
+    for c in given:
+        if not names.is_name_char(c):
+            return f"{c} 在真实名字里很少用 {c} is rare in real given names"
+        if suggest_args.registrable_only and not hanzi.is_registrable(c):
+            return f"{c} 不是规范字 {c} is outside the 2013 standard table"
+        if c in suggest_args.surname + suggest_args.avoid:
+            return f"{c} 是姓或 --avoid 里的字 {c} is the surname's or in --avoid"
+        if names.leans_strongly(c, suggest_args.gender):
+            return f"{c} 强烈偏向另一性别 {c} leans strongly to the other sex"
+    if len(given) == 2 and (given in names.everyday_words() or given[0] == given[1]):
+        return f"{given} 是日常词或叠字 {given} is an everyday word or one character twice"
+    if not names.fits_strictly(given, suggest_args.gender):
+        return f"{given} 倾向另一性别 {given} leans to the other sex"
+    return None
+
+
+def format_check(record: dict, title: str) -> list[str]:
+    """The record as labelled lines, Chinese first: one fact a line, greppable by its key."""
+    senses = "; ".join(
+        f"{c}：{'、'.join(words) or '-'}（{meaning or '-'}）"
+        for c, words, meaning in zip(
+            record["given"], record["sense"], record["meaning"], strict=True
+        )
+    )
+    sounds = "、".join(
+        f"{'!' if h['embarrassing'] else ''}{h['word']} ({h['pinyin']})"
+        for h in record["homophones"]
+    )
+    p = record["probability"]
+    where = (
+        f"rank {record['rank']} of its first {CHECK_DEPTH} names"
+        if record["rank"]
+        else (
+            f"not suggested: {record['ruled_out']}"
+            if record["ruled_out"]
+            else f"not among its first {CHECK_DEPTH} names"
+        )
+    )
+    rows = [
+        ("拼音 pinyin", record["pinyin"]),
+        ("声调 tones", record["tones"] + (" 同调" if record["flat"] else "")),
+        ("笔画 strokes", "+".join("?" if n is None else str(n) for n in record["strokes"])),
+        ("含义 sense", senses),
+        ("倾向 lean", record["lean"]),
+        ("户口 registrable", "是 yes" if record["registrable"] else "否 no (非规范字)"),
+        ("谐音 sound", sounds or "-"),
+        ("出处 source", format_source(record)),
+        (
+            "模型 model",
+            f"probability {p:.6f}  {where}" if p >= 1e-4 else f"probability {p:.2e}  {where}",
+        ),
+    ]
+    width = max(display_width(key) for key, _ in rows) + 2
+    return [title, *(f"{ljust(key, width)}{value}" for key, value in rows)]
+
+
+def report_check(report, model, tokenizer, suggest_args, when: str, found, title_zh: str) -> dict:
+    """Print the checked name's lines; with --suggestions_file (and not for the pretrained model)
+    write its one record. Returns no quality scores: one name is no list."""
+    record = check_record(model, tokenizer, suggest_args, found)
+    title = f"{title_zh} check {record['name']} for {suggest_args.resolved_prompt()} ({when})"
+    report.say()
+    for line in format_check(record, title):
+        report.say(line)
+    if suggest_args.suggestions_file and when != "pretrained":
+        outputs.write_suggestions_file(suggest_args.suggestions_file, [record])
+    return {}

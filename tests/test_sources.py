@@ -1,0 +1,142 @@
+"""name_sources.py, data/name_sources.tsv and --source: a name's line of a classic, checked
+against the npm package chinese-poetry 2.0.1 itself, and names chosen from a classic's pairs."""
+
+import json
+import re
+import sys
+import tarfile
+
+import pytest
+
+import app
+import name_sources
+import names
+from conftest import REPO, make_tiny_model, run_script
+
+sys.path.insert(0, str(REPO / "tools"))
+import build_sources  # noqa: E402  (a script, not a package)
+
+
+@pytest.fixture(scope="module")
+def tarball():
+    """The package as the npm registry serves it (downloaded once into ~/.cache/naming and checked
+    against the registry's sha512); the test fails, it does not skip, where it cannot be had."""
+    try:
+        import opencc  # noqa: F401
+    except ImportError:
+        pytest.fail(f"OpenCC is not installed: {build_sources.INSTALL}")
+    try:
+        return build_sources.tarball(None)
+    except build_sources.MissingSource as e:
+        pytest.fail(str(e))
+
+
+def test_the_data_file_is_what_the_tool_builds_from_the_package(tmp_path, tarball):
+    out = tmp_path / "sources.tsv"
+    assert build_sources.main(["--tarball", str(tarball), "--out", str(out)]) == 0
+    assert out.read_bytes() == name_sources.DATA_FILE.read_bytes(), (
+        "run python tools/build_sources.py and commit the file"
+    )
+
+
+def test_the_file_names_its_source_licence_and_version():
+    head = name_sources.DATA_FILE.read_text(encoding="utf-8")[:700]
+    assert "chinese-poetry 2.0.1 (MIT licence" in head and "JackeyGao" in head and "OpenCC" in head
+
+
+def _package_text(tarball, member: str) -> str:
+    with tarfile.open(tarball) as tar:
+        return tar.extractfile(f"package/{member}").read().decode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "given, work, title, line",
+    [
+        ("子衿", "诗经", "郑风·子衿", "青青子衿，悠悠我心"),  # the issue's
+        ("清扬", "诗经", "鄘风·君子偕老", "子之清扬，扬且之颜也"),  # first of two 诗经 lines
+        ("浩然", "孟子", "公孙丑上", "曰：我知言，我善养吾浩然之气"),  # converted from 養 氣
+    ],
+)
+def test_known_sources_and_their_lines_stand_in_the_package(tarball, given, work, title, line):
+    assert name_sources.source(given) == {"work": work, "title": title, "line": line}
+    member = next(m for w, m, _ in build_sources.FILES if w == work)
+    text = _package_text(tarball, member)
+    if work == "孟子":  # traditional in the package
+        assert "我善養吾浩然之氣" in text
+    else:
+        assert line in text and title.split("·")[-1] in text
+
+
+def test_a_pair_standing_apart_is_a_source_only_when_none_stands_together():
+    found = name_sources.source("子宁")  # 子宁 stand together in 郑风·子衿
+    assert found["line"] == "纵我不往，子宁不嗣音"
+    adjacent, apart = name_sources._lines()
+    # 子嗣 also stands apart in that line; every pair's line holds both characters in order
+    assert "子嗣" in apart and all(
+        re.search(f"{p[0]}.*{p[1]}", line.line)
+        for p, works in apart.items()
+        for line in works.values()
+    )
+    assert name_sources.source("宇") is None and name_sources.source("子豪") is None
+
+
+def test_every_pair_of_a_choice_holds_its_two_characters_next_to_each_other():
+    for choice, works in name_sources.CHOICES.items():
+        pairs = name_sources.pairs(choice)
+        assert len(pairs) > 300, choice
+        assert all(line.work in works and given in line.line for given, line in pairs.items())
+
+
+def test_source_needs_two_characters_and_says_the_choices(tmp_path, tiny_model):
+    for value, extra, says in [
+        ("诗", (), "--source must be 诗经, 楚辞, 唐诗, 宋词, classics, got '诗'"),
+        ("诗经", ("--pattern", "子_"), "drop --pattern"),
+        ("诗经", ("--check_name", "王子衿"), "drop --check_name"),
+    ]:
+        proc = run_script(
+            "--do_train", "False", "--model_name_or_path", tiny_model, "--source", value, *extra,
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr[-2000:]
+        assert proc.stderr.startswith("error: --") and says in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def shijing_model(tmp_path_factory, corpus_rows):
+    """A tiny untrained model whose vocabulary holds every character of 诗经's pairs (as
+    bert-base-chinese's 21,128 tokens hold nearly all)."""
+    extra = sorted({c for pair in name_sources.pairs("诗经") for c in pair})
+    return make_tiny_model(
+        tmp_path_factory.mktemp("shijing") / "model",
+        [r["text"] for r in corpus_rows],
+        extra_tokens=extra,
+    )
+
+
+def test_names_from_shijing_each_with_its_line(tmp_path, shijing_model):
+    """The issue's Done-when: --source 诗经 --surname 王 --gender girl --name_length 2 gives at
+    least 15 rows, each with a 诗经 line that holds both characters in order."""
+    out = tmp_path / "names.json"
+    status = app.main(
+        [
+            "--do_train", "False", "--model_name_or_path", str(shijing_model),
+            "--source", "诗经", "--surname", "王", "--gender", "girl", "--name_length", "2",
+            "--result_file", str(tmp_path / "r.txt"), "--suggestions_file", str(out),
+        ]
+    )  # fmt: skip
+    assert status == 0
+    records = json.loads(out.read_text(encoding="utf-8"))
+    assert len(records) >= 15
+    for r in records:
+        given = r["given"]
+        assert r["source"]["work"] == "诗经" and given in r["source"]["line"], r
+        assert names.fits_strictly(given, "girl") and all(map(names.is_name_char, given))
+    text = (tmp_path / "r.txt").read_text(encoding="utf-8")
+    assert "女孩的名字叫王[MASK][MASK] (saved model) from 诗经" in text
+    header = next(line for line in text.splitlines() if line.startswith("rank  name"))
+    assert header.endswith("sound  source")
+    # each row shows its line, first in its last column
+    rows = [line for line in text.splitlines() if re.match(r"^\s+\d+  王", line)]
+    assert len(rows) == len(records)
+    for row, r in zip(rows, records, strict=True):
+        assert row.split("  ")[-1].strip().startswith(r["source"]["line"][:4]), row
