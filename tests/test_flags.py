@@ -191,7 +191,8 @@ def test_a_plain_run_on_a_machine_with_two_gpus_trains(
     )
     assert_trained(status, out, err, tmp_path / "out", steps=3)
     assert re.search(r"^device +cpu x 2 \(nn.DataParallel\)$", out, re.M)
-    assert re.search(r"^batch_size +16$", out, re.M)
+    # rows per optimizer step: 2 replicas x 8 rows, accumulated twice (it said 16)
+    assert re.search(r"^batch_size +32 \(16 x 2 accumulated\)$", out, re.M)
 
 
 # ---- row 2: --load_best_model_at_end -------------------------------------------------------------
