@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import importlib.resources
+import os
 import pickle
 import sys
 import unicodedata
@@ -159,6 +160,9 @@ def sense_rows(words, negative, positive) -> list[tuple[str, str]]:
 
 def sound_rows(words, mocking) -> list[tuple[str, str, str, str]]:
     """(toneless pinyin, word, jieba's count, '1' if it would embarrass a child, else '0')."""
+    # Words need pypinyin's phrase readings (膀胱 páng guāng); names.py turns them off for single
+    # characters through this variable, which a caller (a test process) may have passed on.
+    os.environ.pop("PYPINYIN_NO_PHRASES", None)
     import pypinyin
 
     everyday = {w for w, _, tag in words if tag not in PERSON}
