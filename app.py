@@ -32,7 +32,8 @@ and runs it.
 This file is the story: the options, then train_and_suggest(), the pipeline step by step. Each
 step's details live in a module named for what it holds:
     corpus.py       reading train.json in any encoding, checking rows, tokenizing with word_ids,
-                    splitting; the data options' checks
+                    the data options' checks
+    splitting.py    the train/test split: whole given names held out
     masking.py      DataCollatorForLanguageModeling with name masking; the test split masked once
     modeling.py     loading the model and tokenizer; the training forward at masked positions only
     hub.py          where the model comes from; the one line, before torch, when it cannot be had
@@ -84,6 +85,7 @@ import modeling
 import names
 import outputs
 import roles
+import splitting
 import suggestions
 import training
 from errors import UserError
@@ -360,7 +362,6 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     found = suggestions.suggest(model, tokenizer, suggest_args, corpus_roles)
     after |= suggestions.suggestion_quality(found, suggest_args)
     metrics = training.collect_metrics(before, after, trainer, train, test)
-    labelled = corpus.count_labelled(rows)  # the labels found in their text, as the card says
     outputs.save_outputs(
         model,
         tokenizer,
@@ -370,8 +371,7 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
         suggest_args,
         args,
         metrics,
-        len(rows),
-        labelled,
+        rows,
         corpus_roles,
     )
     report.say(
@@ -394,7 +394,7 @@ def prepare_data(rows, tokenizer, data_args, args):
     """(train, test, test masked once, all rows): tokenized with word_ids, split, masked."""
     with args.main_process_first(desc="tokenize"):
         processed = corpus.tokenize_corpus(rows, tokenizer, data_args.max_seq_length)
-    splits = corpus.split_corpus(
+    splits = splitting.split_corpus(
         processed, data_args.test_size, args.seed, data_args.hold_out_names
     )
     train, test = splits["train"], splits["test"]

@@ -70,13 +70,14 @@ def run_plain(
     import corpus
     import masking
     import report
+    import splitting
     import training
 
     report.setup_logging(is_main=True)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     set_seed(seed)
     model = AutoModelForMaskedLM.from_pretrained(model_dir)
-    data = corpus.split_corpus(
+    data = splitting.split_corpus(
         corpus.tokenize_corpus(corpus.load_corpus(train_file)[0], tokenizer, 64), 0.15, seed
     )
     test_masked = masking.mask_test_split_once(data["test"], tokenizer, 0.15, seed)

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import corpus
 import model_card
 import roles
 from errors import UserError
@@ -223,10 +224,13 @@ def save_outputs(
     suggest_args,
     args,
     metrics: dict,
-    n_rows: int,
-    n_labelled: int,
+    rows,
     corpus_roles=None,
 ):
+    """The model folder, written atomically: model, tokenizer, metrics.json, corpus_roles.json,
+    loss.png and the card, which counts the corpus's rows and the labels found in their text."""
+    n_rows, n_labelled = len(rows), corpus.count_labelled(rows)
+
     def write(folder: Path):
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)

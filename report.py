@@ -16,11 +16,11 @@ import datasets
 from tqdm.auto import tqdm
 from transformers.utils import logging as hf_logging
 
-import corpus
 import hanzi
 import name_sources
 import name_words
 import names
+import splitting
 
 logger = logging.getLogger("app")  # corpus.py and outputs.py log to its children
 
@@ -415,7 +415,7 @@ def show_data(
     """The data's sizes and its test names, the processed rows and the masked examples
     (masking.masked_examples); how the precision was settled."""
     report.say(f"== 数据 data: {n_rows} rows ({encoding}), {len(train)} train / {len(test)} test")
-    report.say(corpus.describe_test_names(test, data_args.hold_out_names))
+    report.say(splitting.describe_test_names(test, data_args.hold_out_names))
     if warning := few_rows_warning(len(train), len(test)):
         logger.warning(warning)
     show_examples(report, tokenizer, processed, masked)

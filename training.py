@@ -25,11 +25,11 @@ from transformers import (
     TrainerCallback,
 )
 
-import corpus
 import device
 import evaluation
 import masking
 import modeling
+import splitting
 from errors import UserError
 from masking import NameMaskingCollator
 from report import Report, perplexity
@@ -413,7 +413,7 @@ def collect_metrics(before: dict, after: dict, trainer, train, test) -> dict:
             "perplexity": perplexity(after["eval_loss"]),
             "train_rows": len(train),
             "test_rows": len(test),
-            **corpus.test_name_counts(test),
+            **splitting.test_name_counts(test),
             "train_steps": trainer.state.global_step,
             "world_size": trainer.args.world_size,
             **step_timer(trainer).metrics(trainer.state),

@@ -6,6 +6,7 @@ import pytest
 
 import corpus
 import names
+import splitting
 from conftest import write_jsonl
 from errors import UserError
 
@@ -84,14 +85,14 @@ def test_split_sizes_are_exact_and_reproducible(tiny_tokenizer, corpus_rows):
     import datasets
 
     ds = corpus.tokenize_corpus(datasets.Dataset.from_list(corpus_rows[:100]), tiny_tokenizer, 32)
-    a = corpus.split_corpus(ds, 0.15, seed=1, hold_out_names=False)
-    b = corpus.split_corpus(ds, 0.15, seed=1, hold_out_names=False)
-    c = corpus.split_corpus(ds, 0.15, seed=2, hold_out_names=False)
+    a = splitting.split_corpus(ds, 0.15, seed=1, hold_out_names=False)
+    b = splitting.split_corpus(ds, 0.15, seed=1, hold_out_names=False)
+    c = splitting.split_corpus(ds, 0.15, seed=2, hold_out_names=False)
     assert (len(a["train"]), len(a["test"])) == (85, 15)
     assert a["test"]["text"] == b["test"]["text"] != c["test"]["text"]
-    assert len(corpus.split_corpus(ds, 10, seed=1, hold_out_names=False)["test"]) == 10
+    assert len(splitting.split_corpus(ds, 10, seed=1, hold_out_names=False)["test"]) == 10
     with pytest.raises(UserError, match="too few to split"):
-        corpus.split_corpus(ds.select([0]), 0.15, seed=1)
+        splitting.split_corpus(ds.select([0]), 0.15, seed=1)
 
 
 def test_every_double_surname_with_a_reading_splits_as_one(tiny_tokenizer):
@@ -119,21 +120,21 @@ def test_whole_given_names_are_held_out(tiny_tokenizer, corpus_rows, seed):
     import datasets
 
     ds = corpus.tokenize_corpus(datasets.Dataset.from_list(corpus_rows), tiny_tokenizer, 32)
-    split = corpus.split_corpus(ds, 0.15, seed=seed)
+    split = splitting.split_corpus(ds, 0.15, seed=seed)
     train_names = {names.split_name(label)[1] for label in split["train"]["label"]}
     test_names = {names.split_name(label)[1] for label in split["test"]["label"]}
     assert test_names and not test_names & train_names
     assert 45 <= len(split["test"]) <= 53 and len(split["train"]) + len(split["test"]) == 350
-    counts = corpus.test_name_counts(split["test"])
+    counts = splitting.test_name_counts(split["test"])
     assert counts == {"test_names_unseen": len(test_names), "test_names_seen": 0}
     assert counts["test_names_unseen"] >= 5
-    again = corpus.split_corpus(ds, 0.15, seed=seed)
+    again = splitting.split_corpus(ds, 0.15, seed=seed)
     assert again["test"]["text"] == split["test"]["text"]
-    line = corpus.describe_test_names(split["test"], True)
+    line = splitting.describe_test_names(split["test"], True)
     assert f"{len(test_names)} given names never seen in training, 0 also in training" in line
-    by_rows = corpus.split_corpus(ds, 0.15, seed=seed, hold_out_names=False)
-    assert corpus.test_name_counts(by_rows["test"])["test_names_seen"] >= 30
-    assert "split by sentence (--hold_out_names False)" in corpus.describe_test_names(
+    by_rows = splitting.split_corpus(ds, 0.15, seed=seed, hold_out_names=False)
+    assert splitting.test_name_counts(by_rows["test"])["test_names_seen"] >= 30
+    assert "split by sentence (--hold_out_names False)" in splitting.describe_test_names(
         by_rows["test"], False
     )
 
@@ -146,9 +147,9 @@ def test_a_corpus_without_labels_or_with_one_name_says_so(tiny_tokenizer):
         tiny_tokenizer,
         32,
     )
-    split = corpus.split_corpus(unlabelled, 0.2, seed=1)
-    assert corpus.test_name_counts(split["test"]) == {}
-    assert "no name labels: no name score" in corpus.describe_test_names(split["test"], True)
+    split = splitting.split_corpus(unlabelled, 0.2, seed=1)
+    assert splitting.test_name_counts(split["test"]) == {}
+    assert "no name labels: no name score" in splitting.describe_test_names(split["test"], True)
     one_name = corpus.tokenize_corpus(
         datasets.Dataset.from_list(
             [{"text": f"小孩取名叫张涛{'。' * i}", "label": "张涛"} for i in range(10)]
@@ -156,8 +157,11 @@ def test_a_corpus_without_labels_or_with_one_name_says_so(tiny_tokenizer):
         tiny_tokenizer,
         32,
     )
-    split = corpus.split_corpus(one_name, 0.2, seed=1)
+    split = splitting.split_corpus(one_name, 0.2, seed=1)
     assert len(split["test"]) == 2  # split by rows
-    assert corpus.test_name_counts(split["test"]) == {"test_names_unseen": 0, "test_names_seen": 1}
-    line = corpus.describe_test_names(split["test"], True)
+    assert splitting.test_name_counts(split["test"]) == {
+        "test_names_unseen": 0,
+        "test_names_seen": 1,
+    }
+    line = splitting.describe_test_names(split["test"], True)
     assert "too few given names to hold any out whole" in line
