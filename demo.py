@@ -402,9 +402,9 @@ def build_page(
     max_batch_size: int = serving.MAX_BATCH_SIZE,
     queue_size: int = serving.QUEUE_SIZE,
 ):
+    serving.check_limits(max_batch_size, queue_size)
     # Before gradio is imported: it reads this when it loads, and would otherwise send usage
     # analytics.
-    serving.check_limits(max_batch_size, queue_size)
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     import gradio as gr
 

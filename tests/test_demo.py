@@ -496,6 +496,21 @@ def test_a_batch_answers_each_request_as_alone_and_searches_repeats_once(suggest
     assert columns == [list(c) for c in zip(*alone, strict=True)]
 
 
+def test_a_failed_search_tells_each_parent_of_the_batch_and_no_traceback(suggester, monkeypatch):
+    import beam_search
+    import serving
+
+    def broken(model, tokenizer, searches):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(beam_search, "suggest_many", broken)
+    good = ("李", "女孩 girl", "双字名 2", 6, "", "第一个字 first", "")
+    bad = ("", "女孩 girl", "双字名 2", 6, "", "第一个字 first", "")
+    answers = serving.serve_batch(suggester, [good, bad, good])
+    assert answers[0] == answers[2] == ("", "", serving.FAILED)
+    assert "请输入姓" in answers[1][2] and "out of memory" not in str(answers)
+
+
 def test_limits_below_one_are_refused_in_one_line(saved, capsys):
     for option in ("--max_batch_size", "--queue_size"):
         status = demo.main(["--model_name_or_path", str(saved), option, "0"])
