@@ -16,6 +16,7 @@ import urllib.request
 import pytest
 
 import demo
+import page_table
 import suggestions
 from conftest import REPO
 
@@ -146,7 +147,7 @@ def test_the_page_suggests_what_app_py_suggests(suggester, saved):
     expected = report.suggestion_records(
         suggestions.suggest(suggester.model, suggester.tokenizer, options), "欧阳"
     )
-    assert table == demo.table_html(expected)
+    assert table == page_table.table_html(expected)
     assert table.count("<tr>") == 12 + 1 and all(
         r["name"].startswith("欧阳") and len(r["name"]) == 4 for r in expected
     )
@@ -163,7 +164,7 @@ def test_the_table_is_escaped_html_with_a_rank_per_row_and_a_share_instead_of_th
 
     records = report.suggestion_records([("涛", -1.0), ("娜", -1.0 - math.log(3))], "李")
     records[0]["name"] = "<b>张</b>"
-    html = demo.table_html(records)
+    html = page_table.table_html(records)
     assert "<b>张" not in html and "&lt;b&gt;张&lt;/b&gt;" in html
     assert (
         '<td data-label="名次 rank">1</td><td data-label="姓名 name"><span class="name">&lt;b&gt;'
@@ -173,7 +174,7 @@ def test_the_table_is_escaped_html_with_a_rank_per_row_and_a_share_instead_of_th
         '<td data-label="名次 rank">2</td><td data-label="姓名 name"><span class="name">李娜</span>'
         in html
     )
-    assert all(f"<th>{header}</th>" in html for header in demo.HEADERS)
+    assert all(f"<th>{header}</th>" in html for header in page_table.HEADERS)
     # p(涛) = 3 p(娜): shares 75% and 25%, bars 100% and 33% wide; the raw probability is not shown.
     assert (
         '>75%<div class="bar" style="width: 100%">' in html
@@ -185,13 +186,13 @@ def test_the_table_is_escaped_html_with_a_rank_per_row_and_a_share_instead_of_th
     assert '<td data-label="出处 source">-</td>' in html  # no classic holds 涛 alone
     (qing,) = report.suggestion_records([("清扬", -1.0)], "范")
     (tong,) = report.suggestion_records([("统", -1.0)], "范")
-    html = demo.table_html([qing, tong])
+    html = page_table.table_html([qing, tong])
     assert "子之清扬，扬且之颜也（诗经·鄘风·君子偕老）" in html and "<b>!饭桶</b>" in html
 
 
 def test_the_about_panel_reads_the_saved_metrics(saved, tmp_path):
     metrics = json.loads((saved / "metrics.json").read_text())
-    about = demo.about_model(str(saved))
+    about = page_table.about_model(str(saved))
     assert str(saved.resolve()) in about
     assert (
         f"| eval loss | {metrics['eval_loss_before']:.4f} | {metrics['eval_loss']:.4f} |" in about
@@ -199,7 +200,7 @@ def test_the_about_panel_reads_the_saved_metrics(saved, tmp_path):
     # trained for --gender any
     assert f"{metrics['name_top20']:.4f}" in about and "gender_fit" not in about
     # a folder app.py did not save: said so
-    assert "metrics.json" in demo.about_model(str(tmp_path))
+    assert "metrics.json" in page_table.about_model(str(tmp_path))
 
 
 def test_a_missing_or_damaged_model_ends_the_start_in_one_line(tmp_path, saved, capsys):
@@ -333,7 +334,7 @@ def _ask(
 def _rows(page) -> list[dict]:
     """The table's rows as {header: the cell's text}."""
     return [
-        dict(zip(demo.HEADERS, (td.strip() for td in row), strict=True))
+        dict(zip(page_table.HEADERS, (td.strip() for td in row), strict=True))
         for row in page.locator("#name-table tbody tr").evaluate_all(
             "rows => rows.map(r => [...r.children].map(td => td.innerText))"
         )
