@@ -161,18 +161,12 @@ class SuggestArguments:
     )
     gender: str = field(
         default="any",
-        metadata={
-            "help": "boy, girl or any: the prompt (男孩/女孩/小孩的名字叫…); boy/girl also rank "
-            "by naming statistics."
-        },
+        metadata={"help": "boy, girl or any (男孩/女孩/小孩); boy/girl rank by naming statistics."},
     )
     name_length: int = field(default=1, metadata={"help": "Given-name length: 1 or 2 characters."})
     prompt: str | None = field(
         default=None,
-        metadata={
-            "help": "A prompt with [MASK] where the name goes (wins over --surname/--gender); "
-            "unset: built from them, 小孩的名字叫张[MASK]."
-        },
+        metadata={"help": "A prompt with [MASK] for the name, instead of --surname/--gender's."},
     )
     top_k: int = field(default=20, metadata={"help": "How many names to print."})
     gender_weight: float = field(
@@ -185,7 +179,7 @@ class SuggestArguments:
     max_per_character: int = field(
         default=names.MAX_PER_CHARACTER,  # 20 rows then use at least 10 characters in each position
         metadata={
-            "help": "Two-character names: rows that may share a character in one position (0: any)."
+            "help": "Two-character names: rows per character and position, at most (0: any)."
         },
     )
     pattern: str | None = field(
@@ -200,10 +194,7 @@ class SuggestArguments:
     )
     registrable_only: bool = field(
         default=True,  # a rarer character makes every form and ID card a problem for life
-        metadata={
-            "help": "Only characters of the 2013 standard table (通用规范汉字表): a household "
-            "register takes them."
-        },
+        metadata={"help": "Only 通用规范汉字表 (2013) characters, which a register takes."},
     )
     suggestions_file: str | None = field(
         default=None, metadata={"help": "Also write the last name table as JSON."}
