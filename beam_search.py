@@ -323,7 +323,9 @@ class _Search:
 
     @property
     def done(self) -> bool:
-        return self.step == len(self.positions)
+        # No beam left (every candidate ruled out, e.g. --source pairs the vocabulary lacks): no
+        # name, and no rows for the model.
+        return self.step == len(self.positions) or len(self.beams) == 0
 
     def rows(self) -> tuple[torch.Tensor, int]:
         """(n_beams, prompt length) input ids, the beams filled in, and the position to read."""

@@ -20,7 +20,9 @@ from report import display_width, format_source, ljust, suggestion_records
 CHECK_DEPTH = 100
 
 
-def check_record(model, tokenizer, suggest_args, found: list[tuple[str, float]]) -> dict:
+def check_record(
+    model, tokenizer, suggest_args, found: list[tuple[str, float]], corpus_roles=None
+) -> dict:
     """The name's record (report.suggestion_records) with the model's probability, its rank in
     `found` (the search's first CHECK_DEPTH names under the options' rules, best first; None when
     it is not among them) and, when the rules keep it out, why (`ruled_out`)."""
@@ -29,14 +31,24 @@ def check_record(model, tokenizer, suggest_args, found: list[tuple[str, float]])
     record = suggestion_records([(given, logp)], surname)[0]
     ranked = [g for g, _ in found]
     record["rank"] = ranked.index(given) + 1 if given in ranked else None
-    record["ruled_out"] = ruled_out(given, suggest_args)
+    record["ruled_out"] = ruled_out(given, suggest_args, corpus_roles)
     return record
 
 
-def ruled_out(given: str, suggest_args) -> str | None:
-    """Which naming rule keeps this given name out of every table; None if none does."""
+def ruled_out(given: str, suggest_args, corpus_roles=None) -> str | None:
+    """Which naming rule keeps this given name out of every table; None if none does. With the
+    training corpus's roles, as the search applies them: its own given-name characters are
+    candidates however rare, the characters it uses mostly outside given names are not, and a
+    word it gives as a name is one."""
+    own = corpus_roles.given_name_chars() if corpus_roles else ""
+    outside = corpus_roles.not_given_name_chars() if corpus_roles else ""
     for c in given:
-        if not names.is_name_char(c):
+        if c in outside:
+            return (
+                f"{c} 在训练语料里多用在名字以外 {c} is used mostly outside given names in the"
+                " training corpus"
+            )
+        if not names.is_name_char(c) and c not in own:
             return f"{c} 在真实名字里很少用 {c} is rare in real given names"
         if suggest_args.registrable_only and not hanzi.is_registrable(c):
             return f"{c} 不是规范字 {c} is outside the 2013 standard table"
@@ -44,7 +56,12 @@ def ruled_out(given: str, suggest_args) -> str | None:
             return f"{c} 是姓或 --avoid 里的字 {c} is the surname's or in --avoid"
         if names.leans_strongly(c, suggest_args.gender):
             return f"{c} 强烈偏向另一性别 {c} leans strongly to the other sex"
-    if len(given) == 2 and (given in names.everyday_words() or given[0] == given[1]):
+    named = corpus_roles.given_names if corpus_roles else {}
+    if (
+        len(given) == 2
+        and given not in named
+        and (given in names.everyday_words() or given[0] == given[1])
+    ):
         return f"{given} 是日常词或叠字 {given} is an everyday word or one character twice"
     if not names.fits_strictly(given, suggest_args.gender):
         return f"{given} 倾向另一性别 {given} leans to the other sex"
@@ -91,10 +108,12 @@ def format_check(record: dict, title: str) -> list[str]:
     return [title, *(f"{ljust(key, width)}{value}" for key, value in rows)]
 
 
-def report_check(report, model, tokenizer, suggest_args, when: str, found, title_zh: str) -> dict:
+def report_check(
+    report, model, tokenizer, suggest_args, when: str, found, title_zh: str, corpus_roles=None
+) -> dict:
     """Print the checked name's lines; with --suggestions_file (and not for the pretrained model)
     write its one record. Returns no quality scores: one name is no list."""
-    record = check_record(model, tokenizer, suggest_args, found)
+    record = check_record(model, tokenizer, suggest_args, found, corpus_roles)
     title = f"{title_zh} check {record['name']} for {suggest_args.resolved_prompt()} ({when})"
     report.say()
     for line in format_check(record, title):

@@ -245,6 +245,14 @@ def check_ranges(args):
             "False (persistent workers would mask every epoch as the first)",
             args.dataloader_persistent_workers,
         ),
+        # The eval loss is the mean over every masked token of the test split, computed once from
+        # all rows' sums (evaluation.token_mean_loss), not a running metric of batch means.
+        (
+            not args.batch_eval_metrics,
+            "--batch_eval_metrics",
+            "False (the eval loss is computed once, over all masked tokens of the test split)",
+            args.batch_eval_metrics,
+        ),
         # Evaluation computes the loss only (name scores come after training): nothing else can
         # pick a best model.
         (

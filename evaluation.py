@@ -53,7 +53,10 @@ def name_score(model, tokenizer, rows, ks=(1, 5, 20), batch_size: int = 64) -> d
 def token_mean_loss(prediction) -> dict:
     """eval_loss from the test rows' (loss sum, masked tokens) pairs: the mean over all masked
     tokens."""
-    sums = np.asarray(prediction.predictions, dtype=np.float64).reshape(-1, 2).sum(axis=0)
+    rows = prediction.predictions
+    if isinstance(rows, (list, tuple)):  # --eval_do_concat_batches False: one array per batch
+        rows = np.concatenate([np.reshape(batch, (-1, 2)) for batch in rows])
+    sums = np.asarray(rows, dtype=np.float64).reshape(-1, 2).sum(axis=0)
     return {"loss": float(sums[0] / sums[1]) if sums[1] else float("nan")}
 
 

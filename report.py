@@ -415,7 +415,8 @@ def show_data(
     """The data's sizes and its test names, the processed rows and the masked examples
     (masking.masked_examples); how the precision was settled."""
     report.say(f"== 数据 data: {n_rows} rows ({encoding}), {len(train)} train / {len(test)} test")
-    report.say(splitting.describe_test_names(test, data_args.hold_out_names))
+    labelled = "label" in processed.column_names and any(x is not None for x in processed["label"])
+    report.say(splitting.describe_test_names(test, data_args.hold_out_names, labelled))
     if warning := few_rows_warning(len(train), len(test)):
         logger.warning(warning)
     show_examples(report, tokenizer, processed, masked)

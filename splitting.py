@@ -9,10 +9,13 @@ counts the test names (seen in training or not); it does not read, check or toke
 
 from __future__ import annotations
 
+import logging
 import math
 
 from corpus import given_name_span
 from errors import UserError
+
+logger = logging.getLogger("app.splitting")
 
 
 def split_corpus(tokenized, test_size: float, seed: int, hold_out_names: bool = True) -> dict:
@@ -69,17 +72,27 @@ def _split_by_names(givens: list[str | None], n_test: int, seed: int):
 
     groups: dict = {}
     for i, given in enumerate(givens):
-        groups.setdefault(given if given is not None else ("row", i), []).append(i)
-    if sum(isinstance(key, str) for key in groups) < 2:
+        if given is not None:
+            groups.setdefault(given, []).append(i)
+    if len(groups) < 2:
         return None
-    keys = sorted(groups, key=str)  # a fixed order for the seeded draw
+    keys = sorted(groups)  # a fixed order for the seeded draw
     rng = np.random.default_rng(seed)
     test: list[int] = []
+    # Names first: an unlabelled row always fits, and drawn among the names it could fill the
+    # test split before any name did.
     for k in rng.permutation(len(keys)):
-        if len(test) + len(groups[keys[k]]) <= n_test:
+        if len(test) + len(groups[keys[k]]) <= n_test and len(test) < n_test:
             test += groups[keys[k]]
-    if not any(givens[i] is not None for i in test):
-        return None
+    if not test or len({givens[i] for i in test}) == len(keys):
+        return None  # no name fits, or every name went to test: nothing would train on names
+    unlabelled = [i for i, given in enumerate(givens) if given is None]
+    test += [unlabelled[int(k)] for k in rng.permutation(len(unlabelled))][: n_test - len(test)]
+    if len(test) < 0.8 * n_test:
+        logger.warning(
+            f"the test split holds {len(test)} sentences, not {n_test}: whole names are held out"
+            " and the next one did not fit; --test_size or --hold_out_names False changes that"
+        )
     held = set(test)
     train = [int(i) for i in rng.permutation(len(givens)) if int(i) not in held]
     return train, test
@@ -97,9 +110,15 @@ def test_name_counts(test) -> dict:
     }
 
 
-def describe_test_names(test, hold_out_names: bool) -> str:
-    """One line on what the name score is measured on, for the data block and the model card."""
+def describe_test_names(test, hold_out_names: bool, labelled: bool = False) -> str:
+    """One line on what the name score is measured on, for the data block and the model card;
+    labelled: whether the corpus has name labels at all (the test split may hold none of them)."""
     counts = test_name_counts(test)
+    if not counts and labelled:
+        return (
+            "测试集的名字 test names: none of the test sentences has a name label: no name score"
+            " (a larger --test_size holds some)"
+        )
     if not counts:
         return (
             "测试集的名字 test names: none, the corpus has no name labels: no name score"
@@ -109,7 +128,10 @@ def describe_test_names(test, hold_out_names: bool) -> str:
     if not hold_out_names:
         how = "split by sentence (--hold_out_names False)"
     elif seen:
-        how = "too few given names to hold any out whole, so split by sentence"
+        how = (
+            "no name could be held out whole (fewer than two names, or none fits the test split),"
+            " so split by sentence"
+        )
     else:
         how = "every sentence of a name on one side (--hold_out_names)"
     return (

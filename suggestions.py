@@ -174,7 +174,7 @@ def report_suggestions(
         deeper.top_k = checks.CHECK_DEPTH
         found = suggest(model, tokenizer, deeper, corpus_roles)
         return checks.report_check(
-            report, model, tokenizer, suggest_args, when, found, CHECK_ZH[when]
+            report, model, tokenizer, suggest_args, when, found, CHECK_ZH[when], corpus_roles
         )
     found = suggest(model, tokenizer, suggest_args, corpus_roles)
     raw = suggest_args.raw_predictions  # any prompt's raw tokens: no name columns, no name quality

@@ -130,6 +130,7 @@ def test_output_dir_not_writable(run_app):
         ("--label_smoothing_factor", "-0.2", ["--label_smoothing_factor", "[0, 1)"]),
         ("--dataloader_num_workers", "-1", ["--dataloader_num_workers", "0"]),
         ("--metric_for_best_model", "name_top20", ["--metric_for_best_model", "loss"]),
+        ("--batch_eval_metrics", "True", ["--batch_eval_metrics", "computed once"]),
         # The Trainer's own message spans lines; the one error line keeps all of it (what it found
         # included).
         (

@@ -164,4 +164,31 @@ def test_a_corpus_without_labels_or_with_one_name_says_so(tiny_tokenizer):
         "test_names_seen": 1,
     }
     line = splitting.describe_test_names(split["test"], True)
-    assert "too few given names to hold any out whole" in line
+    assert "no name could be held out whole (fewer than two names" in line
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_names_are_held_out_before_unlabelled_rows_fill_the_test_split(tiny_tokenizer, seed):
+    """Unlabelled rows always fit: drawn among the names, they filled the test split before any
+    name did (seeds 3 and 4 split by sentence and said 'too few names'). Names come first now."""
+    import datasets
+
+    people = ["张涛", "李娜", "王伟"]
+    rows = [{"text": f"小孩取名叫{p}{'。' * i}", "label": p} for p in people for i in range(3)]
+    rows += [{"text": f"今天天气很好{'。' * i}"} for i in range(20)]
+    ds = corpus.tokenize_corpus(datasets.Dataset.from_list(rows), tiny_tokenizer, 32)
+    split = splitting.split_corpus(ds, 5, seed=seed)
+    counts = splitting.test_name_counts(split["test"])
+    assert counts["test_names_unseen"] >= 1 and counts["test_names_seen"] == 0, counts
+    assert len(split["test"]) == 5
+
+
+def test_a_labelled_corpus_whose_test_rows_have_no_label_says_so(tiny_tokenizer):
+    import datasets
+
+    rows = [{"text": "今天天气很好"}, {"text": "小孩取名叫张涛", "label": "张涛"}]
+    rows += [{"text": f"今天天气很好{'。' * i}"} for i in range(1, 5)]
+    ds = corpus.tokenize_corpus(datasets.Dataset.from_list(rows), tiny_tokenizer, 32)
+    test = ds.select([0]).add_column("given_name", [None]).add_column("name_seen", [False])
+    line = splitting.describe_test_names(test, True, labelled=True)
+    assert "none of the test sentences has a name label" in line and "no name labels" not in line

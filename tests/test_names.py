@@ -756,3 +756,21 @@ def test_a_batch_of_searches_finds_what_each_finds_alone(tiny_model, tiny_tokeni
         assert [s for _, s in found] == pytest.approx([s for _, s in want], abs=1e-5)
     assert together[1] != together[0] and all(len(n) == 2 for n, _ in together[1])
     assert all(n.startswith("子") and len(n) == 2 for n, _ in together[3])
+
+
+def test_a_search_whose_candidates_all_fall_away_finds_nothing(tiny_model, tiny_tokenizer):
+    """--source pairs the vocabulary lacks leave no beam after the first step: no name, no crash
+    (torch.cat of no rows), alone and in a batch beside a search that finds names."""
+    from transformers import AutoModelForMaskedLM
+
+    model = AutoModelForMaskedLM.from_pretrained(tiny_model).eval()
+    prompt = names.prompt("王", "any", 2)
+    assert (
+        beam_search.suggest_names(model, tiny_tokenizer, prompt, 8, only_pairs=[("鑫", "鑫")]) == []
+    )
+    both = beam_search.suggest_many(
+        model,
+        tiny_tokenizer,
+        [dict(prompt=prompt, top_k=8, only_pairs=[("鑫", "鑫")]), dict(prompt=prompt, top_k=3)],
+    )
+    assert both[0] == [] and len(both[1]) == 3

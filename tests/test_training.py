@@ -207,3 +207,17 @@ def test_eval_loss_is_the_mean_over_masked_tokens_for_any_eval_batch_size(
             logits = model(input_ids=torch.tensor([row["input_ids"]])).logits[0]
             per_row.append(torch.nn.functional.cross_entropy(logits, labels).item())
     assert abs(sum(per_row) / len(per_row) - by_hand) > 1e-3
+
+
+def test_the_token_mean_takes_the_batches_as_they_come():
+    """--eval_do_concat_batches False hands over one array per batch, of different lengths."""
+    import numpy as np
+    from transformers import EvalPrediction
+
+    import evaluation
+
+    rows = np.array([[2.0, 1.0], [6.0, 3.0], [1.0, 1.0], [3.0, 1.0]])
+    whole = evaluation.token_mean_loss(EvalPrediction(predictions=rows, label_ids=None))
+    batches = [rows[:3], rows[3:]]
+    split = evaluation.token_mean_loss(EvalPrediction(predictions=batches, label_ids=None))
+    assert whole == split == {"loss": 12.0 / 6.0}

@@ -304,3 +304,26 @@ def test_check_name_bad_input_is_one_error_line(tmp_path, tiny_model, value, ext
     )  # fmt: skip
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr[-2000:]
     assert proc.stderr.startswith("error: --check_name") and says in proc.stderr
+
+
+def test_check_name_gives_the_corpus_rule_that_keeps_a_name_out():
+    """The table drops the characters the training corpus uses mostly outside given names (its
+    surnames: 阳 in 欧阳) and keeps its own given-name characters however rare: --check_name says
+    the same, not 'not among its first names' or 'rare'."""
+    from types import SimpleNamespace
+
+    import checks
+    import roles
+
+    options = SimpleNamespace(registrable_only=True, surname="李", avoid="", gender="any")
+    corpus = roles.CorpusRoles(
+        in_names={"瓤": 3, "天": 2},
+        elsewhere={"阳": 40},
+        given_names={"瓤": 3, "天天": 2},
+        surnames={"欧": 40, "阳": 40},
+    )
+    assert checks.ruled_out("阳", options) is None
+    assert "training corpus" in checks.ruled_out("阳", options, corpus)
+    assert "rare" in checks.ruled_out("瓤", options)
+    assert checks.ruled_out("瓤", options, corpus) != checks.ruled_out("瓤", options)
+    assert checks.ruled_out("天天", options) and checks.ruled_out("天天", options, corpus) is None
