@@ -166,7 +166,9 @@ class SuggestArguments:
     name_length: int = field(default=1, metadata={"help": "Given-name length: 1 or 2 characters."})
     prompt: str | None = field(
         default=None,
-        metadata={"help": "A prompt with [MASK] for the name, instead of --surname/--gender's."},
+        metadata={
+            "help": "Your own prompt with [MASK], instead of 小孩的名字叫张[MASK] (--surname)."
+        },
     )
     top_k: int = field(default=20, metadata={"help": "How many names to print."})
     gender_weight: float = field(

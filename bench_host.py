@@ -291,11 +291,12 @@ def train_split(model_dir: Path, train_file: Path = HERE / "train.json"):
     from transformers import AutoTokenizer
 
     import corpus
+    import splitting
 
     rows = corpus.tokenize_corpus(
         corpus.load_corpus(str(train_file))[0], AutoTokenizer.from_pretrained(model_dir), 64
     )
-    return corpus.split_corpus(rows, 0.15, 42)["train"]
+    return splitting.split_corpus(rows, 0.15, 42)["train"]
 
 
 def plain_trainer(model_dir: Path, train, batch_size: int, output_dir: str, epochs: int = 1):

@@ -34,7 +34,7 @@ STARTUP_STEPS = [
     ("app", "prepare_data", "data: tokenize, split, mask the test split"),
     ("training", "settle_precision", "precision: measured on the first batch (GPU)"),
     ("training", "build_trainer", "Trainer: build"),
-    ("training", "evaluate", "evaluation before training (loss, name score)"),
+    ("evaluation", "evaluate", "evaluation before training (loss, name score)"),
     ("suggestions", "report_suggestions", "first suggestion table"),
 ]
 
