@@ -12,6 +12,8 @@ if [ -z "${CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 && ! command 
   missing+=(chromium)
 fi
 ls /usr/share/unicode/Unihan*.zip /usr/share/unicode/Unihan_Readings.txt* >/dev/null 2>&1 || missing+=(unicode-data)
+# npm fetches the chinese-poetry package that tests/test_sources.py rebuilds data/name_sources.tsv from
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "== apt-get install ${missing[*]}"

