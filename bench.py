@@ -426,6 +426,11 @@ def main(argv=None):
         help="seconds a client waits before it counts an error",
     )
     opts = parser.parse_args(argv)
+    if getattr(opts, "vocab", None) and not opts.vocab.is_file():
+        parser.error(
+            f"--vocab {opts.vocab} does not exist: pass bert-base-chinese's vocab.txt, or leave"
+            " --vocab out for a synthetic vocabulary of the same size"
+        )
     if opts.what in ("names", "gender", "lists"):
         import bench_names
 

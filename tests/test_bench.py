@@ -163,3 +163,11 @@ def test_page_serves_a_burst_of_clients_and_compares_it_with_one_alone(tmp_path,
     assert (int(tables), int(busy), int(errors), alive) == (4, 0, 0, "yes")
     one, p50, p95, top, ratio = (float(x.strip(" x")) for x in timings.split("|"))
     assert 0 < p50 <= p95 <= top and one > 0 and ratio == pytest.approx(top / one, rel=0.25)
+
+
+def test_a_missing_vocab_file_is_one_error_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        bench.main(["page", "--vocab", str(tmp_path / "vocab.txt")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "Traceback" not in err
+    assert "error: --vocab" in err and "does not exist" in err
