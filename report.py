@@ -347,19 +347,34 @@ def format_eval(when: str, metrics: dict) -> str:
     return line
 
 
-def show_examples(report: Report, tokenizer, processed, masked_batch):
+def show_examples(report: Report, tokenizer, processed, train, masked_batch):
+    """The processed dataset, then the first training rows (masking.masked_examples masked the
+    same rows, in the same order): each decoded as it is, then as the collator masks it, with
+    every target and what stands in its place (80% [MASK], 10% a random token, 10% itself: the
+    80/10/10 rule, so a target can be read in its own sentence)."""
+
     def render(ids):
         return "".join(t for t in tokenizer.convert_ids_to_tokens(ids) if t != tokenizer.pad_token)
 
     report.say(str(processed), record=False)
-    report.say(f"example 0 decoded: {render(processed[0]['input_ids'])}", record=False)
     for i, (ids, labels) in enumerate(
         zip(masked_batch["input_ids"].tolist(), masked_batch["labels"].tolist(), strict=True)
     ):
-        targets = tokenizer.convert_ids_to_tokens([t for t in labels if t != -100])
-        report.say(
-            f"masked example {i}: {render(ids)}  (targets: {' '.join(targets)})", record=False
-        )
+        report.say(f"train example {i}: {render(train[i]['input_ids'])}", record=False)
+        targets = masked_targets(tokenizer, ids, labels)
+        report.say(f"masked example {i}: {render(ids)}  (targets: {targets})", record=False)
+
+
+def masked_targets(tokenizer, ids: list[int], labels: list[int]) -> str:
+    """'孩→[MASK] 倩=kept 叫→李': each target of a masked row and what the model reads in its
+    place."""
+    shown = []
+    for now, target in zip(ids, labels, strict=True):
+        if target == -100:
+            continue
+        original, read = tokenizer.convert_ids_to_tokens([target, now])
+        shown.append(f"{original}=kept" if now == target else f"{original}→{read}")
+    return " ".join(shown)
 
 
 def setup_logging(is_main: bool):
@@ -419,6 +434,6 @@ def show_data(
     report.say(splitting.describe_test_names(test, data_args.hold_out_names, labelled))
     if warning := few_rows_warning(len(train), len(test)):
         logger.warning(warning)
-    show_examples(report, tokenizer, processed, masked)
+    show_examples(report, tokenizer, processed, train, masked)
     if precision:
         report.say(f"== 精度 precision: {precision}")

@@ -122,3 +122,35 @@ def test_eval_line_labels_loss_and_perplexity():
         " 0.5000"
     )
     assert report.perplexity(1e6) == float("inf")
+
+
+def test_each_masked_example_is_the_train_example_of_its_number_with_its_targets_shown(
+    tiny_tokenizer, capsys
+):
+    """The data block prints train example i, then that row as the collator masks it, and says
+    what stands at each target (a learner checks the 80/10/10 rule against it)."""
+    from types import SimpleNamespace
+
+    from datasets import Dataset
+
+    import masking
+
+    texts = ["小孩取名叫张涛", "女孩取名叫李娜", "男孩的名字叫欧阳明"]
+    enc = tiny_tokenizer(texts, return_special_tokens_mask=True)
+    train = Dataset.from_dict(dict(enc))
+    args = SimpleNamespace(mlm_probability=0.5, name_mask_probability=0.0)
+    masked = masking.masked_examples(train, tiny_tokenizer, args, seed=3, n=3)
+    report.show_examples(report.Report(True), tiny_tokenizer, train, train, masked)
+    lines = capsys.readouterr().out.splitlines()
+    for i, text in enumerate(texts):
+        shown = lines[lines.index(f"train example {i}: [CLS]{text}[SEP]") + 1]
+        assert shown.startswith(f"masked example {i}: [CLS]")
+        targets = shown.split("(targets: ")[1].rstrip(")").split()
+        sentence = shown.split(": ", 1)[1].split("  (targets")[0]
+        assert targets, shown  # at 0.5 every row has a target
+        for target in targets:
+            original, read = target.split("=kept")[0], None
+            if "→" in target:
+                original, read = target.split("→")
+                assert read in sentence and original != read
+            assert original in text
