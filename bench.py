@@ -6,6 +6,7 @@
     python bench.py gender                 # gender fit, realism, variety by --gender_weight; ~1 min
     python bench.py lists --vocab PATH     # the four tables a parent reads, weak/strong; ~10 min
     python bench.py speed --vocab PATH     # use a real vocab.txt instead of the synthetic one
+    python bench.py table --vocab PATH     # what sense, source and sound add to a table; ~1 min
 
 The model is BertConfig(vocab_size=21128) with random weights (the real checkpoint is not needed:
 the cost of a step depends on the shape, not on the values), saved once into --work (default: a
@@ -343,6 +344,7 @@ def main(argv=None):
         "host",
         "precision",
         "page",
+        "table",
     ):
         p = sub.add_parser(name)
         p.add_argument(
@@ -425,6 +427,14 @@ def main(argv=None):
         default=600,
         help="seconds a client waits before it counts an error",
     )
+    tb = sub.choices["table"]
+    tb.add_argument(
+        "--model", type=Path, help="time this model folder instead of the base-shaped stand-in"
+    )
+    tb.add_argument("--surname", default="王")
+    tb.add_argument("--gender", choices=["boy", "girl", "any"], default="boy")
+    tb.add_argument("--top_k", type=int, default=20)
+    tb.add_argument("--repeats", type=int, default=5)
     opts = parser.parse_args(argv)
     if getattr(opts, "vocab", None) and not opts.vocab.is_file():
         parser.error(
@@ -447,6 +457,10 @@ def main(argv=None):
         import bench_page
 
         return bench_page.page(opts)
+    if opts.what == "table":
+        import bench_table
+
+        return bench_table.table(opts)
     if opts.what == "precision":
         import bench_precision
 

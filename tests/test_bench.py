@@ -171,3 +171,31 @@ def test_a_missing_vocab_file_is_one_error_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert stop.value.code == 2 and "Traceback" not in err
     assert "error: --vocab" in err and "does not exist" in err
+
+
+def test_table_times_the_table_with_and_without_sense_source_and_sound(tmp_path, tiny_model):
+    """bench.py table on a tiny model: both tables timed; 'without' really leaves the three out
+    and puts them back."""
+    import bench_table
+    import report
+
+    found = [("子涵", -1.0), ("浩然", -2.0)]
+    with bench_table.without_words():
+        bare = report.suggestion_records(found, "孟")
+    full = report.suggestion_records(found, "孟")
+    assert all(r["sense"] == [[], []] and r["source"] is None for r in bare)
+    assert all(r["homophones"] == [] for r in bare)
+    assert full[1]["source"]["work"] == "孟子" and full[0]["sense"][1]  # 浩然, 涵
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench.py"), "table", "--model", str(tiny_model)]
+        + ["--repeats", "2", "--top_k", "5", "--work", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cells = re.search(r"^\| records and table \| ([\d.]+) ms \| ([\d.]+) ms \|$", proc.stdout, re.M)
+    first = re.search(r"^first table: ([\d.]+)x$", proc.stdout, re.M)
+    later = re.search(r"^later tables: ([\d.]+)x$", proc.stdout, re.M)
+    assert cells and first and later, proc.stdout
+    assert all(float(x) > 0 for x in cells.groups())
