@@ -113,11 +113,26 @@ def test_a_name_is_marked_only_where_it_is_called_by_the_word():
         "pinyin": "wang yu",
         "echoes": "王宇",
         "heard": False,
+        "same_tones": False,
         "embarrassing": False,
     }
     assert name_words.is_heard(0, 2, 1, 3, 225) and not name_words.is_heard(0, 2, 1, 3, 30)
     assert name_words.is_heard(1, 3, 1, 3, 1) and not name_words.is_heard(1, 3, 2, 4, 1000)
     assert "王子" not in {h["word"] for h in name_words.homophones("王", "子涵")}
+
+
+def test_a_two_syllable_word_is_marked_only_in_its_own_tones():
+    """王东 wáng dōng and 王艳 wáng yàn are no 妄动 wàng dòng, 妄言 wàng yán: listed, not marked;
+    王国 wáng guó is 亡国 wáng guó. Longer words keep ignoring tones (杜子腾 dù zǐ téng: 肚子疼
+    dù zi téng), and the neutral tone matches any."""
+    for full, word in (("王东", "妄动"), ("王艳", "妄言")):
+        found = {h["word"]: h for h in name_words.homophones(full[0], full[1:])}
+        assert found[word]["heard"] and not found[word]["same_tones"], found[word]
+        assert not found[word]["embarrassing"]
+    (wangguo,) = [h for h in name_words.homophones("王", "国") if h["word"] == "亡国"]
+    assert wangguo["same_tones"] and wangguo["embarrassing"]
+    assert name_words.tones_match("43", "43") and name_words.tones_match("35", "34")
+    assert not name_words.tones_match("21", "41") and not name_words.tones_match("21", "212")
 
 
 def test_few_real_names_get_a_mark():

@@ -20,10 +20,12 @@ positive list (HowNet positive; DUTIR 好 乐), so that 断子绝孙 or 轩然�
 and when made of given-name characters only.
 
 name_sounds.tsv: every everyday word a name's reading can sound like, keyed by its toneless
-pinyin: two-syllable words counted SOUND_MIN_COUNT[2] times or more, longer ones SOUND_MIN_LONGER
-times, or, when they would embarrass a child (marked 1: in a MOCKING list, or with a TABOO stem),
-MARKED_MIN_COUNT times (肚子疼 counts 3). jieba tags a few everyday words as person names
-(卫生巾 nr): such a word is kept only when its first two characters are an everyday word (卫生).
+pinyin, with its tones as digits (饭桶 43; name_words.py marks a two-syllable word only on a name
+of the same tones): two-syllable words counted SOUND_MIN_COUNT[2] times or more, longer ones
+SOUND_MIN_LONGER times, or, when they would embarrass a child (marked 1: in a MOCKING list, or
+with a TABOO stem), MARKED_MIN_COUNT times (肚子疼 counts 3). jieba tags a few everyday words as
+person names (卫生巾 nr): such a word is kept only when its first two characters are an everyday
+word (卫生).
 
 It translates nothing and judges nothing but by these lists. tests/test_words.py rebuilds both files
 from the installed packages and compares them byte for byte.
@@ -158,8 +160,18 @@ def sense_rows(words, negative, positive) -> list[tuple[str, str]]:
     return rows
 
 
-def sound_rows(words, mocking) -> list[tuple[str, str, str, str]]:
-    """(toneless pinyin, word, jieba's count, '1' if it would embarrass a child, else '0')."""
+def tone_digits(reading: list[str]) -> str:
+    """'páng guāng' as syllables -> '21'; 5 for the neutral tone (肚子 dù zi -> '45')."""
+    marks = {"\u0304": "1", "\u0301": "2", "\u030c": "3", "\u0300": "4"}
+    return "".join(
+        next((marks[m] for m in unicodedata.normalize("NFD", s) if m in marks), "5")
+        for s in reading
+    )
+
+
+def sound_rows(words, mocking) -> list[tuple[str, str, str, str, str]]:
+    """(toneless pinyin, word, jieba's count, '1' if it would embarrass a child, else '0', its
+    tones as digits: '43' for 饭桶)."""
     # Words need pypinyin's phrase readings (膀胱 páng guāng); names.py turns them off for single
     # characters through this variable, which a caller (a test process) may have passed on.
     os.environ.pop("PYPINYIN_NO_PHRASES", None)
@@ -182,7 +194,8 @@ def sound_rows(words, mocking) -> list[tuple[str, str, str, str]]:
         syllables = [toneless(r[0]) for r in reading]
         if len(syllables) != n or "-" in syllables:
             continue
-        rows.add((" ".join(syllables), word, str(count), "1" if marked else "0"))
+        tones = tone_digits([r[0] for r in reading])
+        rows.add((" ".join(syllables), word, str(count), "1" if marked else "0", tones))
     return sorted(rows)
 
 
@@ -196,7 +209,9 @@ def build() -> tuple[str, str]:
     )
     senses_text += "char\twords\n" + "".join(f"{c}\t{w}\n" for c, w in senses)
     sounds_text = HEADER.format(what="Everyday words by their sound", count=len(sounds), **versions)
-    sounds_text += "pinyin\tword\tcount\tmarked\n" + "".join("\t".join(r) + "\n" for r in sounds)
+    sounds_text += "pinyin\tword\tcount\tmarked\ttones\n" + "".join(
+        "\t".join(r) + "\n" for r in sounds
+    )
     return senses_text, sounds_text
 
 
