@@ -121,6 +121,12 @@ def homophones(surname: str, given: str) -> list[dict]:
     return found
 
 
+def embarrassing_word(surname: str, given: str) -> str | None:
+    """The first word the full name sounds like that would embarrass a child (饭桶 for 范统), or
+    None: such a name is never suggested (suggestions.suggest)."""
+    return next((h["word"] for h in homophones(surname, given) if h["embarrassing"]), None)
+
+
 def tones_match(name_tones: str, word_tones: str) -> bool:
     """Whether two readings' tones, as digits ('24', '45'), are the same syllable by syllable; the
     neutral tone (5) matches any (王子 wáng zǐ is heard as 网子 wǎng zi only if the first

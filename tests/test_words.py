@@ -13,9 +13,11 @@ import sys
 import pytest
 
 import app
+import checks
 import name_words
 import names
-from conftest import REPO, make_tiny_model, run_script
+import suggestions
+from conftest import REPO, make_tiny_model, ranked_model, run_script
 
 sys.path.insert(0, str(REPO / "tools"))
 import build_words  # noqa: E402  (a script, not a package)
@@ -133,6 +135,19 @@ def test_a_two_syllable_word_is_marked_only_in_its_own_tones():
     assert wangguo["same_tones"] and wangguo["embarrassing"]
     assert name_words.tones_match("43", "43") and name_words.tones_match("35", "34")
     assert not name_words.tones_match("21", "41") and not name_words.tones_match("21", "212")
+
+
+def test_a_name_that_sounds_embarrassing_is_never_suggested(tiny_tokenizer):
+    """A model sure of 伟 for 杨 (杨伟: 阳痿) suggests 涛 first, and still 20 names; --check_name
+    says which word keeps 杨伟 out."""
+    model, _ = ranked_model(tiny_tokenizer, ["伟", "涛"])
+    options = app.SuggestArguments(surname="杨", name_length=1)
+    found = [g for g, _ in suggestions.suggest(model, tiny_tokenizer, options)]
+    assert found[0] == "涛" and "伟" not in found and len(found) == 20
+    options.surname = "张"  # 张伟 sounds like nothing marked: it stays first
+    assert suggestions.suggest(model, tiny_tokenizer, options)[0][0] == "伟"
+    options.surname = "杨"
+    assert "阳痿" in checks.ruled_out("伟", options)
 
 
 def test_few_real_names_get_a_mark():
@@ -337,7 +352,9 @@ def test_check_name_gives_the_corpus_rule_that_keeps_a_name_out():
     import checks
     import roles
 
-    options = SimpleNamespace(registrable_only=True, surname="李", avoid="", gender="any")
+    options = SimpleNamespace(
+        registrable_only=True, surname="李", avoid="", gender="any", prompt=None
+    )
     corpus = roles.CorpusRoles(
         in_names={"瓤": 3, "天": 2},
         elsewhere={"阳": 40},
