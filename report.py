@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import unicodedata
 import warnings
 
@@ -260,11 +261,37 @@ def shortfall(found: int, top_k: int, gender: str) -> str | None:
     )
 
 
-def format_source(record: dict) -> str:
-    """'青青子衿，悠悠我心（诗经·郑风·子衿）': the line first, where a table cuts it last; '-' for a
-    name no classic's line holds."""
+def format_source(record: dict, width: int | None = None) -> str:
+    """'青青子衿，悠悠我心（诗经·郑风·子衿）'; '-' for a name no classic's line holds. Where that is
+    wider than width columns it is shortened, a step at a time, until it fits: the line to its
+    clause holding the name ('…充耳秀莹（诗经·卫风·淇奥）'), the work left out (a --source
+    table's title names it), the title to its last part ('…充耳秀莹（淇奥）'), then the line cut;
+    the title is cut only when nothing of the line fits."""
     found = record["source"]
-    return f"{found['line']}（{found['work']}·{found['title']}）" if found else "-"
+    if not found:
+        return "-"
+    line, title = found["line"], found["title"]
+    full = f"{line}（{found['work']}·{title}）"
+    if width is None or display_width(full) <= width:
+        return full
+    clauses = re.split(r"(?<=[，、：；])", line)
+    at = next((i for i, c in enumerate(clauses) if record["given"] in c), None)
+    if at is not None:
+        line = (
+            ("…" if at else "")
+            + clauses[at].rstrip("，、：；")
+            + ("…" if at < len(clauses) - 1 else "")
+        )
+    for shown in (
+        f"{line}（{found['work']}·{title}）",
+        f"{line}（{title}）",
+        f"{line}（{title.split('·')[-1]}）",
+    ):
+        if display_width(shown) <= width:
+            return shown
+    short = f"（{title.split('·')[-1]}）"
+    left = width - display_width(short)
+    return cut(line, left) + short if left >= 4 else cut(short, width)
 
 
 def format_suggestions(
@@ -310,7 +337,7 @@ def format_suggestions(
         line(
             rank,
             cells,
-            (lambda _, r=r: format_source(r))
+            (lambda width, r=r: format_source(r, width))
             if with_source
             else (lambda width, r=r: short_sense(r, width, english)),
         )
