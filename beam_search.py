@@ -100,14 +100,17 @@ def candidates(
 
 
 def _select(
-    key: torch.Tensor, beams: torch.Tensor, keep: int, cap: int
+    key: torch.Tensor, beams: torch.Tensor, keep: int, cap: int, exempt=frozenset()
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(beam index, token) of the `keep` best entries of key (n_beams, vocab), best first, such
-    that no character stands more than `cap` times in the same position (cap 0: no limit).
+    that no character stands more than `cap` times in the same position (cap 0: no limit). A row
+    whose token ids (earlier characters, then the new one) are in `exempt` (the corpus's own given
+    names) may stand beyond the cap; it still counts towards it.
 
     Greedy in order of key. From one beam at most `cap` rows can be taken (they share its earlier
-    characters), and at most keep // cap characters fill up, so looking at the beam's best
-    cap + keep // cap + 1 continuations finds exactly what a greedy pass over all of them would.
+    characters) besides its exempt ones, and at most keep // cap characters fill up, so looking at
+    the beam's best cap + keep // cap + 1 continuations and its exempt ones finds exactly what a
+    greedy pass over all of them would.
     """
     keep = min(keep, int(torch.isfinite(key).sum()))
     if not cap:
@@ -115,18 +118,33 @@ def _select(
         return flat // key.shape[1], flat % key.shape[1]
     per_beam = min(key.shape[1], keep if beams.shape[1] == 0 else cap + keep // cap + 1)
     cand_key, cand_tok = key.topk(per_beam, dim=1)
+    order = [
+        (b, int(cand_tok[b, j]))
+        for b, j in (
+            divmod(flat, per_beam) for flat in cand_key.flatten().argsort(descending=True).tolist()
+        )
+    ]
+    if exempt:
+        rows = beams.tolist()
+        looked = set(order)
+        order += [
+            (b, name[-1])
+            for name in exempt
+            for b, row in enumerate(rows)
+            if tuple(row) == name[:-1] and name[-1] < key.shape[1] and (b, name[-1]) not in looked
+        ]
+        order.sort(key=lambda bt: -float(key[bt]))  # stable: ties keep topk's order
     counts = [dict() for _ in range(beams.shape[1] + 1)]  # per position: char id -> rows so far
     chosen_beam, chosen_tok = [], []
-    for flat in cand_key.flatten().argsort(descending=True).tolist():
-        b, j = divmod(flat, per_beam)
-        if not math.isfinite(cand_key[b, j]) or len(chosen_beam) == keep:
+    for b, token in order:
+        if not math.isfinite(key[b, token]) or len(chosen_beam) == keep:
             break
-        chars = beams[b].tolist() + [int(cand_tok[b, j])]
-        if all(counts[p].get(c, 0) < cap for p, c in enumerate(chars)):
+        chars = beams[b].tolist() + [token]
+        if tuple(chars) in exempt or all(counts[p].get(c, 0) < cap for p, c in enumerate(chars)):
             for p, c in enumerate(chars):
                 counts[p][c] = counts[p].get(c, 0) + 1
             chosen_beam.append(b)
-            chosen_tok.append(int(cand_tok[b, j]))
+            chosen_tok.append(token)
     return torch.tensor(chosen_beam, dtype=torch.long), torch.tensor(chosen_tok, dtype=torch.long)
 
 
@@ -167,7 +185,9 @@ def suggest_names(
     And candidates are ranked, at every step, by
         log-probability + frequency_weight * log(count of its characters in real given names)
                         + gender_weight * log P(gender | characters so far)   (gender boy or girl),
-    with at most max_per_character rows sharing a character in one position. Without names_only it
+    with at most max_per_character rows sharing a character in one position, but for the corpus's
+    own given names (`roles`): a model trained on them may list every one it is sure of, and they
+    count towards the limit for the names it makes up. Without names_only it
     is the model's raw top-k: any token, no gender, no prior, no limit. The log-probability
     returned is the model's own over the whole vocabulary, not renormalised. With registrable_only,
     only characters of the 2013 standard table are filled in.
@@ -310,6 +330,17 @@ class _Search:
             # True: not the first character of any pair
             self.allowed_first[[i for i in self.allowed_second if i < size]] = False
         self.cap = max_per_character if names_only else 0
+        # The variety rule is for the names a model makes up, not for those its corpus taught it:
+        # a model trained hard on train.json ranks 子轩 second of all, and 宇轩 and 明轩 (also
+        # the corpus's) had used up 轩 (README「名字表」).
+        self.exempt = frozenset()
+        if self.cap and roles and not fixed:
+            vocab = tokenizer.get_vocab()
+            self.exempt = frozenset(
+                tuple(vocab[c] for c in given)
+                for given in roles.given_names
+                if len(given) == len(positions) and all(c in vocab for c in given)
+            )
         self.ratio, self.prior = ratio.to(model.device), prior.to(model.device)
         self.width = max(beam_width or 2 * top_k, top_k)
         # (n_beams, filled so far)
@@ -362,7 +393,9 @@ class _Search:
         if sign and last:
             # the finished name leans the other way
             key = key.masked_fill(sign * new_ratio <= 0, float("-inf"))
-        b, tok = _select(key.cpu(), beams.cpu(), self.top_k if last else self.width, self.cap)
+        b, tok = _select(
+            key.cpu(), beams.cpu(), self.top_k if last else self.width, self.cap, self.exempt
+        )
         b, tok = b.to(beams.device), tok.to(beams.device)
         self.beams = torch.cat([beams[b], tok[:, None]], dim=1)
         self.scores, self.ratios, self.priors = total[b, tok], new_ratio[b, tok], new_prior[b, tok]

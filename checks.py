@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import beam_search
 import hanzi
+import name_words
 import names
 import outputs
 from report import display_width, format_source, ljust, suggestion_records
@@ -65,6 +66,9 @@ def ruled_out(given: str, suggest_args, corpus_roles=None) -> str | None:
         return f"{given} 是日常词或叠字 {given} is an everyday word or one character twice"
     if not names.fits_strictly(given, suggest_args.gender):
         return f"{given} 倾向另一性别 {given} leans to the other sex"
+    surname = suggest_args.surname if suggest_args.prompt is None else ""
+    if word := name_words.embarrassing_word(surname, given):
+        return f"{surname}{given} 谐音「{word}」 {surname}{given} sounds like {word}"
     return None
 
 

@@ -24,6 +24,16 @@ CHOICES = {
     "classics": ("论语", "孟子", "大学", "中庸"),
 }
 
+# Classical function characters (文言虚词), and a few whose sense in a classic's line is no name's:
+# in a line they are grammar (芄兰之支: 兰之; 毋金玉尔音: 玉尔; 云胡不夷: 云胡), so a pair holding
+# one reads as a fragment of the line, not as a name. 一 and 可 pass the name-character rule (一鸣,
+# 可欣), but a classic's 一 and 可 are a number and a modal (有美一人, 汔可小康); 小 there is
+# "small, petty" (群小, 实虹小子). Kept out of --source pairs only: a name a parent brings
+# (--check_name 王可欣) still gets its source.
+FUNCTION_CHARS = frozenset(
+    "之乎者也矣焉哉兮其而于於以与所尔夫乃则且曰彼此何胡曷奚盍斯亦不无莫勿弗未非" + "一可小"
+)
+
 
 class Line(NamedTuple):
     work: str
@@ -61,11 +71,12 @@ def source(given: str) -> dict | None:
 
 def pairs(choice: str) -> dict[str, Line]:
     """--source's pairs: given name -> its line, for the pairs standing next to each other in the
-    chosen works (CHOICES), the first work's line where several hold one."""
+    chosen works (CHOICES), the first work's line where several hold one; none holding one of
+    FUNCTION_CHARS."""
     adjacent, _ = _lines()
     works = CHOICES[choice]
     return {
         pair: found[next(w for w in works if w in found)]
         for pair, found in adjacent.items()
-        if any(w in found for w in works)
+        if any(w in found for w in works) and not FUNCTION_CHARS & set(pair)
     }

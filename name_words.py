@@ -53,12 +53,13 @@ def _senses() -> dict[str, list[str]]:
 
 
 @functools.cache
-def _sounds() -> dict[str, list[tuple[str, int, bool]]]:
-    """'fan tong' -> [('饭桶', 37, True), ...]: word, jieba's count, marked embarrassing."""
+def _sounds() -> dict[str, list[tuple[str, int, bool, str]]]:
+    """'fan tong' -> [('饭桶', 37, True, '43'), ...]: word, jieba's count, marked embarrassing,
+    its tones (5 neutral)."""
     found = {}
-    for header, (reading, word, count, marked) in _rows(SOUNDS_FILE):
-        assert header == "pinyin\tword\tcount\tmarked", f"{SOUNDS_FILE} changed"
-        found.setdefault(reading, []).append((word, int(count), marked == "1"))
+    for header, (reading, word, count, marked, tones) in _rows(SOUNDS_FILE):
+        assert header == "pinyin\tword\tcount\tmarked\ttones", f"{SOUNDS_FILE} changed"
+        found.setdefault(reading, []).append((word, int(count), marked == "1", tones))
     return found
 
 
@@ -77,31 +78,62 @@ def toneless(reading: str) -> str:
 def homophones(surname: str, given: str) -> list[dict]:
     """The everyday words that two or more consecutive syllables of the full name's reading sound
     like (tones ignored), spelled with other characters: [{"word": "饭桶", "pinyin": "fan tong",
-    "echoes": "范统", "heard": true, "embarrassing": true}, ...]. `heard`: the name is called by
-    it (is_heard); `embarrassing`: heard, and marked so in the data file. Embarrassing ones first,
-    then heard ones, then longer ones."""
+    "echoes": "范统", "heard": true, "same_tones": true, "embarrassing": true}, ...]. `heard`: the
+    name is called by it (is_heard); `same_tones`: the tones match too (tones_match);
+    `embarrassing`: heard, marked so in the data file and, for a two-syllable word, of the same
+    tones. Embarrassing ones first, then heard ones, then those of the same tones, then longer
+    ones."""
     full = surname + given
-    syllables = toneless(names.name_pinyin(surname, given)).split()
+    toned = names.name_pinyin(surname, given).split()
+    syllables = [toneless(s) for s in toned]
     if len(syllables) != len(full) or "-" in syllables:
         return []
+    name_tones = "".join(str(names.tone(s)) for s in toned)
     found = []
     for start in range(len(full)):
         for end in range(start + 2, len(full) + 1):
             reading = " ".join(syllables[start:end])
-            for word, count, marked in _sounds().get(reading, ()):
+            for word, count, marked, tones in _sounds().get(reading, ()):
                 if word != full[start:end]:
                     heard = is_heard(start, end, len(surname), len(full), count)
+                    same = tones_match(name_tones[start:end], tones)
                     found.append(
                         {
                             "word": word,
                             "pinyin": reading,
                             "echoes": full[start:end],
                             "heard": heard,
-                            "embarrassing": marked and heard,
+                            "same_tones": same,
+                            # A two-syllable word is a sound a parent hears only in its own tones
+                            # (王东 wáng dōng is no 妄动 wàng dòng, 王国 is 亡国); longer ones are
+                            # heard through the tones (杜子腾 dù zǐ téng: 肚子疼 dù zi téng).
+                            "embarrassing": marked and heard and (end - start > 2 or same),
                         }
                     )
-    found.sort(key=lambda h: (not h["embarrassing"], not h["heard"], -len(h["word"])))
+    found.sort(
+        key=lambda h: (
+            not h["embarrassing"],
+            not h["heard"],
+            not h["same_tones"],
+            -len(h["word"]),
+        )
+    )
     return found
+
+
+def embarrassing_word(surname: str, given: str) -> str | None:
+    """The first word the full name sounds like that would embarrass a child (饭桶 for 范统), or
+    None: such a name is never suggested (suggestions.suggest)."""
+    return next((h["word"] for h in homophones(surname, given) if h["embarrassing"]), None)
+
+
+def tones_match(name_tones: str, word_tones: str) -> bool:
+    """Whether two readings' tones, as digits ('24', '45'), are the same syllable by syllable; the
+    neutral tone (5) matches any (王子 wáng zǐ is heard as 网子 wǎng zi only if the first
+    matches)."""
+    return len(name_tones) == len(word_tones) and all(
+        a == b or "5" in (a, b) for a, b in zip(name_tones, word_tones, strict=True)
+    )
 
 
 def is_heard(start: int, end: int, surname_length: int, length: int, count: int) -> bool:

@@ -41,7 +41,8 @@ MIN_NAME_COUNT = 1000
 # and overrides the model more.
 GENDER_WEIGHT = 2.0
 # At most this many rows of a two-character list share a character in the same position, so that the
-# top 20 uses at least 10 distinct characters in each position.
+# top 20 uses at least 10 distinct characters in each position; the training corpus's own given
+# names may go beyond it (beam_search._select): 子轩, 宇轩 and 明轩 all stay when a model is sure.
 MAX_PER_CHARACTER = 2
 # The characters real given names use most: the most frequent ones that together make up this
 # share of all given-name characters in the statistics. 80% is 293 characters, each used at least

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import unicodedata
 import warnings
 
@@ -181,26 +182,48 @@ def format_sound(record: dict) -> str:
     return (MARK if heard[0]["embarrassing"] else "") + heard[0]["word"] if heard else "-"
 
 
-def short_sense(record: dict, width: int) -> str:
-    """Per character the first Chinese word of its sense (its English first sense where it has
-    none), then the English first senses in what is left of width columns: '宇宙 / 浩大  house /
-    great, numerous…'."""
-    if not any(record["sense"]):  # no Chinese words at all: the English senses share the width
-        return short_meaning(record, width)
+# The English after a row's Chinese sense words needs at least this many columns in every row of
+# the table, or no row shows it: a gloss cut to a few letters ('determi…') tells a parent nothing,
+# and English on some rows only reads as a mix of languages.
+MIN_ENGLISH = 16
+
+
+def chinese_sense(record: dict) -> str:
+    """Per character the first Chinese word of its sense (its English first sense, cut at a word,
+    where it has none): '宇宙 / 浩大'."""
     prefix = "" if record["registrable"] or not record["sense"] else f"{NOT_REGISTRABLE} "
-    chinese = prefix + " / ".join(
-        words[0] if words else cut(hanzi.first_sense_of(meaning) or "?", 12)
+    return prefix + " / ".join(
+        words[0] if words else cut_words(hanzi.first_sense_of(meaning) or "?", 12)
         for words, meaning in zip(record["sense"], record["meaning"], strict=True)
     )
-    left = width - display_width(chinese) - 2
-    if left < 12 or not all(record["sense"]):  # "o… / …" helps no one
-        return chinese
-    return f"{chinese}  {short_meaning({**record, 'registrable': True}, left)}".rstrip()
 
 
-def short_meaning(record: dict, width: int | None = None) -> str:
-    """The first sense of each character's meaning, 'offspring, child / soak, wet', each cut to its
-    share of width terminal columns."""
+def english_tail(record: dict, width: int) -> str:
+    """The English first senses that follow a row's Chinese words in width columns, each cut at a
+    word; '' where there is no room for that (MIN_ENGLISH, or a first word too long) or a
+    character has no Chinese word (its English already stands in the Chinese part)."""
+    if not record["sense"] or not all(record["sense"]):
+        return ""
+    left = width - display_width(chinese_sense(record)) - 2
+    if left < MIN_ENGLISH:
+        return ""
+    return short_meaning({**record, "registrable": True}, left, whole_words=True)
+
+
+def short_sense(record: dict, width: int, english: bool = True) -> str:
+    """The meaning column: Chinese first, the first word of each character's sense, then, with
+    english and room, the English first senses cut at a word: '宇宙 / 浩大  house / great,
+    numerous'. A row with no Chinese word at all has the English senses share the width."""
+    if not any(record["sense"]):
+        return short_meaning(record, width)
+    tail = english_tail(record, width) if english else ""
+    return f"{chinese_sense(record)}  {tail}" if tail else chinese_sense(record)
+
+
+def short_meaning(record: dict, width: int | None = None, whole_words: bool = False) -> str:
+    """The first sense of each character's meaning, 'offspring, child / soak, wet', each cut at a
+    word to its share of width terminal columns (mid-word where not even its first word fits);
+    with whole_words, '' then instead."""
     senses = [hanzi.first_sense_of(m) or "?" for m in record["meaning"]]
     prefix = "" if record["registrable"] or not senses else f"{NOT_REGISTRABLE} "
     if width is not None and senses:
@@ -210,7 +233,10 @@ def short_meaning(record: dict, width: int | None = None) -> str:
         for n, i in enumerate(sorted(range(len(senses)), key=lambda i: display_width(senses[i]))):
             shares[i] = min(display_width(senses[i]), left // (len(senses) - n))
             left -= shares[i]
-        senses = [cut(sense, shares[i]) for i, sense in enumerate(senses)]
+        cuts = [cut_words(sense, shares[i]) for i, sense in enumerate(senses)]
+        if whole_words and not all(cuts):
+            return ""
+        senses = [c or cut(senses[i], shares[i]) for i, c in enumerate(cuts)]
     return prefix + " / ".join(senses)
 
 
@@ -235,11 +261,37 @@ def shortfall(found: int, top_k: int, gender: str) -> str | None:
     )
 
 
-def format_source(record: dict) -> str:
-    """'青青子衿，悠悠我心（诗经·郑风·子衿）': the line first, where a table cuts it last; '-' for a
-    name no classic's line holds."""
+def format_source(record: dict, width: int | None = None) -> str:
+    """'青青子衿，悠悠我心（诗经·郑风·子衿）'; '-' for a name no classic's line holds. Where that is
+    wider than width columns it is shortened, a step at a time, until it fits: the line to its
+    clause holding the name ('…充耳秀莹（诗经·卫风·淇奥）'), the work left out (a --source
+    table's title names it), the title to its last part ('…充耳秀莹（淇奥）'), then the line cut;
+    the title is cut only when nothing of the line fits."""
     found = record["source"]
-    return f"{found['line']}（{found['work']}·{found['title']}）" if found else "-"
+    if not found:
+        return "-"
+    line, title = found["line"], found["title"]
+    full = f"{line}（{found['work']}·{title}）"
+    if width is None or display_width(full) <= width:
+        return full
+    clauses = re.split(r"(?<=[，、：；])", line)
+    at = next((i for i, c in enumerate(clauses) if record["given"] in c), None)
+    if at is not None:
+        line = (
+            ("…" if at else "")
+            + clauses[at].rstrip("，、：；")
+            + ("…" if at < len(clauses) - 1 else "")
+        )
+    for shown in (
+        f"{line}（{found['work']}·{title}）",
+        f"{line}（{title}）",
+        f"{line}（{title.split('·')[-1]}）",
+    ):
+        if display_width(shown) <= width:
+            return shown
+    short = f"（{title.split('·')[-1]}）"
+    left = width - display_width(short)
+    return cut(line, left) + short if left >= 4 else cut(short, width)
 
 
 def format_suggestions(
@@ -276,17 +328,36 @@ def format_suggestions(
             + cut(meaning(TABLE_WIDTH - display_width(start)), TABLE_WIDTH - display_width(start))
         ).rstrip()
 
+    # Every row's meaning starts at the same column: the English follows the Chinese in all rows
+    # that have both, or in none.
+    meaning_width = TABLE_WIDTH - display_width(f"{0:>4}  ") - sum(w + 2 for w in widths)
+    english = all(english_tail(r, meaning_width) for r in records if r["sense"] and all(r["sense"]))
     last = "source" if with_source else "meaning"
     return [title, line("rank", header, lambda _: last)] + [
         line(
             rank,
             cells,
-            (lambda _, r=r: format_source(r))
+            (lambda width, r=r: format_source(r, width))
             if with_source
-            else (lambda width, r=r: short_sense(r, width)),
+            else (lambda width, r=r: short_sense(r, width, english)),
         )
         for rank, (cells, r) in enumerate(zip(columns, records, strict=True), start=1)
     ]
+
+
+def cut_words(text: str, width: int) -> str:
+    """text, or its longest start of whole words that fits in width terminal columns with '…' at
+    the end ('great, numerous…'); '' where not even its first word fits."""
+    if display_width(text) <= width:
+        return text
+    best = ""
+    for end in range(1, len(text)):
+        if text[end] in " ,;/" and text[end - 1] not in " ,;/":
+            candidate = text[:end].rstrip(" ,;/") + "…"
+            if display_width(candidate) > width:
+                break
+            best = candidate
+    return best
 
 
 def cut(text: str, width: int) -> str:

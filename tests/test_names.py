@@ -394,7 +394,11 @@ def test_capped_selection_equals_greedy_over_every_candidate():
         key = torch.randn(n, vocab, generator=torch.Generator().manual_seed(trial))
         key[key < -1.5] = float("-inf")
         beams = torch.randint(0, 4, (n, 1))  # few distinct first characters: the cap bites
-        b, t = beam_search._select(key, beams, keep, cap)
+        # half the trials with some rows exempt (the corpus's own names)
+        exempt = frozenset(
+            (rng.randint(0, 3), rng.randrange(vocab)) for _ in range(8 * (trial % 2))
+        )
+        b, t = beam_search._select(key, beams, keep, cap, exempt)
         counts = [dict(), dict()]
         want = []
         for flat in key.flatten().argsort(descending=True).tolist():
@@ -402,11 +406,48 @@ def test_capped_selection_equals_greedy_over_every_candidate():
             if len(want) == keep or not math.isfinite(key[i, j]):
                 break
             chars = (int(beams[i, 0]), j)
-            if all(counts[p].get(c, 0) < cap for p, c in enumerate(chars)):
+            if chars in exempt or all(counts[p].get(c, 0) < cap for p, c in enumerate(chars)):
                 for p, c in enumerate(chars):
                     counts[p][c] = counts[p].get(c, 0) + 1
                 want.append((i, j))
         assert list(zip(b.tolist(), t.tolist(), strict=True)) == want
+
+
+def test_the_corpus_names_a_model_is_sure_of_pass_the_variety_rule(tokenizer):
+    """A model sure of its corpus's 子轩, 宇轩 and 明轩 lists all three: the variety rule (at most 2
+    rows with 轩 second) is for the names a model makes up, and the corpus's own are exempt (they
+    still count towards it: 思轩, which the corpus lacks, stays out)."""
+    model, _ = ranked_model(tokenizer, ["子", "宇", "明", "轩", "思"])
+    corpus = roles.CorpusRoles(
+        in_names={c: 3 for c in "子宇明轩"}, given_names={"子轩": 1, "宇轩": 1, "明轩": 1}
+    )
+    found = [
+        g
+        for g, _ in beam_search.suggest_names(
+            model, tokenizer, "小孩的名字叫张[MASK][MASK]", 20, roles=corpus, frequency_weight=0
+        )
+    ]
+    assert {"子轩", "宇轩", "明轩"} <= set(found) and "思轩" not in found, found
+    assert sum(g[1] == "轩" for g in found) == 3
+    # Without the corpus, the rule holds as before.
+    plain = beam_search.suggest_names(
+        model, tokenizer, "小孩的名字叫张[MASK][MASK]", 20, frequency_weight=0
+    )
+    assert sum(g[1] == "轩" for g, _ in plain) == 2
+
+
+def test_exempt_rows_pass_the_cap_and_still_count():
+    """cap 1: beam 0's best (token 1) is taken; beam 1's best is token 1 too, over the cap, taken
+    only because (8, 1) is exempt, and it counts: beam 1 (its first character 8) gives no more."""
+    key = torch.tensor([[0.0, 5.0, 4.0, 3.0], [0.0, 4.5, 3.5, 2.5]])
+    beams = torch.tensor([[7], [8]])
+
+    def rows(exempt):
+        b, t = beam_search._select(key, beams, 3, 1, exempt=exempt)
+        return list(zip(b.tolist(), t.tolist(), strict=True))
+
+    assert rows(frozenset({(8, 1)})) == [(0, 1), (1, 1)]
+    assert rows(frozenset()) == [(0, 1), (1, 2)]
 
 
 class PairModel(torch.nn.Module):
@@ -631,8 +672,8 @@ def test_a_strongly_trained_model_keeps_its_corpus_names(trained_tiny):
     """The frequency prior and the filters do not drown a model that has learned its corpus: the
     issue's four lists from the tiny BERT trained long on train.json hold its given names (涛 霞 婷
     ..., 思远 雨桐 梓萱 ...) about as often as the model's own ranking does (frequency weight 0).
-    (Measured: 1-character lists hold 19-20 corpus names of 20 either way; 2-character ones 1-4,
-    against 3-4.)
+    (Measured: 1-character lists hold 17-20 corpus names of 20 either way; 2-character ones 10 and
+    6, against 10 and 7; 3 and 4 while the variety rule held the corpus's names too.)
     """
     model, tokenizer, corpus_roles = trained_tiny
     assert corpus_roles is not None and corpus_roles.given_names["子涵"] == 5
@@ -665,6 +706,7 @@ def test_a_strongly_trained_model_keeps_its_corpus_names(trained_tiny):
         print(surname, gender, length, len(kept), len(own), " ".join(givens))
         assert len(givens) == 20 and len(kept) >= len(own) - 3 and kept, (surname, gender, givens)
         assert length == 2 or len(kept) >= 15
+        assert length == 1 or len(kept) >= 5, (surname, gender, givens)
 
 
 # ---- double surnames: the 百家姓's, traditional forms included ---------------------------

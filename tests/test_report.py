@@ -1,6 +1,7 @@
 """report.py: the printed lines and the name table, by their exact shapes."""
 
 import math
+import re
 
 import report
 
@@ -12,15 +13,13 @@ def test_suggestion_table_is_aligned_for_han_characters():
     assert lines == [
         "top 2",
         "rank  name    pinyin       tones     strokes  lean    probability  sound  meaning",
-        (
-            "   1  曾涛    zēng tāo     1-1 同调  10       男 88%  0.500000     -      浪涛 "
-            " large waves"
-        ),
-        (
-            "   2  曾子涵  zēng zǐ hán  1-3-2     3+11     女 67%  0.250000     -      天子 / 涵养 "
-            " offs… / soak…"
-        ),
+        "   1  曾涛    zēng tāo     1-1 同调  10       男 88%  0.500000     -      浪涛",
+        "   2  曾子涵  zēng zǐ hán  1-3-2     3+11     女 67%  0.250000     -      天子 / 涵养",
     ]
+    # 子涵's row has no room for its English cut at a word ('offs…'), so no row shows English: a
+    # table in one language, not some rows in two. A table of one-character names has room.
+    (line,) = report.format_suggestions("t", [("涛", math.log(0.5))], surname="曾")[2:]
+    assert line.endswith("     -      浪涛  large waves")
     # Each column starts at the same terminal column in every row (a Han character is two columns
     # wide).
     for header, cells in (
@@ -46,10 +45,24 @@ def test_the_table_fits_100_columns_and_cuts_long_meanings_fairly():
         "t", [("罡沅", -1.0), ("子涵", -2.0), ("飚", -3.0)], surname="欧阳"
     )
     assert max(map(report.display_width, lines)) <= report.TABLE_WIDTH == 100
-    # 罡 and 沅 have no Chinese words: their English first senses share the width, each cut
-    assert lines[2].endswith("     -      the sta… / name of…")
+    # 罡 and 沅 have no Chinese words: their English first senses share the width, each cut at
+    # a word
+    assert lines[2].endswith("     -      the… / name of…")
     # 飚 is outside the 2013 table: said before its meaning
     assert lines[4].endswith("(非规范字) whirlwi…")
+
+
+def test_english_is_cut_at_a_word_or_not_shown():
+    assert report.cut_words("great, numerous; vast", 16) == "great, numerous…"
+    assert report.cut_words("determined, resolute", 12) == "determined…"
+    assert report.cut_words("determined", 6) == ""
+    assert report.cut_words("house", 6) == "house"
+    (record,) = report.suggestion_records([("志刚", -1.0)], "王")
+    tail = report.english_tail(record, 40)
+    whole = set(re.split(r"[ ,;]+", " ".join(record["meaning"])))
+    assert tail and set(re.split(r"[ ,;/…]+", tail)) - {""} <= whole, tail  # whole words only
+    assert report.english_tail(record, 20) == ""  # no room: Chinese only
+    assert report.short_sense(record, 20) == " / ".join(w[0] for w in record["sense"])
 
 
 def test_records_hold_what_a_parent_reads():
@@ -75,7 +88,8 @@ def test_records_hold_what_a_parent_reads():
     }
     # 李子 sounds like 例子, 梨子, ...: heard (the name's start, common words), none embarrassing
     assert {"word": "例子", "pinyin": "li zi", "echoes": "李子", "heard": True} | {
-        "embarrassing": False
+        "same_tones": False,  # lì zi, lǐ zǐ
+        "embarrassing": False,
     } in record["homophones"]
     assert 0.32 < record["boy_share"] < 0.34
     (raw,) = report.suggestion_records([("，", -1.0)])

@@ -11,6 +11,7 @@ import pytest
 import app
 import name_sources
 import names
+import report
 from conftest import REPO, make_tiny_model, run_script
 
 sys.path.insert(0, str(REPO / "tools"))
@@ -139,4 +140,29 @@ def test_names_from_shijing_each_with_its_line(tmp_path, shijing_model):
     rows = [line for line in text.splitlines() if re.match(r"^\s+\d+  王", line)]
     assert len(rows) == len(records)
     for row, r in zip(rows, records, strict=True):
-        assert row.split("  ")[-1].strip().startswith(r["source"]["line"][:4]), row
+        # the line, shortened to its clause holding the name where the width asks, and the title
+        # whole (its last part at least), never cut mid-title
+        cell = row.split("  ")[-1].strip()
+        assert r["given"] in cell and cell.endswith(f"{r['source']['title'].split('·')[-1]}）")
+        # no fragment of a line's grammar (芄兰之支: 兰之), no name that sounds embarrassing
+        assert not name_sources.FUNCTION_CHARS & set(r["given"]), r["given"]
+        assert not any(h["embarrassing"] for h in r["homophones"]), r
+
+
+def test_a_source_is_shortened_line_first_and_its_title_kept():
+    record = {
+        "given": "秀莹",
+        "source": {"work": "诗经", "title": "卫风·淇奥", "line": "有匪君子，充耳秀莹，会弁如星"},
+    }
+    assert report.format_source(record) == "有匪君子，充耳秀莹，会弁如星（诗经·卫风·淇奥）"
+    assert report.format_source(record, 30) == "…充耳秀莹…（诗经·卫风·淇奥）"
+    assert report.format_source(record, 20) == "…充耳秀莹…（淇奥）"
+    assert report.format_source(record, 14) == "…充耳…（淇奥）"
+    assert report.format_source(record, 8) == "（淇奥）"
+    assert report.format_source({"given": "宇", "source": None}, 8) == "-"
+
+
+def test_function_characters_stay_out_of_source_pairs_but_not_out_of_sources():
+    shijing = name_sources.pairs("诗经")
+    assert "兰之" not in shijing and "美一" not in shijing and "秀莹" in shijing
+    assert name_sources.source("兰之") is not None  # a parent who asks still gets the line

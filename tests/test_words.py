@@ -13,9 +13,11 @@ import sys
 import pytest
 
 import app
+import checks
 import name_words
 import names
-from conftest import REPO, make_tiny_model, run_script
+import suggestions
+from conftest import REPO, make_tiny_model, ranked_model, run_script
 
 sys.path.insert(0, str(REPO / "tools"))
 import build_words  # noqa: E402  (a script, not a package)
@@ -113,11 +115,39 @@ def test_a_name_is_marked_only_where_it_is_called_by_the_word():
         "pinyin": "wang yu",
         "echoes": "王宇",
         "heard": False,
+        "same_tones": False,
         "embarrassing": False,
     }
     assert name_words.is_heard(0, 2, 1, 3, 225) and not name_words.is_heard(0, 2, 1, 3, 30)
     assert name_words.is_heard(1, 3, 1, 3, 1) and not name_words.is_heard(1, 3, 2, 4, 1000)
     assert "王子" not in {h["word"] for h in name_words.homophones("王", "子涵")}
+
+
+def test_a_two_syllable_word_is_marked_only_in_its_own_tones():
+    """王东 wáng dōng and 王艳 wáng yàn are no 妄动 wàng dòng, 妄言 wàng yán: listed, not marked;
+    王国 wáng guó is 亡国 wáng guó. Longer words keep ignoring tones (杜子腾 dù zǐ téng: 肚子疼
+    dù zi téng), and the neutral tone matches any."""
+    for full, word in (("王东", "妄动"), ("王艳", "妄言")):
+        found = {h["word"]: h for h in name_words.homophones(full[0], full[1:])}
+        assert found[word]["heard"] and not found[word]["same_tones"], found[word]
+        assert not found[word]["embarrassing"]
+    (wangguo,) = [h for h in name_words.homophones("王", "国") if h["word"] == "亡国"]
+    assert wangguo["same_tones"] and wangguo["embarrassing"]
+    assert name_words.tones_match("43", "43") and name_words.tones_match("35", "34")
+    assert not name_words.tones_match("21", "41") and not name_words.tones_match("21", "212")
+
+
+def test_a_name_that_sounds_embarrassing_is_never_suggested(tiny_tokenizer):
+    """A model sure of 伟 for 杨 (杨伟: 阳痿) suggests 涛 first, and still 20 names; --check_name
+    says which word keeps 杨伟 out."""
+    model, _ = ranked_model(tiny_tokenizer, ["伟", "涛"])
+    options = app.SuggestArguments(surname="杨", name_length=1)
+    found = [g for g, _ in suggestions.suggest(model, tiny_tokenizer, options)]
+    assert found[0] == "涛" and "伟" not in found and len(found) == 20
+    options.surname = "张"  # 张伟 sounds like nothing marked: it stays first
+    assert suggestions.suggest(model, tiny_tokenizer, options)[0][0] == "伟"
+    options.surname = "杨"
+    assert "阳痿" in checks.ruled_out("伟", options)
 
 
 def test_few_real_names_get_a_mark():
@@ -144,6 +174,10 @@ def test_few_real_names_get_a_mark():
         ("涵", "涵养", ("涵洞",)),
         ("艳", None, ("性感", "艳情")),
         ("怡", None, ()),
+        # the sense names use, not an adverb or a verb of speech (刚刚, 晓得), nor luxury (豪华)
+        ("刚", "刚毅", ("刚刚", "刚好")),
+        ("晓", None, ("晓得",)),
+        ("华", None, ("豪华",)),
     ],
 )
 def test_senses_are_words_of_the_sense_names_use(char, first, never):
@@ -156,11 +190,14 @@ def test_senses_are_words_of_the_sense_names_use(char, first, never):
     positive = build_words.lexicon(build_words.POSITIVE)
     for word in words:
         count, tag = _jieba()[word]  # a word of jieba's dictionary, no proper name
-        assert tag not in build_words.PROPER and word not in negative
+        # (jieba tags a few words as person names: 刚毅 nr; a positive lexicon says they are words)
+        assert tag not in build_words.PROPER or (tag in build_words.PERSON and word in positive)
+        assert tag not in build_words.NOT_SENSES and word not in negative
         assert not build_words.is_taboo(word)
         if tag == "i":
             assert word in positive  # an idiom must be a positive one
     assert "心旷神怡" in name_words.senses("怡") and "气宇轩昂" in name_words.senses("宇")
+    assert "华丽" in name_words.senses("华") and "刚强" in name_words.senses("刚")
 
 
 @pytest.mark.parametrize("full", ["林艳", "王浩", "陈涵", "刘子", "张宇"])
@@ -315,7 +352,9 @@ def test_check_name_gives_the_corpus_rule_that_keeps_a_name_out():
     import checks
     import roles
 
-    options = SimpleNamespace(registrable_only=True, surname="李", avoid="", gender="any")
+    options = SimpleNamespace(
+        registrable_only=True, surname="李", avoid="", gender="any", prompt=None
+    )
     corpus = roles.CorpusRoles(
         in_names={"瓤": 3, "天": 2},
         elsewhere={"阳": 40},

