@@ -242,10 +242,11 @@ def short_meaning(record: dict, width: int | None = None, whole_words: bool = Fa
 
 # Said under every name table: its order is not the probability column's
 # (beam_search.suggest_names ranks by more).
+# Two lines: each fits the table's 100 columns.
 RANKING_NOTE = (
-    "排序看模型的概率，也看真实名字里这些字有多常用（和性别），所以 probability 不一定逐行变小。"
-    " ranked by the model's probability and how often real names use the characters (and gender); "
-    "probability is the model's own"
+    "排序看模型的概率，也看真实名字里这些字有多常用（和性别），所以 probability 不一定逐行变小。\n"
+    "Ranked by the model's probability and how common its characters are in real names (and"
+    " gender)."
 )
 
 
@@ -265,8 +266,9 @@ def format_source(record: dict, width: int | None = None) -> str:
     """'青青子衿，悠悠我心（诗经·郑风·子衿）'; '-' for a name no classic's line holds. Where that is
     wider than width columns it is shortened, a step at a time, until it fits: the line to its
     clause holding the name ('…充耳秀莹（诗经·卫风·淇奥）'), the work left out (a --source
-    table's title names it), the title to its last part ('…充耳秀莹（淇奥）'), then the line cut;
-    the title is cut only when nothing of the line fits."""
+    table's title names it), the title to its last part ('…充耳秀莹（淇奥）'), then the line cut
+    around the name ('…秀莹…（淇奥）': the name stays whole); the title is cut only
+    when not even the name fits."""
     found = record["source"]
     if not found:
         return "-"
@@ -290,8 +292,8 @@ def format_source(record: dict, width: int | None = None) -> str:
         if display_width(shown) <= width:
             return shown
     short = f"（{title.split('·')[-1]}）"
-    left = width - display_width(short)
-    return cut(line, left) + short if left >= 4 else cut(short, width)
+    kept = cut_around(line, record["given"], width - display_width(short))
+    return kept + short if kept else cut(short, width)
 
 
 def format_suggestions(
@@ -367,6 +369,22 @@ def cut(text: str, width: int) -> str:
     while text and display_width(text) > width - 1:
         text = text[:-1]
     return text.rstrip(" ,;/") + "…"
+
+
+def cut_around(text: str, part: str, width: int) -> str:
+    """text cut to width columns with '…' where it is cut, keeping part whole where text holds it
+    (a name in a classic's line: '…秀莹…', never '…充耳…'), as much of the start as fits first;
+    '' where not even part fits. Without part in it, text is cut at the end."""
+    if display_width(text) <= width:
+        return text
+    at = text.find(part)
+    if at < 0:
+        return cut(text, width) if width >= 2 else ""
+    for start in range(at + 1):
+        shown = cut(("…" if start else "") + text[start:], width)
+        if part in shown:
+            return shown
+    return ""
 
 
 def format_tokens(suggestions: list[tuple[str, float]]) -> list[str]:

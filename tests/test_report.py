@@ -45,6 +45,8 @@ def test_the_table_fits_100_columns_and_cuts_long_meanings_fairly():
         "t", [("罡沅", -1.0), ("子涵", -2.0), ("飚", -3.0)], surname="欧阳"
     )
     assert max(map(report.display_width, lines)) <= report.TABLE_WIDTH == 100
+    # and the note printed under every table
+    assert max(map(report.display_width, report.RANKING_NOTE.split("\n"))) <= report.TABLE_WIDTH
     # 罡 and 沅 have no Chinese words: their English first senses share the width, each cut at
     # a word
     assert lines[2].endswith("     -      the… / name of…")

@@ -157,7 +157,7 @@ def test_a_source_is_shortened_line_first_and_its_title_kept():
     assert report.format_source(record) == "有匪君子，充耳秀莹，会弁如星（诗经·卫风·淇奥）"
     assert report.format_source(record, 30) == "…充耳秀莹…（诗经·卫风·淇奥）"
     assert report.format_source(record, 20) == "…充耳秀莹…（淇奥）"
-    assert report.format_source(record, 14) == "…充耳…（淇奥）"
+    assert report.format_source(record, 14) == "…秀莹…（淇奥）"  # the name stays whole
     assert report.format_source(record, 8) == "（淇奥）"
     assert report.format_source({"given": "宇", "source": None}, 8) == "-"
 
