@@ -182,6 +182,11 @@ class Suggester:
         return page_table.check_html(record), ""
 
 
+# The busy answers' events: their own group with no limit, so none waits behind the model.
+BUSY_EVENT = dict(concurrency_id="busy", concurrency_limit=None, api_visibility="private")
+BUSY_ROOM = 1000  # busy answers in flight at once before Gradio's own refusal (the browser's BUSY)
+
+
 def build_page(
     suggest: Suggester,
     folder: str,
@@ -281,7 +286,7 @@ def build_page(
         # One event for every way of asking (the page's opening table at once, as an example), so
         # that Gradio batches them all together; one batch at a time (each uses every core), and
         # the look-up box waits its turn with them (one concurrency group).
-        gr.on(
+        suggesting = gr.on(
             [go.click, surname.submit, fixed.submit, avoid.submit, page.load],
             serving.batched(suggest),
             inputs,
@@ -291,14 +296,10 @@ def build_page(
             concurrency_limit=1,
             concurrency_id="model",
             api_name="suggest",
-        ).failure(
-            # Gradio refused it (queue full): said by the browser itself, asking the server nothing
-            None,
-            None,
-            message,
-            js=f"() => {json.dumps(serving.BUSY)}",
         )
-        gr.on(
+        # Gradio refused it (past BUSY_ROOM): said by the browser itself, asking the server nothing
+        suggesting.failure(None, None, message, js=f"() => {json.dumps(serving.BUSY)}")
+        looking = gr.on(
             [look.click, look_name.submit],
             suggest.look,
             [look_name, gender],
@@ -306,9 +307,39 @@ def build_page(
             concurrency_limit=1,
             concurrency_id="model",
             api_name="look",
-        ).failure(None, None, look_note, js=f"() => {json.dumps(serving.BUSY)}")
-    # Past queue_size waiting requests Gradio turns new ones away at once, not after minutes.
-    return page.queue(max_size=queue_size)
+        )
+        looking.failure(None, None, look_note, js=f"() => {json.dumps(serving.BUSY)}")
+        # What a request past the queue runs instead (answer_busy_past_the_queue): the same
+        # outputs, serving.BUSY at once, never waiting for the model.
+        never = gr.Button(visible=False)
+        busy_suggesting = never.click(
+            lambda *_: serving.Answer(message=serving.BUSY), inputs, results, **BUSY_EVENT
+        )
+        busy_looking = never.click(
+            lambda *_: ("", serving.BUSY), [look_name, gender], [looked, look_note], **BUSY_EVENT
+        )
+        busy = {suggesting["id"]: busy_suggesting["id"], looking["id"]: busy_looking["id"]}
+    answer_busy_past_the_queue(page, queue_size, busy)
+    return page
+
+
+def answer_busy_past_the_queue(page, queue_size: int, busy_for: dict[int, int]):
+    """Past queue_size requests waiting for the model, a new one is answered serving.BUSY at once
+    (it runs busy_for[its event] instead), in the browser and through the API alike. Gradio's own
+    refusal (its queue's max_size) is an HTTP 503 that gradio_client turns into QueueError("Queue
+    is full! Please try again.") whatever the server says, and Gradio has no hook to answer
+    instead: this wraps its queue's push (gradio 6.x, page._queue), where a request joins."""
+    # Gradio's bound stays as the last guard: the busy answers take no model time and leave at once.
+    page.queue(max_size=queue_size + BUSY_ROOM)
+    queue, push = page._queue, page._queue.push
+
+    async def push_or_busy(body, request, username):
+        waiting = queue.event_queue_per_concurrency_id.get("model")
+        if body.fn_index in busy_for and waiting is not None and len(waiting.queue) >= queue_size:
+            body.fn_index = busy_for[body.fn_index]
+        return await push(body=body, request=request, username=username)
+
+    queue.push = push_or_busy
 
 
 def _note(gr, elem_id: str):

@@ -426,6 +426,7 @@ def _ask(
     fixed: str = "",
     position: str = "第一个字 first",
     avoid: str = "",
+    source: str = "不限 none",
 ):
     page.locator("#surname textarea, #surname input").first.fill(surname)
     page.get_by_label(gender).check()
@@ -434,7 +435,24 @@ def _ask(
     page.locator("#fixed textarea, #fixed input").first.fill(fixed)
     page.get_by_label(position).check()
     page.locator("#avoid textarea, #avoid input").first.fill(avoid)
+    page.get_by_label(source, exact=True).check()
     page.locator("#suggest").click()
+
+
+def _look(page, full_name: str):
+    page.locator("#look-name textarea, #look-name input").first.fill(full_name)
+    page.locator("#look").click()
+
+
+def _under(page, note: str, field: str) -> bool:
+    """Whether the note stands right under its field: below it, at most 60 px down, and sharing its
+    column."""
+    n, f = page.locator(note).bounding_box(), page.locator(field).bounding_box()
+    return (
+        f["y"] + f["height"] <= n["y"] + 1 <= f["y"] + f["height"] + 60
+        and n["x"] < f["x"] + f["width"]
+        and f["x"] < n["x"] + n["width"]
+    )
 
 
 def _rows(page) -> list[dict]:
@@ -507,7 +525,6 @@ def test_a_parent_reads_names_in_a_real_browser(page_url, tmp_path):
             r["姓名 name"].startswith("李子") and r["姓名 name"][2] not in avoid
             for r in _rows(page)
         )
-        page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
         # The generation character second.
         _ask(page, "欧阳", "男孩 boy", "双字名 2", "6", fixed="轩", position="第二个字 second")
         _wait_for_rows(page, 6, "欧阳")
@@ -529,33 +546,43 @@ def test_a_parent_reads_names_in_a_real_browser(page_url, tmp_path):
             )
             <= 390
         )
+        # the look-up box too, within the phone's width
+        look_box = page.locator("#look-name").bounding_box()
+        assert page.locator("#look").is_visible() and look_box["x"] + look_box["width"] <= 390
         page.locator("#names").screenshot(path=str(tmp_path / "demo-phone.png"))  # the cards
-        # the README's pictures: UPDATE_SCREENSHOT=1 python -m pytest -k browser
-        if os.environ.get("UPDATE_SCREENSHOT"):
-            from PIL import Image
-
-            # small: 64 colours; the phone's first cards only
-            for name in ("demo.png", "demo-phone.png"):
-                picture = Image.open(tmp_path / name)
-                picture = picture.crop(
-                    (0, 0, picture.width, min(picture.height, 1500 if name == "demo.png" else 760))
-                )
-                picture.quantize(64).save(REPO / "docs" / name, optimize=True)
         page.set_viewport_size({"width": 1100, "height": 900})
 
-        for surname, how_many, fixed, avoid, words in (
-            ("", "12", "", "", "请输入姓"),
-            ("Li", "12", "", "", "一到两个汉字"),
-            ("李", "0", "", "", "1 到 50"),
-            ("李", "80", "", "", "1 到 50"),
-            ("李", "5", "a", "", "要是一个汉字"),
-            ("李", "5", "子涵", "", "两个位置都固定"),
-            ("李", "5", "", "x", "避开的字要是汉字"),
+        # A name from a classic: each row cites its line in 诗经.
+        _ask(page, "王", "女孩 girl", "双字名 2", "6", source="诗经")
+        page.wait_for_function(
+            "() => { const rows = [...document.querySelectorAll('#name-table tbody tr')];"
+            " return rows.length > 0 && rows.every(r => r.children[7].textContent.includes("
+            "'（诗经·')); }"
+        )
+        assert all(r["姓名 name"][1:] in r["出处 source"] for r in _rows(page))
+
+        # Each bad input is said right under its own field, and nowhere else.
+        notes = ("#surname-note", "#how-many-note", "#fixed-note", "#avoid-note", "#source-note")
+        for surname, how_many, fixed, avoid, source, note, words in (
+            ("", "12", "", "", "不限 none", "#surname-note", "请输入姓"),
+            ("Li", "12", "", "", "不限 none", "#surname-note", "一到两个汉字"),
+            ("李", "0", "", "", "不限 none", "#how-many-note", "1 到 50"),
+            ("李", "80", "", "", "不限 none", "#how-many-note", "1 到 50"),
+            ("李", "5", "a", "", "不限 none", "#fixed-note", "要是一个汉字"),
+            ("李", "5", "子涵", "", "不限 none", "#fixed-note", "两个位置都固定"),
+            ("李", "5", "", "x", "不限 none", "#avoid-note", "避开的字要是汉字"),
+            ("李", "5", "子", "", "楚辞", "#fixed-note", "不能固定字"),
         ):
-            _ask(page, surname, "男孩 boy", "双字名 2", how_many, fixed=fixed, avoid=avoid)
+            _ask(page, surname, "男孩 boy", "双字名 2", how_many, fixed, avoid=avoid, source=source)
             page.wait_for_function(
-                "words => document.querySelector('#message').innerText.includes(words)", arg=words
+                "([note, words]) => document.querySelector(note).innerText.includes(words)",
+                arg=[note, words],
             )
+            assert _under(page, note, note.removesuffix("-note"))
+            assert all(
+                page.locator(other).inner_text().strip() == "" for other in notes if other != note
+            )
+            assert page.locator("#message").inner_text().strip() == ""
             assert _rows(page) == [] and "Traceback" not in page.content()
         _ask(page, "欧阳", "男孩 boy", "单字名 1", "5")  # and the page still works
         page.wait_for_function(
@@ -565,6 +592,33 @@ def test_a_parent_reads_names_in_a_real_browser(page_url, tmp_path):
             r["姓名 name"].startswith("欧阳") and len(r["姓名 name"]) == 3 for r in _rows(page)
         )
         assert page.locator("#message").inner_text().strip() == ""
+        assert all(page.locator(note).inner_text().strip() == "" for note in notes)
+
+        # 看一个名字: a name not Chinese is said beside the box; the table's first name is shown
+        # as its record, at rank 1 of the names for boys.
+        _look(page, "Ouyang")
+        page.wait_for_function(
+            "() => document.querySelector('#look-name-note').innerText.includes('要全是汉字')"
+        )
+        assert _under(page, "#look-name-note", "#look-name")
+        first = _rows(page)[0]["姓名 name"]
+        _look(page, first)
+        page.wait_for_selector("#check-table")
+        record = page.locator("#check-table").inner_text()
+        assert first in record and "拼音 pinyin" in record and "rank 1 of its first 100" in record
+        assert page.locator("#look-name-note").inner_text().strip() == ""
+        page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)  # a table, a record
+        # the README's pictures: UPDATE_SCREENSHOT=1 python -m pytest -k browser
+        if os.environ.get("UPDATE_SCREENSHOT"):
+            from PIL import Image
+
+            # small: 64 colours; the phone's first cards only
+            for name in ("demo.png", "demo-phone.png"):
+                picture = Image.open(tmp_path / name)
+                picture = picture.crop(
+                    (0, 0, picture.width, min(picture.height, 1750 if name == "demo.png" else 760))
+                )
+                picture.quantize(64).save(REPO / "docs" / name, optimize=True)
 
         page.get_by_text("关于模型 / About the model").click()
         assert "eval loss" in page.locator("#about").inner_text()
@@ -652,11 +706,12 @@ def test_limits_below_one_are_refused_in_one_line(saved, capsys):
 
 def test_past_the_queue_a_parent_reads_busy_and_the_page_goes_on(suggester, saved):
     """One request running (held), one waiting, a queue of one: the next is turned away at once,
-    in the browser as serving.BUSY in the message line; once the held one ends, all is served."""
+    through the API (gradio_client) and in the browser as serving.BUSY in the message line; once
+    the held one ends, all is served."""
     import threading
 
     from gradio_client import Client
-    from gradio_client.utils import QueueError, Status
+    from gradio_client.utils import Status
     from playwright.sync_api import sync_playwright
 
     class Held(demo.Suggester):
@@ -680,7 +735,7 @@ def test_past_the_queue_a_parent_reads_busy_and_the_page_goes_on(suggester, save
     url = f"http://127.0.0.1:{port}/"
     try:
         client = Client(url, verbose=False)
-        request = ("李", "女孩 girl", "双字名 2", 5, "", "第一个字 first", "")
+        request = ("李", "女孩 girl", "双字名 2", 5, "", "第一个字 first", "", "不限 none")
         running = client.submit(*request, api_name="/suggest")
         assert held.started.wait(timeout=600)
         waiting = Client(url, verbose=False).submit(*request, api_name="/suggest")
@@ -688,8 +743,12 @@ def test_past_the_queue_a_parent_reads_busy_and_the_page_goes_on(suggester, save
         while waiting.status().code != Status.IN_QUEUE:
             assert time.monotonic() < deadline, waiting.status()
             time.sleep(0.05)
-        with pytest.raises(QueueError):
-            Client(url, verbose=False).predict(*request, api_name="/suggest")
+        # an API client reads the busy message too, at once, as its answer (not QueueError)
+        # (the bound: a broken page would keep them waiting until the held one ends)
+        answer = Client(url, verbose=False).submit(*request, api_name="/suggest")
+        assert answer.result(timeout=120) == tuple(serving.Answer(message=serving.BUSY))
+        looked = Client(url, verbose=False).submit("李明", "不限 any", api_name="/look")
+        assert looked.result(timeout=120) == ("", serving.BUSY)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)
             tab = browser.new_page(viewport={"width": 1100, "height": 900})
