@@ -161,7 +161,7 @@ def test_lists_from_a_model_sure_of_zhang_and_ming_hold_neither(sure_of_zhang_an
 
 def test_the_page_uses_the_saved_roles(sure_of_zhang_and_ming):
     page = demo.load_suggester(str(sure_of_zhang_and_ming))
-    table, _, message = page("欧阳", "女孩 girl", "双字名 2", 20)
+    table, _, message, *_ = page("欧阳", "女孩 girl", "双字名 2", 20)
     assert message == "" and table.count("<tr>") == 21
     assert not re.search(r"<td>欧阳\S*[张名女]\S*</td>", table)
 
