@@ -53,8 +53,9 @@ step's details live in a module named for what it holds:
     model_card.py   the saved folder's README.md (the model card) and loss.png
     errors.py       UserError: bad input, said in one line; SIGTERM as an exception
     cli.py          the command line: --help's groups, parsing the options above
-Beside them: demo.py (the page), page_table.py (its table) and serving.py (its batches, its busy
-message); bench*.py and standin.py (benchmarks on stand-in models).
+Beside them: demo.py (the page), page_inputs.py (its choices, each input's message),
+page_table.py (its table) and serving.py (its batches, its busy message); bench*.py and standin.py
+(benchmarks on stand-in models).
 """
 
 from __future__ import annotations

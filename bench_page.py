@@ -111,9 +111,10 @@ def endpoint(c) -> dict:
 
 
 def verdict(answer) -> str:
-    """'table', 'busy' or 'error' for what the page answered (table, quality, message)."""
+    """'table', 'busy' or 'error' for what the page answered (table, quality, message, then each
+    field's note on today's page)."""
 
-    table, _, message = answer
+    table, _, message, *_ = answer
     if "<table" in (table or ""):
         return "table"
     return "busy" if busy_words() in (message or "") else "error"
@@ -136,7 +137,9 @@ def ask(c, how: dict, request: tuple, timeout: float) -> tuple[float, str]:
     try:
         answer = c.submit(*request, **how).result(timeout=timeout)
         kind = verdict(answer)
-    except QueueError:  # Gradio's queue is full: the page shows serving.BUSY (demo.build_page)
+    # Gradio's own queue is full (today's page answers serving.BUSY before that: the page before
+    # it was refused here, and showed BUSY in the browser)
+    except QueueError:
         kind = "busy"
     except AppError as e:
         kind = "busy" if busy_words() in str(e) else "error"

@@ -3,11 +3,14 @@ it (pinyin, tones, strokes, sense, lean, registrable, homophones, source), and w
 thinks of it: its probability for the prompt and its rank among the names the search would
 suggest under the same rules, or the rule that keeps it out.
 
-It holds no search (beam_search.py), no naming knowledge (names.py, name_words.py) and no options
-(suggestions.py checks --check_name); demo.py's box shows the same record.
+It holds no naming knowledge (names.py, name_words.py) and no options (suggestions.py checks
+--check_name); the page's look-up box (demo.py) asks look_at for the same record and shows
+check_rows as the terminal does.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import beam_search
 import hanzi
@@ -34,6 +37,42 @@ def check_record(
     record["rank"] = ranked.index(given) + 1 if given in ranked else None
     record["ruled_out"] = ruled_out(given, suggest_args, corpus_roles)
     return record
+
+
+@dataclass
+class Asked:
+    """What check_record reads of app.SuggestArguments, for a caller that has none (the page): the
+    full name, the gender asked for, and the page's rules (standard characters, nothing avoided)."""
+
+    check_name: str
+    gender: str = "any"
+    avoid: str = ""
+    registrable_only: bool = True
+
+    @property
+    def surname(self) -> str:
+        return names.split_name(self.check_name)[0]
+
+    def resolved_prompt(self) -> str:
+        return names.prompt(self.surname, self.gender, len(names.split_name(self.check_name)[1]))
+
+
+def look_at(model, tokenizer, full_name: str, gender: str = "any", corpus_roles=None) -> dict:
+    """check_record for a checked full name (a Chinese surname and a one- or two-character given
+    name, all in the vocabulary) under the page's rules: what app.py --check_name writes."""
+    asked = Asked(full_name, gender)
+    # the search app.py's --check_name runs (suggestions.suggest, its defaults), CHECK_DEPTH deep
+    found = beam_search.suggest_names(
+        model,
+        tokenizer,
+        asked.resolved_prompt(),
+        CHECK_DEPTH,
+        gender=gender,
+        exclude=asked.surname + asked.avoid,
+        roles=corpus_roles,
+        registrable_only=asked.registrable_only,
+    )
+    return check_record(model, tokenizer, asked, found, corpus_roles)
 
 
 def ruled_out(given: str, suggest_args, corpus_roles=None) -> str | None:
@@ -74,6 +113,14 @@ def ruled_out(given: str, suggest_args, corpus_roles=None) -> str | None:
 
 def format_check(record: dict, title: str) -> list[str]:
     """The record as labelled lines, Chinese first: one fact a line, greppable by its key."""
+    rows = check_rows(record)
+    width = max(display_width(key) for key, _ in rows) + 2
+    return [title, *(f"{ljust(key, width)}{value}" for key, value in rows)]
+
+
+def check_rows(record: dict) -> list[tuple[str, str]]:
+    """(key, value) for each fact of the record, Chinese first: the terminal's lines, the page's
+    rows."""
     senses = "; ".join(
         f"{c}：{'、'.join(words) or '-'}（{meaning or '-'}）"
         for c, words, meaning in zip(
@@ -94,7 +141,7 @@ def format_check(record: dict, title: str) -> list[str]:
             else f"not among its first {CHECK_DEPTH} names"
         )
     )
-    rows = [
+    return [
         ("拼音 pinyin", record["pinyin"]),
         ("声调 tones", record["tones"] + (" 同调" if record["flat"] else "")),
         ("笔画 strokes", "+".join("?" if n is None else str(n) for n in record["strokes"])),
@@ -108,8 +155,6 @@ def format_check(record: dict, title: str) -> list[str]:
             f"probability {p:.6f}  {where}" if p >= 1e-4 else f"probability {p:.2e}  {where}",
         ),
     ]
-    width = max(display_width(key) for key, _ in rows) + 2
-    return [title, *(f"{ljust(key, width)}{value}" for key, value in rows)]
 
 
 def report_check(

@@ -10,41 +10,38 @@
 It serves, as a web page (Gradio), the name table that app.py prints: the same suggestion code
 (beam_search.suggest_names, registrable characters only) and the same records
 (report.suggestion_records: name, pinyin, tones, strokes, meaning, lean), from a model folder that
-app.py saved, loaded once at start. A parent can fix a generation character (字辈) in either place
-and list characters to avoid. The table folds into one card per name on a phone, and shows each
-name's share of the list instead of the model's raw probability. A panel says where the model came
-from and how its training went (metrics.json, loss.png). Requests that arrive together are answered
-together; past a full queue a parent reads that the page is busy (serving.py). Nothing leaves the
-machine: Gradio's analytics are off and the page fetches no web fonts. It does not train a model.
+app.py saved, loaded once at start. A parent can fix a generation character (字辈) in either place,
+list characters to avoid, take two-character names from a classic (出处, app.py's --source) and
+look at a name they already have in mind (看一个名字, app.py's --check_name: checks.py). What is
+wrong with an input is said right under it (page_inputs.py). The table folds into one card per
+name on a phone, and shows each name's share of the list instead of the model's raw probability.
+A panel says where the model came from and how its training went (metrics.json, loss.png).
+Requests that arrive together are answered together; past a full queue a parent reads that the
+page is busy (serving.py). Nothing leaves the machine: Gradio's analytics are off and the page
+fetches no web fonts. It does not train a model.
 """
 
 from __future__ import annotations
 
 import errno
 import json
-import math
 import os
 import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import beam_search
+import checks
 import modeling
 import names
 import outputs
+import page_inputs
 import page_table
 import report
 import roles
 import serving
+import suggestions
 from errors import OneLineParser, UserError
-
-GENDERS = {"不限 any": "any", "男孩 boy": "boy", "女孩 girl": "girl"}
-LENGTHS = {"单字名 1": 1, "双字名 2": 2}
-MAX_NAMES = 50  # a list a parent reads through; the search's cost grows with it
-POSITIONS = {"第一个字 first": 0, "第二个字 second": 1}
-# What a parent may put between the characters to avoid: 伟、强 or 伟 强 reads as 伟强.
-AVOID_SEPARATORS = " ,，、;；/"
 
 
 @dataclass
@@ -99,16 +96,17 @@ def load_suggester(folder: str) -> Suggester:
 
 
 class Suggester:
-    """The page's one action: the checked inputs in, the table, the quality line and a message out.
-    With the corpus roles that app.py saved beside the model (roles.py), it lists what app.py
-    --do_train False lists.
+    """The page's actions: a request's inputs in, the Answer out (serving.Answer: the table, the
+    quality line, and each message under its field); and a full name in, its record out. With the
+    corpus roles that app.py saved beside the model (roles.py), it lists what app.py --do_train
+    False lists.
     """
 
     def __init__(self, model, tokenizer, corpus_roles=None):
         self.model, self.tokenizer, self.corpus_roles = model, tokenizer, corpus_roles
 
-    def __call__(self, *inputs) -> tuple[str, str, str]:
-        """(table HTML, summary for parents, message) for one request: a batch of one."""
+    def __call__(self, *inputs) -> serving.Answer:
+        """The Answer for one request: a batch of one."""
         return serving.serve_batch(self, [inputs])[0]
 
     def plan(
@@ -120,139 +118,73 @@ class Suggester:
         fixed: str = "",
         position_label: str = "第一个字 first",
         avoid: str = "",
-    ) -> serving.Plan | tuple[str, str, str]:
+        source_label: str = "不限 none",
+    ) -> serving.Plan | serving.Answer:
         """The checked inputs as a search to run (finish turns its names into the answer), or, for
-        bad input, the answer itself: an empty table and a message saying why."""
+        bad input, the answer itself: an empty table and, under the field, what is wrong."""
         surname, fixed = (surname or "").strip(), (fixed or "").strip()
-        avoid = "".join(c for c in avoid or "" if c not in AVOID_SEPARATORS)
-        gender, length = GENDERS[gender_label], LENGTHS[length_label]
-        problem = (
-            input_problem(surname, how_many)
-            or self.pattern_problem(fixed, length)
-            or avoid_problem(avoid)
-            or fixed_problem(fixed, surname, avoid, gender)
+        avoid = "".join(c for c in avoid or "" if c not in page_inputs.AVOID_SEPARATORS)
+        gender, length = page_inputs.GENDERS[gender_label], page_inputs.LENGTHS[length_label]
+        source = page_inputs.SOURCES[source_label]
+        problem = page_inputs.problem(
+            self.model, self.tokenizer, surname, gender, length, how_many, fixed, avoid, source
         )
         if problem:
-            return "", "", problem
-        pattern = (
-            (fixed + names.FREE if POSITIONS[position_label] == 0 else names.FREE + fixed)
-            if fixed
-            else None
-        )
-        exclude = surname + avoid
-        available = int(
-            beam_search.candidates(
-                self.tokenizer, self.model.config.vocab_size, exclude, True
-            ).sum()
-        )
-        if available < how_many:
-            return (
-                "",
-                "",
-                (
-                    f"避开的字太多了：只剩 {available} 个字可选，少于要的 {int(how_many)} 个名字。"
-                    "请少避开几个字，或少要几个名字。"
-                    f" Too many characters to avoid: {available} remain for {int(how_many)} names."
-                ),
-            )
+            field_name, message = problem
+            return serving.Answer(**{field_name: message})
+        pattern = None
+        if fixed:
+            first = page_inputs.POSITIONS[position_label] == 0
+            pattern = fixed + names.FREE if first else names.FREE + fixed
         search = dict(
             prompt=names.prompt(surname, gender, length, pattern),
             top_k=int(how_many),
             gender=gender,
-            exclude=exclude,
+            exclude=surname + avoid,
             registrable_only=True,
             pattern=pattern,
             roles=self.corpus_roles,
         )
-        return serving.Plan(search, surname, gender, int(how_many))
+        if source:
+            # what app.py --source searches (suggestions.suggest): the classic's pairs, wider beams
+            search.update(
+                only_pairs=page_inputs.pairs(source), beam_width=suggestions.SOURCE_BEAM_WIDTH
+            )
+        return serving.Plan(search, surname, gender, int(how_many), source)
 
-    def finish(self, plan: serving.Plan, found: list[tuple[str, float]]) -> tuple[str, str, str]:
+    def finish(self, plan: serving.Plan, found: list[tuple[str, float]]) -> serving.Answer:
         """The answer for the names a plan's search found."""
         records = report.suggestion_records(found, plan.surname)
-        return (
+        if plan.source:
+            # the line of the classic asked for (app.py's first work in name_sources.WORKS may be
+            # another: 诗经 before 唐诗)
+            for r in records:
+                r["source"] = page_inputs.pairs(plan.source)[r["given"]]._asdict()
+        return serving.Answer(
             page_table.table_html(records),
             page_table.summary(records, plan.gender),
             report.shortfall(len(found), plan.how_many, plan.gender) or "",
         )
 
-    def pattern_problem(self, fixed: str, length: int) -> str | None:
-        """What is wrong with the generation character, for a parent; None if nothing (or none is
-        given)."""
-        if not fixed:
-            return None
-        if len(fixed) > 1 or length == 1:
-            return (
-                "固定字只能有一个，而且要选双字名：两个位置都固定就没有可推荐的字了。 Fix one"
-                " character of a two-character name: with both positions fixed there is nothing to"
-                " suggest."
-            )
-        if not names.HAN_CHAR.fullmatch(fixed):
-            return (
-                f"固定字要是一个汉字（现在是「{fixed}」）。 The generation character must be a"
-                " Chinese character."
-            )
-        if names.unknown_chars(self.tokenizer, fixed):
-            return (
-                f"模型不认识「{fixed}」，请换一个字。 The model does not know this character: pick"
-                " another."
-            )
-        return None
-
-
-def input_problem(surname: str, how_many) -> str | None:
-    """What is wrong with the inputs, said for a parent (Chinese first); None if nothing."""
-    if not surname:
-        return "请输入姓，如 张、欧阳。 Please type a surname, such as 张 or 欧阳."
-    if not names.is_surname(surname):
-        return (
-            f"姓要是一到两个汉字，如 张、欧阳（现在是「{surname}」）。 The surname must be one or"
-            " two Chinese characters."
+    def look(self, full_name: str, gender_label: str = "不限 any") -> tuple[str, str]:
+        """(the record's HTML, "") for a full name a parent has in mind (app.py --check_name's
+        record, for the gender the page asks for), or ("", what is wrong with it)."""
+        full_name = (full_name or "").strip()
+        if problem := page_inputs.name_problem(self.tokenizer, full_name):
+            return "", problem
+        record = checks.look_at(
+            self.model,
+            self.tokenizer,
+            full_name,
+            page_inputs.GENDERS[gender_label],
+            self.corpus_roles,
         )
-    if (
-        how_many is None
-        or not isinstance(how_many, (int, float))
-        or not math.isfinite(how_many)
-        or how_many != int(how_many)
-        or not 1 <= how_many <= MAX_NAMES
-    ):
-        return (
-            f"名字个数要在 1 到 {MAX_NAMES} 之间。 The number of names must be a whole number from"
-            f" 1 to {MAX_NAMES}."
-        )
-    return None
+        return page_table.check_html(record), ""
 
 
-def fixed_problem(fixed: str, surname: str, avoid: str, gender: str) -> str | None:
-    """A generation character the name rules would never let in (names.fixed_char_problem), said
-    for a parent."""
-    if not fixed or not names.fixed_char_problem(fixed, surname, avoid, gender):
-        return None
-    if fixed in surname:
-        return (
-            f"固定字「{fixed}」就是姓里的字，名字里不再用它。请换一个字。 The generation character"
-            " is the surname's own."
-        )
-    if fixed in avoid:
-        return (
-            f"固定字「{fixed}」也在要避开的字里，请去掉其中一个。 The generation character is also"
-            " to be avoided."
-        )
-    sex = "男孩" if gender == "girl" else "女孩"
-    return (
-        f"「{fixed}」多用在{sex}的名字里，不适合{'女孩' if gender == 'girl' else '男孩'}。"
-        "请换一个字，或选「不限」。"
-        " This character is given mostly to the other sex: pick another, or choose any."
-    )
-
-
-def avoid_problem(avoid: str) -> str | None:
-    bad = [c for c in avoid if not names.HAN_CHAR.fullmatch(c)]
-    if bad:
-        return (
-            f"避开的字要是汉字，如 伟强 或 伟、强（「{bad[0]}」不是）。"
-            " The characters to avoid must be Chinese characters, such as 伟强."
-        )
-    return None
+# The busy answers' events: their own group with no limit, so none waits behind the model.
+BUSY_EVENT = dict(concurrency_id="busy", concurrency_limit=None, api_visibility="private")
+BUSY_ROOM = 1000  # busy answers in flight at once before Gradio's own refusal (the browser's BUSY)
 
 
 def build_page(
@@ -272,71 +204,89 @@ def build_page(
             "# 给孩子取名 / Names for your child\n输入姓，选择男孩或女孩，看看模型推荐的名字。"
             " Type a surname, pick boy or girl, and read the names the model suggests."
         )
+        # Each input that can be wrong has a note right under it (page_inputs.FIELDS), where a
+        # parent looks, rather than one message line for all.
         with gr.Row():
-            surname = gr.Textbox(label="姓 surname", value="张", max_lines=1, elem_id="surname")
+            with gr.Column(min_width=160):
+                surname = gr.Textbox(label="姓 surname", value="张", max_lines=1, elem_id="surname")
+                surname_note = _note(gr, "surname-note")
             gender = gr.Radio(
-                list(GENDERS), value="不限 any", label="性别 gender", elem_id="gender"
+                list(page_inputs.GENDERS), value="不限 any", label="性别 gender", elem_id="gender"
             )
             length = gr.Radio(
-                list(LENGTHS), value="双字名 2", label="名字长度 length", elem_id="length"
+                list(page_inputs.LENGTHS),
+                value="双字名 2",
+                label="名字长度 length",
+                elem_id="length",
             )
-            how_many = gr.Number(
-                value=20,
-                label=f"几个名字 how many (1-{MAX_NAMES})",
-                precision=0,
-                elem_id="how-many",
-            )
+            with gr.Column(min_width=160):
+                how_many = gr.Number(
+                    value=20,
+                    label=f"几个名字 how many (1-{page_inputs.MAX_NAMES})",
+                    precision=0,
+                    elem_id="how-many",
+                )
+                how_many_note = _note(gr, "how-many-note")
         with gr.Row():
-            fixed = gr.Textbox(
-                label="固定字（字辈） generation character",
-                max_lines=1,
-                placeholder="如 子",
-                elem_id="fixed",
-            )
+            with gr.Column(min_width=160):
+                fixed = gr.Textbox(
+                    label="固定字（字辈） generation character",
+                    max_lines=1,
+                    placeholder="如 子",
+                    elem_id="fixed",
+                )
+                fixed_note = _note(gr, "fixed-note")
             position = gr.Radio(
-                list(POSITIONS),
+                list(page_inputs.POSITIONS),
                 value="第一个字 first",
                 label="固定字的位置 its place",
                 elem_id="position",
             )
-            avoid = gr.Textbox(
-                label="避开的字 characters to avoid",
-                max_lines=1,
-                placeholder="如 伟强（长辈的名字）",
-                elem_id="avoid",
+            with gr.Column(min_width=160):
+                avoid = gr.Textbox(
+                    label="避开的字 characters to avoid",
+                    max_lines=1,
+                    placeholder="如 伟强（长辈的名字）",
+                    elem_id="avoid",
+                )
+                avoid_note = _note(gr, "avoid-note")
+        with gr.Column():
+            source = gr.Radio(
+                list(page_inputs.SOURCES),
+                value="不限 none",
+                label="出处 / From a classic（只推荐这部经典里相邻的两个字）",
+                elem_id="source",
             )
+            source_note = _note(gr, "source-note")
         message = gr.Markdown(elem_id="message")
         go = gr.Button("起名 / Suggest names", variant="primary", elem_id="suggest")
         table = gr.HTML(elem_id="names")
         quality = gr.Markdown(elem_id="quality")
-        gr.Markdown(
-            "名次按模型的概率、真实名字里这些字有多常用和性别统计一起排，占比只看模型，"
-            "所以不一定逐行变小；占比是这个名字在整张表里所占的分量；"
-            "倾向是真实名字里用这些字的男女比例；声调后的「同调」表示每个字声调相同，"
-            "读起来平；含义先是带这个字的词和成语，再是 Unicode 汉字库（Unihan）的英文释义；"
-            "谐音是叫这个名字时听得到的日常词，加粗带 ! 的会让孩子难堪；"
-            "出处是经典里按顺序含这两个字的一句。"
-            " Ranked by the model together"
-            " with how often real names use the characters and their gender statistics; the share"
-            " is the model's alone, the name's part of the whole list; the lean is how real names"
-            " with these characters split between boys and girls; 同调 marks a name whose syllables"
-            " all have one tone; meanings are Chinese words first, then Unihan's English; sound"
-            " lists the words the name is heard as (bold with ! where they would embarrass a"
-            " child); source is a classic's line holding both characters in order.",
-            elem_id="how-to-read",
-        )
+        gr.Markdown(page_table.HOW_TO_READ, elem_id="how-to-read")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=200):
+                look_name = gr.Textbox(
+                    label="看一个名字 / Look at a name（按上面选的性别）",
+                    max_lines=1,
+                    placeholder="如 王子衿",
+                    elem_id="look-name",
+                )
+                look_note = _note(gr, "look-name-note")
+            look = gr.Button("看看 / Look", elem_id="look", scale=1, min_width=100)
+        looked = gr.HTML(elem_id="name-check")
         with gr.Accordion("关于模型 / About the model", open=False):
             gr.Markdown(page_table.about_model(folder), elem_id="about")
             loss_plot = Path(folder) / "loss.png"
             if loss_plot.is_file():
                 gr.Image(str(loss_plot), label="训练损失 loss", show_label=True, interactive=False)
-        inputs, results = (
-            [surname, gender, length, how_many, fixed, position, avoid],
-            [table, quality, message],
-        )
+        inputs = [surname, gender, length, how_many, fixed, position, avoid, source]
+        # serving.Answer's order
+        results = [table, quality, message]
+        results += [surname_note, how_many_note, fixed_note, avoid_note, source_note]
         # One event for every way of asking (the page's opening table at once, as an example), so
-        # that Gradio batches them all together; one batch at a time (each uses every core).
-        gr.on(
+        # that Gradio batches them all together; one batch at a time (each uses every core), and
+        # the look-up box waits its turn with them (one concurrency group).
+        suggesting = gr.on(
             [go.click, surname.submit, fixed.submit, avoid.submit, page.load],
             serving.batched(suggest),
             inputs,
@@ -344,16 +294,57 @@ def build_page(
             batch=True,
             max_batch_size=max_batch_size,
             concurrency_limit=1,
+            concurrency_id="model",
             api_name="suggest",
-        ).failure(
-            # Gradio refused it (queue full): said by the browser itself, asking the server nothing
-            None,
-            None,
-            message,
-            js=f"() => {json.dumps(serving.BUSY)}",
         )
-    # Past queue_size waiting requests Gradio turns new ones away at once, not after minutes.
-    return page.queue(max_size=queue_size)
+        # Gradio refused it (past BUSY_ROOM): said by the browser itself, asking the server nothing
+        suggesting.failure(None, None, message, js=f"() => {json.dumps(serving.BUSY)}")
+        looking = gr.on(
+            [look.click, look_name.submit],
+            suggest.look,
+            [look_name, gender],
+            [looked, look_note],
+            concurrency_limit=1,
+            concurrency_id="model",
+            api_name="look",
+        )
+        looking.failure(None, None, look_note, js=f"() => {json.dumps(serving.BUSY)}")
+        # What a request past the queue runs instead (answer_busy_past_the_queue): the same
+        # outputs, serving.BUSY at once, never waiting for the model.
+        never = gr.Button(visible=False)
+        busy_suggesting = never.click(
+            lambda *_: serving.Answer(message=serving.BUSY), inputs, results, **BUSY_EVENT
+        )
+        busy_looking = never.click(
+            lambda *_: ("", serving.BUSY), [look_name, gender], [looked, look_note], **BUSY_EVENT
+        )
+        busy = {suggesting["id"]: busy_suggesting["id"], looking["id"]: busy_looking["id"]}
+    answer_busy_past_the_queue(page, queue_size, busy)
+    return page
+
+
+def answer_busy_past_the_queue(page, queue_size: int, busy_for: dict[int, int]):
+    """Past queue_size requests waiting for the model, a new one is answered serving.BUSY at once
+    (it runs busy_for[its event] instead), in the browser and through the API alike. Gradio's own
+    refusal (its queue's max_size) is an HTTP 503 that gradio_client turns into QueueError("Queue
+    is full! Please try again.") whatever the server says, and Gradio has no hook to answer
+    instead: this wraps its queue's push (gradio 6.x, page._queue), where a request joins."""
+    # Gradio's bound stays as the last guard: the busy answers take no model time and leave at once.
+    page.queue(max_size=queue_size + BUSY_ROOM)
+    queue, push = page._queue, page._queue.push
+
+    async def push_or_busy(body, request, username):
+        waiting = queue.event_queue_per_concurrency_id.get("model")
+        if body.fn_index in busy_for and waiting is not None and len(waiting.queue) >= queue_size:
+            body.fn_index = busy_for[body.fn_index]
+        return await push(body=body, request=request, username=username)
+
+    queue.push = push_or_busy
+
+
+def _note(gr, elem_id: str):
+    """The empty line under an input where what is wrong with it will stand."""
+    return gr.Markdown(elem_id=elem_id, elem_classes="field-note")
 
 
 def check_port(host: str, port: int):

@@ -2,7 +2,8 @@
 per name on a phone), the summary line under it, and the panel on where the model came from.
 
 It builds strings from the records report.suggestion_records makes (the same records app.py
-prints); it searches nothing, checks no input and knows nothing of Gradio (demo.py, serving.py).
+prints); it searches nothing, checks no input and knows nothing of Gradio (demo.py, serving.py). The
+look-up box's record is checks.check_rows, the lines app.py --check_name prints, as a table.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import html
 import json
 from pathlib import Path
 
+import checks
 import names
 import report
 
@@ -27,6 +29,23 @@ HEADERS = (
     "占比 share",
 )
 
+# What the table's columns mean, under it.
+HOW_TO_READ = (
+    "名次按模型的概率、真实名字里这些字有多常用和性别统计一起排，占比只看模型，"
+    "所以不一定逐行变小；占比是这个名字在整张表里所占的分量；"
+    "倾向是真实名字里用这些字的男女比例；声调后的「同调」表示每个字声调相同，"
+    "读起来平；含义先是带这个字的词和成语，再是 Unicode 汉字库（Unihan）的英文释义；"
+    "谐音是叫这个名字时听得到的日常词，加粗带 ! 的会让孩子难堪；"
+    "出处是经典里按顺序含这两个字的一句。"
+    " Ranked by the model together"
+    " with how often real names use the characters and their gender statistics; the share"
+    " is the model's alone, the name's part of the whole list; the lean is how real names"
+    " with these characters split between boys and girls; 同调 marks a name whose syllables"
+    " all have one tone; meanings are Chinese words first, then Unihan's English; sound"
+    " lists the words the name is heard as (bold with ! where they would embarrass a"
+    " child); source is a classic's line holding both characters in order."
+)
+
 # The page's own styles: the table folds into a card per name on a narrow screen (a phone, 390 px),
 # where eight columns cannot fit; the share is a bar.
 CSS = """
@@ -36,6 +55,10 @@ CSS = """
 #name-table .name {font-size: 1.25em}
 #name-table .bar {height: 8px; min-width: 2px; background: #f97316; border-radius: 4px;
   margin-top: 4px}
+.field-note {color: #b91c1c}
+#check-table th, #check-table td {padding: 3px 10px; text-align: left; vertical-align: top}
+#check-table th {white-space: nowrap; color: #555; font-weight: normal}
+#check-table td {overflow-wrap: anywhere}
 @media (max-width: 640px) {
   #name-table thead {display: none}
   #name-table, #name-table tbody, #name-table tr, #name-table td {
@@ -99,6 +122,28 @@ def table_html(records: list[dict]) -> str:
     )
 
 
+def check_html(record: dict) -> str:
+    """One name's record (checks.look_at) as a two-column table: its name, then each fact that
+    app.py --check_name prints, the embarrassing sounds in bold as in the name table."""
+    rows = [("姓名 name", f'<span class="name">{html.escape(record["name"])}</span>')]
+    rows += [
+        (key, _sounds(record) if key == "谐音 sound" else html.escape(value))
+        for key, value in checks.check_rows(record)
+    ]
+    body = "".join(f"<tr><th>{key}</th><td>{value}</td></tr>" for key, value in rows)
+    return f'<table id="check-table"><tbody>{body}</tbody></table>'
+
+
+def _sounds(record: dict) -> str:
+    said = "、".join(
+        f"<b>{report.MARK}{html.escape(h['word'])}</b> ({html.escape(h['pinyin'])})"
+        if h["embarrassing"]
+        else f"{html.escape(h['word'])} ({html.escape(h['pinyin'])})"
+        for h in record["homophones"]
+    )
+    return said or "-"
+
+
 def summary(records: list[dict], gender: str) -> str:
     """What the quality scores say, in a parent's words: how many names a household register takes,
     and how many lean the asked way in real names."""
@@ -134,25 +179,27 @@ def about_model(folder: str) -> str:
             + ["这个文件夹里没有 metrics.json（不是 app.py 训练保存的）。 No metrics.json here."]
         )
     m = json.loads(metrics_file.read_text(encoding="utf-8"))
+    # (label, before, after, decimals): the perplexity with 2, as app.py prints it (report.py)
     rows = [
-        ("eval loss", "eval_loss_before", "eval_loss"),
-        ("perplexity 困惑度", "perplexity_before", "perplexity"),
-        *((f"name_top{k} 名字得分", f"name_top{k}_before", f"name_top{k}") for k in (1, 5, 20)),
-        ("name_realism 真实用字", "name_realism_before", "name_realism"),
-        ("gender_fit 性别相符", "gender_fit_before", "gender_fit"),
+        ("eval loss", "eval_loss_before", "eval_loss", 4),
+        ("perplexity 困惑度", "perplexity_before", "perplexity", 2),
+        *((f"name_top{k} 名字得分", f"name_top{k}_before", f"name_top{k}", 4) for k in (1, 5, 20)),
+        ("name_realism 真实用字", "name_realism_before", "name_realism", 4),
+        ("gender_fit 性别相符", "gender_fit_before", "gender_fit", 4),
     ]
     table = ["| | 训练前 before | 训练后 after |", "|---|---:|---:|"]
     table += [
-        f"| {label} | {_number(m.get(before))} | {_number(m.get(after))} |"
-        for label, before, after in rows
+        f"| {label} | {_number(m.get(before), digits)} | {_number(m.get(after), digits)} |"
+        for label, before, after, digits in rows
         if after in m
     ]
+    steps = m.get("train_steps", "?")
     sizes = (
         f"{m.get('train_rows', '?')} train / {m.get('test_rows', '?')} test sentences,"
-        f" {m.get('train_steps', '?')} steps"
+        f" {steps} {'step' if steps == 1 else 'steps'}"
     )
     return "\n\n".join(lines + ["\n".join(table), sizes])
 
 
-def _number(value) -> str:
-    return "-" if value is None else f"{value:.4f}"
+def _number(value, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"

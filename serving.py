@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import beam_search
 from errors import UserError
@@ -36,6 +37,21 @@ FAILED = (
 )
 
 
+class Answer(NamedTuple):
+    """What the page shows for one request, one string per output: the table, the summary, the
+    message by the button (a shortfall, FAILED), and a note under each input (page_inputs.FIELDS)
+    that says what is wrong with it."""
+
+    table: str = ""
+    quality: str = ""
+    message: str = ""
+    surname: str = ""
+    how_many: str = ""
+    fixed: str = ""
+    avoid: str = ""
+    source: str = ""
+
+
 @dataclass
 class Plan:
     """A checked request: the search to run (beam_search.suggest_names's arguments but the model and
@@ -45,15 +61,19 @@ class Plan:
     surname: str
     gender: str
     how_many: int
+    source: str | None = None  # the classic whose pairs (the search's only_pairs) names come from
     # the same search, hashable: identical requests in a batch are searched once
     key: tuple = field(init=False)
 
     def __post_init__(self):
-        self.key = tuple(sorted((k, v) for k, v in self.search.items() if k != "roles"))
+        # the roles and a classic's pairs are the same for every request that names them
+        self.key = (self.source,) + tuple(
+            sorted((k, v) for k, v in self.search.items() if k not in ("roles", "only_pairs"))
+        )
 
 
-def serve_batch(suggester, requests: list[tuple]) -> list[tuple[str, str, str]]:
-    """(table HTML, summary, message) for each request (the page's inputs, in order). suggester
+def serve_batch(suggester, requests: list[tuple]) -> list[Answer]:
+    """The Answer for each request (the page's inputs, in order). suggester
     checks a request (plan: a Plan, or the answer for bad input) and turns names into the answer
     (finish); the searches of the batch's good requests run together."""
     plans = [suggester.plan(*request) for request in requests]
@@ -72,7 +92,7 @@ def serve_batch(suggester, requests: list[tuple]) -> list[tuple[str, str, str]]:
         # One parent's answer must not become a traceback on everyone's page: logged for the
         # operator, said plainly to each parent of the batch.
         logger.exception("the batched search failed")
-        return [p if not isinstance(p, Plan) else ("", "", FAILED) for p in plans]
+        return [p if not isinstance(p, Plan) else Answer(message=FAILED) for p in plans]
     return [suggester.finish(p, found[p.key]) if isinstance(p, Plan) else p for p in plans]
 
 

@@ -161,7 +161,7 @@ def test_lists_from_a_model_sure_of_zhang_and_ming_hold_neither(sure_of_zhang_an
 
 def test_the_page_uses_the_saved_roles(sure_of_zhang_and_ming):
     page = demo.load_suggester(str(sure_of_zhang_and_ming))
-    table, _, message = page("欧阳", "女孩 girl", "双字名 2", 20)
+    table, _, message, *_ = page("欧阳", "女孩 girl", "双字名 2", 20)
     assert message == "" and table.count("<tr>") == 21
     assert not re.search(r"<td>欧阳\S*[张名女]\S*</td>", table)
 
@@ -190,7 +190,7 @@ def test_a_girl_list_from_a_boy_biased_model_holds_no_boy_name_and_says_it_is_sh
     assert f"only {len(found)} of the 10 names asked for pass the filters for a girl" in report
     boy_list, report = listed(folder, tmp_path, "李", "boy", 1, "--top_k", 10)
     assert sorted(boy_list) == sorted(boys) and "只有" not in report
-    table, _, message = demo.load_suggester(str(folder))("李", "女孩 girl", "单字名 1", 10)
+    table, _, message, *_ = demo.load_suggester(str(folder))("李", "女孩 girl", "单字名 1", 10)
     assert table.count("<tr>") == len(found) + 1 and message.startswith(f"只有 {len(found)} 个名字")
 
 
