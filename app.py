@@ -48,7 +48,8 @@ step's details live in a module named for what it holds:
     name_words.py   Chinese senses and homophones (谐音) of a name (data/name_*.tsv)
     name_sources.py where a two-character name comes from: a line of a classic (data/)
     checks.py       --check_name: one name's record, the model's probability and rank
-    report.py       what the run prints: fixed-shape lines, the data, the name table
+    report.py       what the run prints: fixed-shape lines, the configuration, the data
+    name_table.py   the name table: each name's record (table, JSON, page) and its lines
     outputs.py      the output folder (lock, atomic save, modes), result.txt, publishing
     model_card.py   the saved folder's README.md (the model card) and loss.png
     errors.py       UserError: bad input, said in one line; SIGTERM as an exception

@@ -17,7 +17,7 @@ import hanzi
 import name_words
 import names
 import outputs
-from report import display_width, format_source, ljust, suggestion_records
+from name_table import display_width, format_source, ljust, suggestion_records
 
 # The search looks this deep for the checked name's rank: deeper costs a wider beam (a parent
 # waits about twice the time of a 20-name table on bert-base-chinese's shape at 100).
@@ -27,7 +27,7 @@ CHECK_DEPTH = 100
 def check_record(
     model, tokenizer, suggest_args, found: list[tuple[str, float]], corpus_roles=None
 ) -> dict:
-    """The name's record (report.suggestion_records) with the model's probability, its rank in
+    """The name's record (name_table.suggestion_records) with the model's probability, its rank in
     `found` (the search's first CHECK_DEPTH names under the options' rules, best first; None when
     it is not among them) and, when the rules keep it out, why (`ruled_out`)."""
     surname, given = names.split_name(suggest_args.check_name)
@@ -48,6 +48,7 @@ class Asked:
     gender: str = "any"
     avoid: str = ""
     registrable_only: bool = True
+    prompt: str | None = None  # the page's own prompt, always (resolved_prompt)
 
     @property
     def surname(self) -> str:

@@ -9,16 +9,16 @@
 
 It serves, as a web page (Gradio), the name table that app.py prints: the same suggestion code
 (beam_search.suggest_names, registrable characters only) and the same records
-(report.suggestion_records: name, pinyin, tones, strokes, meaning, lean), from a model folder that
-app.py saved, loaded once at start. A parent can fix a generation character (字辈) in either place,
-list characters to avoid, take two-character names from a classic (出处, app.py's --source) and
-look at a name they already have in mind (看一个名字, app.py's --check_name: checks.py). What is
-wrong with an input is said right under it (page_inputs.py). The table folds into one card per
-name on a phone, and shows each name's share of the list instead of the model's raw probability.
-A panel says where the model came from and how its training went (metrics.json, loss.png).
-Requests that arrive together are answered together; past a full queue a parent reads that the
-page is busy (serving.py). Nothing leaves the machine: Gradio's analytics are off and the page
-fetches no web fonts. It does not train a model.
+(name_table.suggestion_records: name, pinyin, tones, strokes, meaning, lean), from a model
+folder that app.py saved, loaded once at start. A parent can fix a generation character (字辈) in
+either place, list characters to avoid, take two-character names from a classic (出处, app.py's
+--source) and look at a name they already have in mind (看一个名字, app.py's --check_name:
+checks.py). What is wrong with an input is said right under it (page_inputs.py). The table folds
+into one card per name on a phone, and shows each name's share of the list instead of the model's
+raw probability. A panel says where the model came from and how its training went (metrics.json,
+loss.png). Requests that arrive together are answered together; past a full queue a parent reads
+that the page is busy (serving.py). Nothing leaves the machine: Gradio's analytics are off and
+the page fetches no web fonts. It does not train a model.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from pathlib import Path
 
 import checks
 import modeling
+import name_sources
+import name_table
 import names
 import outputs
 import page_inputs
@@ -138,7 +140,8 @@ class Suggester:
             pattern = fixed + names.FREE if first else names.FREE + fixed
         search = dict(
             prompt=names.prompt(surname, gender, length, pattern),
-            top_k=int(how_many),
+            top_k=suggestions.deeper(int(how_many)),  # finish drops embarrassing names, as app.py
+            beam_width=2 * int(how_many),
             gender=gender,
             exclude=surname + avoid,
             registrable_only=True,
@@ -148,22 +151,18 @@ class Suggester:
         if source:
             # what app.py --source searches (suggestions.suggest): the classic's pairs, wider beams
             search.update(
-                only_pairs=page_inputs.pairs(source), beam_width=suggestions.SOURCE_BEAM_WIDTH
+                only_pairs=name_sources.pairs(source), beam_width=suggestions.SOURCE_BEAM_WIDTH
             )
         return serving.Plan(search, surname, gender, int(how_many), source)
 
     def finish(self, plan: serving.Plan, found: list[tuple[str, float]]) -> serving.Answer:
         """The answer for the names a plan's search found."""
-        records = report.suggestion_records(found, plan.surname)
-        if plan.source:
-            # the line of the classic asked for (app.py's first work in name_sources.WORKS may be
-            # another: 诗经 before 唐诗)
-            for r in records:
-                r["source"] = page_inputs.pairs(plan.source)[r["given"]]._asdict()
+        found = suggestions.presentable(found, plan.surname, plan.how_many)
+        records = name_table.suggestion_records(found, plan.surname, plan.source)
         return serving.Answer(
             page_table.table_html(records),
             page_table.summary(records, plan.gender),
-            report.shortfall(len(found), plan.how_many, plan.gender) or "",
+            name_table.shortfall(len(found), plan.how_many, plan.gender) or "",
         )
 
     def look(self, full_name: str, gender_label: str = "不限 any") -> tuple[str, str]:

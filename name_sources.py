@@ -69,10 +69,12 @@ def source(given: str) -> dict | None:
     return None
 
 
+@functools.cache
 def pairs(choice: str) -> dict[str, Line]:
     """--source's pairs: given name -> its line, for the pairs standing next to each other in the
     chosen works (CHOICES), the first work's line where several hold one; none holding one of
-    FUNCTION_CHARS."""
+    FUNCTION_CHARS. Built once a process per choice (0.1-0.3 s; the page asks it per request);
+    callers only read it."""
     adjacent, _ = _lines()
     works = CHOICES[choice]
     return {
@@ -80,3 +82,10 @@ def pairs(choice: str) -> dict[str, Line]:
         for pair, found in adjacent.items()
         if any(w in found for w in works) and not FUNCTION_CHARS & set(pair)
     }
+
+
+def source_in(given: str, choice: str) -> dict | None:
+    """source(given), but from the works --source chose where their pairs hold it: a 唐诗 table
+    cites its 唐诗 line, not the 诗经 one source() would put first."""
+    found = pairs(choice).get(given)
+    return found._asdict() if found else source(given)

@@ -275,8 +275,8 @@ def write_result_file(path: str, lines: list[str]):
 
 
 def write_suggestions_file(path: str, records: list[dict]):
-    """--suggestions_file: the name table's records (report.suggestion_records) as JSON, replaced
-    in one step."""
+    """--suggestions_file: the name table's records (name_table.suggestion_records) as JSON,
+    replaced in one step."""
     target = Path(path)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:

@@ -9,11 +9,9 @@ runs it, page_table.py shows it. It imports no gradio.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import beam_search
-import name_sources
 import names
 
 GENDERS = {"不限 any": "any", "男孩 boy": "boy", "女孩 girl": "girl"}
@@ -33,12 +31,6 @@ SOURCES = {
 AVOID_SEPARATORS = " ,，、;；/"
 # The fields a message can stand under (serving.Answer's notes, in this order).
 FIELDS = ("surname", "how_many", "fixed", "avoid", "source")
-
-
-@functools.cache
-def pairs(source: str) -> dict:
-    """name_sources.pairs, read once per classic: a parent's every request would rebuild it."""
-    return name_sources.pairs(source)
 
 
 def problem(

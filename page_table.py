@@ -1,7 +1,7 @@
 """What the page shows of a name table: the table as HTML (a real <table>, folding into one card
 per name on a phone), the summary line under it, and the panel on where the model came from.
 
-It builds strings from the records report.suggestion_records makes (the same records app.py
+It builds strings from the records name_table.suggestion_records makes (the same records app.py
 prints); it searches nothing, checks no input and knows nothing of Gradio (demo.py, serving.py). The
 look-up box's record is checks.check_rows, the lines app.py --check_name prints, as a table.
 """
@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 import checks
+import name_table
 import names
-import report
 
 HEADERS = (
     "名次 rank",
@@ -90,7 +90,7 @@ def table_html(records: list[dict]) -> str:
         )
         heard = [h for h in r["homophones"] if h["heard"]]
         sound = "、".join(
-            f"<b>{report.MARK}{html.escape(h['word'])}</b>"
+            f"<b>{name_table.MARK}{html.escape(h['word'])}</b>"
             if h["embarrassing"]
             else html.escape(h["word"])
             for h in heard
@@ -100,11 +100,11 @@ def table_html(records: list[dict]) -> str:
             str(rank),
             f'<span class="name">{html.escape(r["name"])}</span>',
             html.escape(r["pinyin"]),
-            html.escape(report.format_tones(r)),
-            html.escape(report.format_strokes(r)),
+            html.escape(name_table.format_tones(r)),
+            html.escape(name_table.format_strokes(r)),
             meaning or "-",
             sound or "-",
-            html.escape(report.format_source(r)),
+            html.escape(name_table.format_source(r)),
             html.escape(r["lean"]),
             (
                 f'{share:.0%}<div class="bar" style="width:'
@@ -136,7 +136,7 @@ def check_html(record: dict) -> str:
 
 def _sounds(record: dict) -> str:
     said = "、".join(
-        f"<b>{report.MARK}{html.escape(h['word'])}</b> ({html.escape(h['pinyin'])})"
+        f"<b>{name_table.MARK}{html.escape(h['word'])}</b> ({html.escape(h['pinyin'])})"
         if h["embarrassing"]
         else f"{html.escape(h['word'])} ({html.escape(h['pinyin'])})"
         for h in record["homophones"]

@@ -19,14 +19,14 @@ import name_words
 import names
 import outputs
 from errors import UserError
-from report import (
+from name_table import (
     RANKING_NOTE,
-    format_quality,
     format_suggestions,
     format_tokens,
     shortfall,
     suggestion_records,
 )
+from report import format_quality
 
 # The table's title in Chinese, by the moment of the run it shows.
 SUGGESTIONS_ZH = {
@@ -196,7 +196,7 @@ def report_suggestions(
     lines = (
         [title, *format_tokens(found)]
         if raw
-        else format_suggestions(title, found, surname, with_source=bool(suggest_args.source))
+        else format_suggestions(title, found, surname, suggest_args.source)
     )
     for line in lines:
         report.say(line)
@@ -251,13 +251,21 @@ def suggest(model, tokenizer, suggest_args, corpus_roles=None) -> list[tuple[str
     model.eval()
     if suggest_args.raw_predictions:
         return _search(model, tokenizer, suggest_args, corpus_roles, suggest_args.top_k)
-    # at most top_k more: the beams (2 x top_k) stay wider than what is kept
-    spare = min(SOUND_SPARE, suggest_args.top_k)
-    found = _search(model, tokenizer, suggest_args, corpus_roles, suggest_args.top_k + spare)
+    found = _search(model, tokenizer, suggest_args, corpus_roles, deeper(suggest_args.top_k))
     surname = suggest_args.surname if suggest_args.prompt is None else ""
-    return [(g, logp) for g, logp in found if not name_words.embarrassing_word(surname, g)][
-        : suggest_args.top_k
-    ]
+    return presentable(found, surname, suggest_args.top_k)
+
+
+def deeper(top_k: int) -> int:
+    """How many names a search for top_k keeps, so that top_k are left once presentable drops the
+    embarrassing ones: at most top_k more, so the beams (2 x top_k) stay wider than what is kept."""
+    return top_k + min(SOUND_SPARE, top_k)
+
+
+def presentable(found: list[tuple[str, float]], surname: str, top_k: int):
+    """The first top_k names found, less those whose sound is marked embarrassing (app.py's tables
+    and the page's alike)."""
+    return [(g, logp) for g, logp in found if not name_words.embarrassing_word(surname, g)][:top_k]
 
 
 def _search(model, tokenizer, suggest_args, corpus_roles, top_k) -> list[tuple[str, float]]:

@@ -177,12 +177,12 @@ def test_table_times_the_table_with_and_without_sense_source_and_sound(tmp_path,
     """bench.py table on a tiny model: both tables timed; 'without' really leaves the three out
     and puts them back."""
     import bench_table
-    import report
+    import name_table
 
     found = [("子涵", -1.0), ("浩然", -2.0)]
     with bench_table.without_words():
-        bare = report.suggestion_records(found, "孟")
-    full = report.suggestion_records(found, "孟")
+        bare = name_table.suggestion_records(found, "孟")
+    full = name_table.suggestion_records(found, "孟")
     assert all(r["sense"] == [[], []] and r["source"] is None for r in bare)
     assert all(r["homophones"] == [] for r in bare)
     assert full[1]["source"]["work"] == "孟子" and full[0]["sense"][1]  # 浩然, 涵

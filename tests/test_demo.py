@@ -16,6 +16,7 @@ import urllib.request
 import pytest
 
 import demo
+import name_table
 import page_inputs
 import page_table
 import serving
@@ -148,7 +149,7 @@ def test_the_page_suggests_what_app_py_suggests(suggester, saved):
     same surname, gender and length.
     """
     import app
-    import report
+    import name_table
 
     table, quality, message, *notes = suggester(
         "欧阳", "女孩 girl", "双字名 2", 12, "", "第一个字 first", "婷"
@@ -161,7 +162,7 @@ def test_the_page_suggests_what_app_py_suggests(suggester, saved):
     options = app.SuggestArguments(
         surname="欧阳", gender="girl", name_length=2, top_k=12, avoid="婷"
     )
-    expected = report.suggestion_records(
+    expected = name_table.suggestion_records(
         suggestions.suggest(suggester.model, suggester.tokenizer, options), "欧阳"
     )
     assert table == page_table.table_html(expected)
@@ -180,7 +181,6 @@ def test_the_page_names_from_a_classic_as_app_py_source_does(suggester):
     """出处 诗经 on the page: the rows app.py --source 诗经 lists, each with its 诗经 line; with
     another classic (唐诗) each row cites that classic, whose pairs they are."""
     import app
-    import report
 
     table, quality, message, *notes = suggester(
         "王", "女孩 girl", "双字名 2", 20, "", "第一个字 first", "", "诗经"
@@ -189,7 +189,7 @@ def test_the_page_names_from_a_classic_as_app_py_source_does(suggester):
     options = app.SuggestArguments(
         surname="王", gender="girl", name_length=2, top_k=20, source="诗经"
     )
-    expected = report.suggestion_records(
+    expected = name_table.suggestion_records(
         suggestions.suggest(suggester.model, suggester.tokenizer, options), "王"
     )
     assert len(expected) >= 5 and table == page_table.table_html(expected)
@@ -243,9 +243,8 @@ def test_a_name_the_box_cannot_look_at_is_said_beside_it(suggester, full_name, w
 
 
 def test_the_looked_up_record_marks_an_embarrassing_sound_and_escapes():
-    import report
 
-    (record,) = report.suggestion_records([("统", -1.0)], "范")
+    (record,) = name_table.suggestion_records([("统", -1.0)], "范")
     record.update(rank=None, ruled_out="统 <rare>")
     shown = page_table.check_html(record)
     assert "<b>!饭桶</b> (fan tong)" in shown and "<th>模型 model</th>" in shown
@@ -253,9 +252,8 @@ def test_the_looked_up_record_marks_an_embarrassing_sound_and_escapes():
 
 
 def test_the_table_is_escaped_html_with_a_rank_per_row_and_a_share_instead_of_the_probability():
-    import report
 
-    records = report.suggestion_records([("涛", -1.0), ("娜", -1.0 - math.log(3))], "李")
+    records = name_table.suggestion_records([("涛", -1.0), ("娜", -1.0 - math.log(3))], "李")
     records[0]["name"] = "<b>张</b>"
     html = page_table.table_html(records)
     assert "<b>张" not in html and "&lt;b&gt;张&lt;/b&gt;" in html
@@ -277,8 +275,8 @@ def test_the_table_is_escaped_html_with_a_rank_per_row_and_a_share_instead_of_th
     # Chinese words first, then the English; the sound and the source of each name
     assert "涛：浪涛、怒涛 large waves" in html and ">10<" in html and ">3-1<" in html
     assert '<td data-label="出处 source">-</td>' in html  # no classic holds 涛 alone
-    (qing,) = report.suggestion_records([("清扬", -1.0)], "范")
-    (tong,) = report.suggestion_records([("统", -1.0)], "范")
+    (qing,) = name_table.suggestion_records([("清扬", -1.0)], "范")
+    (tong,) = name_table.suggestion_records([("统", -1.0)], "范")
     html = page_table.table_html([qing, tong])
     assert "子之清扬，扬且之颜也（诗经·鄘风·君子偕老）" in html and "<b>!饭桶</b>" in html
 
@@ -771,3 +769,21 @@ def test_past_the_queue_a_parent_reads_busy_and_the_page_goes_on(suggester, save
     finally:
         held.gate.set()
         page.close()
+
+
+def test_the_page_drops_a_name_whose_sound_embarrasses_as_app_py_does(tiny_tokenizer):
+    """A model sure of 伟 for 杨 (杨伟 sounds like 阳痿): its search ranks 杨伟 first; neither the
+    page nor app.py lists it, and the page still gives as many rows as asked."""
+    import app
+    import beam_search
+    from conftest import ranked_model
+
+    model, _ = ranked_model(tiny_tokenizer, ["伟", "涛", "明", "华", "杰", "强"])
+    page = demo.Suggester(model, tiny_tokenizer)
+    prompt = "小孩的名字叫杨[MASK]"
+    assert beam_search.suggest_names(model, tiny_tokenizer, prompt, 5, exclude="杨")[0][0] == "伟"
+    table, _, message, *_ = page("杨", "不限 any", "单字名 1", 5, "", "第一个字 first", "")
+    options = app.SuggestArguments(surname="杨", top_k=5)
+    expected = suggestions.suggest(model, tiny_tokenizer, options)
+    assert message == "" and _names(table) == [f"杨{g}" for g, _ in expected]
+    assert len(expected) == 5 and "杨伟" not in _names(table)

@@ -4,8 +4,8 @@ import pytest
 
 import app
 import cli
+import name_table
 import names
-import report
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_help_opens_with_a_short_usage_a_description_and_every_option_of_ours():
     # A terminal of 80 columns, the narrowest in common use: no line wider (a Han character takes
     # two columns), so the first 100 lines are what the reader sees first.
     lines = _help("--help", columns=80)
-    assert max(map(report.display_width, lines)) <= 80
+    assert max(map(name_table.display_width, lines)) <= 80
     usage = lines[: lines.index("")]
     assert usage[0].startswith("usage: python app.py") and len(usage) <= 4
     assert "Fine-tune bert-base-chinese" in lines[len(usage) + 1]

@@ -110,9 +110,11 @@ def test_the_suggestions_file_round_trips_and_is_replaced_in_one_step(tmp_path):
     import json
     import math
 
-    import report
+    import name_table
 
-    records = report.suggestion_records([("子涵", math.log(0.25)), ("涛", math.log(0.125))], "李")
+    records = name_table.suggestion_records(
+        [("子涵", math.log(0.25)), ("涛", math.log(0.125))], "李"
+    )
     path = tmp_path / "sub" / "names.json"
     path.parent.mkdir()
     path.write_text("the list of an earlier run", encoding="utf-8")

@@ -3,11 +3,12 @@
 import math
 import re
 
+import name_table
 import report
 
 
 def test_suggestion_table_is_aligned_for_han_characters():
-    lines = report.format_suggestions(
+    lines = name_table.format_suggestions(
         "top 2", [("涛", math.log(0.5)), ("子涵", math.log(0.25))], surname="曾"
     )
     assert lines == [
@@ -18,7 +19,7 @@ def test_suggestion_table_is_aligned_for_han_characters():
     ]
     # 子涵's row has no room for its English cut at a word ('offs…'), so no row shows English: a
     # table in one language, not some rows in two. A table of one-character names has room.
-    (line,) = report.format_suggestions("t", [("涛", math.log(0.5))], surname="曾")[2:]
+    (line,) = name_table.format_suggestions("t", [("涛", math.log(0.5))], surname="曾")[2:]
     assert line.endswith("     -      浪涛  large waves")
     # Each column starts at the same terminal column in every row (a Han character is two columns
     # wide).
@@ -32,7 +33,7 @@ def test_suggestion_table_is_aligned_for_han_characters():
         ("meaning", ["浪涛", "天子"]),
     ):
         starts = {
-            report.display_width(line[: line.index(cell)])
+            name_table.display_width(line[: line.index(cell)])
             for line, cell in zip(lines[2:], cells, strict=True)
         }
         assert starts == {lines[1].index(header)}, header
@@ -41,12 +42,15 @@ def test_suggestion_table_is_aligned_for_han_characters():
 def test_the_table_fits_100_columns_and_cuts_long_meanings_fairly():
     """罡's first sense is 76 characters long: it is cut, 沅's short one is kept whole where it
     fits."""
-    lines = report.format_suggestions(
+    lines = name_table.format_suggestions(
         "t", [("罡沅", -1.0), ("子涵", -2.0), ("飚", -3.0)], surname="欧阳"
     )
-    assert max(map(report.display_width, lines)) <= report.TABLE_WIDTH == 100
+    assert max(map(name_table.display_width, lines)) <= name_table.TABLE_WIDTH == 100
     # and the note printed under every table
-    assert max(map(report.display_width, report.RANKING_NOTE.split("\n"))) <= report.TABLE_WIDTH
+    assert (
+        max(map(name_table.display_width, name_table.RANKING_NOTE.split("\n")))
+        <= name_table.TABLE_WIDTH
+    )
     # 罡 and 沅 have no Chinese words: their English first senses share the width, each cut at
     # a word
     assert lines[2].endswith("     -      the… / name of…")
@@ -55,20 +59,20 @@ def test_the_table_fits_100_columns_and_cuts_long_meanings_fairly():
 
 
 def test_english_is_cut_at_a_word_or_not_shown():
-    assert report.cut_words("great, numerous; vast", 16) == "great, numerous…"
-    assert report.cut_words("determined, resolute", 12) == "determined…"
-    assert report.cut_words("determined", 6) == ""
-    assert report.cut_words("house", 6) == "house"
-    (record,) = report.suggestion_records([("志刚", -1.0)], "王")
-    tail = report.english_tail(record, 40)
+    assert name_table.cut_words("great, numerous; vast", 16) == "great, numerous…"
+    assert name_table.cut_words("determined, resolute", 12) == "determined…"
+    assert name_table.cut_words("determined", 6) == ""
+    assert name_table.cut_words("house", 6) == "house"
+    (record,) = name_table.suggestion_records([("志刚", -1.0)], "王")
+    tail = name_table.english_tail(record, 40)
     whole = set(re.split(r"[ ,;]+", " ".join(record["meaning"])))
     assert tail and set(re.split(r"[ ,;/…]+", tail)) - {""} <= whole, tail  # whole words only
-    assert report.english_tail(record, 20) == ""  # no room: Chinese only
-    assert report.short_sense(record, 20) == " / ".join(w[0] for w in record["sense"])
+    assert name_table.english_tail(record, 20) == ""  # no room: Chinese only
+    assert name_table.short_sense(record, 20) == " / ".join(w[0] for w in record["sense"])
 
 
 def test_records_hold_what_a_parent_reads():
-    (record,) = report.suggestion_records([("子涵", math.log(0.25))], "李")
+    (record,) = name_table.suggestion_records([("子涵", math.log(0.25))], "李")
     assert record == {
         "name": "李子涵",
         "given": "子涵",
@@ -94,7 +98,7 @@ def test_records_hold_what_a_parent_reads():
         "embarrassing": False,
     } in record["homophones"]
     assert 0.32 < record["boy_share"] < 0.34
-    (raw,) = report.suggestion_records([("，", -1.0)])
+    (raw,) = name_table.suggestion_records([("，", -1.0)])
     assert (raw["strokes"], raw["meaning"], raw["registrable"], raw["tones"]) == (
         [],
         [],
@@ -104,11 +108,11 @@ def test_records_hold_what_a_parent_reads():
 
 
 def test_probabilities_too_small_for_six_decimals_are_shown_in_exponent_form():
-    assert report.format_probability(math.log(0.0123456)) == "0.012346"
-    assert report.format_probability(math.log(1.234e-8)) == "1.23e-08"
+    assert name_table.format_probability(math.log(0.0123456)) == "0.012346"
+    assert name_table.format_probability(math.log(1.234e-8)) == "1.23e-08"
     assert (
-        len(report.format_probability(math.log(0.5)))
-        == len(report.format_probability(math.log(1e-9)))
+        len(name_table.format_probability(math.log(0.5)))
+        == len(name_table.format_probability(math.log(1e-9)))
         == 8
     )
 

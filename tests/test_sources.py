@@ -10,8 +10,8 @@ import pytest
 
 import app
 import name_sources
+import name_table
 import names
-import report
 from conftest import REPO, make_tiny_model, run_script
 
 sys.path.insert(0, str(REPO / "tools"))
@@ -154,15 +154,26 @@ def test_a_source_is_shortened_line_first_and_its_title_kept():
         "given": "秀莹",
         "source": {"work": "诗经", "title": "卫风·淇奥", "line": "有匪君子，充耳秀莹，会弁如星"},
     }
-    assert report.format_source(record) == "有匪君子，充耳秀莹，会弁如星（诗经·卫风·淇奥）"
-    assert report.format_source(record, 30) == "…充耳秀莹…（诗经·卫风·淇奥）"
-    assert report.format_source(record, 20) == "…充耳秀莹…（淇奥）"
-    assert report.format_source(record, 14) == "…秀莹…（淇奥）"  # the name stays whole
-    assert report.format_source(record, 8) == "（淇奥）"
-    assert report.format_source({"given": "宇", "source": None}, 8) == "-"
+    assert name_table.format_source(record) == "有匪君子，充耳秀莹，会弁如星（诗经·卫风·淇奥）"
+    assert name_table.format_source(record, 30) == "…充耳秀莹…（诗经·卫风·淇奥）"
+    assert name_table.format_source(record, 20) == "…充耳秀莹…（淇奥）"
+    assert name_table.format_source(record, 14) == "…秀莹…（淇奥）"  # the name stays whole
+    assert name_table.format_source(record, 8) == "（淇奥）"
+    assert name_table.format_source({"given": "宇", "source": None}, 8) == "-"
 
 
 def test_function_characters_stay_out_of_source_pairs_but_not_out_of_sources():
     shijing = name_sources.pairs("诗经")
     assert "兰之" not in shijing and "美一" not in shijing and "秀莹" in shijing
     assert name_sources.source("兰之") is not None  # a parent who asks still gets the line
+
+
+def test_a_table_from_a_classic_cites_that_classics_line():
+    """君子 is in 诗经 and in 唐诗: a --source 唐诗 table (and the page's 唐诗 choice) cites its
+    唐诗 line, a plain table the first work (诗经)."""
+    plain = name_table.suggestion_records([("君子", -1.0)], "王")[0]["source"]
+    tang = name_table.suggestion_records([("君子", -1.0)], "王", "唐诗")[0]["source"]
+    assert plain["work"] == "诗经" and tang["work"] == "唐诗" and "君子" in tang["line"]
+    assert tang == name_sources.pairs("唐诗")["君子"]._asdict()
+    # a name the chosen classic lacks keeps its own source
+    assert name_sources.source_in("子衿", "唐诗") == name_sources.source("子衿")

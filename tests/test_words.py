@@ -203,7 +203,7 @@ def test_senses_are_words_of_the_sense_names_use(char, first, never):
 @pytest.mark.parametrize("full", ["林艳", "王浩", "陈涵", "刘子", "张宇"])
 def test_no_grim_or_sexual_word_in_either_language(full):
     _, given = names.split_name(full)
-    from report import suggestion_records
+    from name_table import suggestion_records
 
     (record,) = suggestion_records([(given, -1.0)], full[0])
     text = (
