@@ -72,7 +72,9 @@ TABOO = (
     "性 淫 妓 娼 嫖 奸 裸 乳房 阴道 阴茎 阴部 阳具 精子 卵子 胸部 臀 睾 "
     "月经 卫生巾 避孕 怀孕 流产 "
     "傻 蠢 笨 呆 猪 狗 驴 王八 乌龟 贱 骚 臭 脏 杀 凶 毒 血 "
-    "贼 匪 囚 牢 狱 骗 赌 偷 抢 绝 风流 自尽 上吊 劫 灾 祸"
+    "贼 匪 囚 牢 狱 骗 赌 偷 抢 绝 风流 自尽 上吊 劫 灾 祸 "
+    # said of the dead: 永垂不朽 is carved on memorials, not wished on a baby
+    "垂不朽 悼 祭 殉 烈士 遗体 遗像 灵柩"
 ).split()
 SENSE_WORDS, SENSE_IDIOMS = 2, 1
 POSITIVE_BONUS = 50
