@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 import hanzi
+import name_words
 import names
 
 _TABLES = weakref.WeakKeyDictionary()  # tokenizer -> {size: tables}: a run asks up to four times
@@ -165,6 +166,7 @@ def suggest_names(
     registrable_only: bool = False,
     pattern: str | None = None,
     only_pairs=None,
+    surname: str | None = None,
 ) -> list[tuple[str, float]]:
     """Top-k fillings of the prompt's [MASK]s as (given name, joint log-probability), best first.
 
@@ -181,7 +183,10 @@ def suggest_names(
       come back where fewer qualify;
     - no two characters in a row that make an everyday word (names.everyday_words), nor the same
       character twice (子子, 宇宇: what a model that has learned little repeats), unless the corpus
-      gives it as a name (婷婷).
+      gives it as a name (婷婷);
+    - with the surname (None for a prompt of the user's), no full name that sounds like a word
+      marked embarrassing (name_words.embarrassing_word: 杨伟, 阳痿): it takes no row and no share
+      of the variety limit.
     And candidates are ranked, at every step, by
         log-probability + frequency_weight * log(count of its characters in real given names)
                         + gender_weight * log P(gender | characters so far)   (gender boy or girl),
@@ -214,6 +219,7 @@ def suggest_names(
         registrable_only=registrable_only,
         pattern=pattern,
         only_pairs=only_pairs,
+        surname=surname,
     )
     return _run(model, [search])[0]
 
@@ -280,8 +286,12 @@ class _Search:
         registrable_only: bool = False,
         pattern: str | None = None,
         only_pairs=None,
+        surname: str | None = None,
     ):
         self.tokenizer, self.pattern, self.top_k = tokenizer, pattern, top_k
+        # the full name's surname, for its sound (None: a prompt of the user's, no surname known)
+        self.surname = surname if names_only else None
+        self.marked: dict[str, bool] = {}
         self.gender_weight = gender_weight
         ids = tokenizer(prompt, return_tensors="pt")["input_ids"][0].to(model.device)
         positions = (ids == tokenizer.mask_token_id).nonzero().flatten().tolist()
@@ -393,13 +403,38 @@ class _Search:
         if sign and last:
             # the finished name leans the other way
             key = key.masked_fill(sign * new_ratio <= 0, float("-inf"))
-        b, tok = _select(
-            key.cpu(), beams.cpu(), self.top_k if last else self.width, self.cap, self.exempt
-        )
+        key = key.cpu()
+        while True:
+            b, tok = _select(
+                key, beams.cpu(), self.top_k if last else self.width, self.cap, self.exempt
+            )
+            # A finished name whose sound would embarrass a child (杨伟: 阳痿) is no candidate:
+            # out, and the selection made again, so it takes no place and no share of the
+            # variety cap. Few are marked, and only the chosen are looked at.
+            marked = [
+                (row, token)
+                for row, token in zip(b.tolist(), tok.tolist(), strict=True)
+                if last and self.embarrassing(beams[row].tolist() + [token])
+            ]
+            if not marked:
+                break
+            for row, token in marked:
+                key[row, token] = float("-inf")
         b, tok = b.to(beams.device), tok.to(beams.device)
         self.beams = torch.cat([beams[b], tok[:, None]], dim=1)
         self.scores, self.ratios, self.priors = total[b, tok], new_ratio[b, tok], new_prior[b, tok]
         self.step += 1
+
+    def embarrassing(self, ids: list[int]) -> bool:
+        """Whether the full name of these filled ids sounds like a word marked embarrassing
+        (name_words.embarrassing_word); never without a known surname."""
+        if self.surname is None:
+            return False
+        tokens = self.tokenizer.convert_ids_to_tokens(ids)
+        given = names.fill_pattern(self.pattern, tokens) if self.pattern else "".join(tokens)
+        if given not in self.marked:
+            self.marked[given] = name_words.embarrassing_word(self.surname, given) is not None
+        return self.marked[given]
 
     def result(self) -> list[tuple[str, float]]:
         tokens = [self.tokenizer.convert_ids_to_tokens(row) for row in self.beams.tolist()]

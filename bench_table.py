@@ -3,10 +3,10 @@
 Issue 27 allows a 20-row two-character table with sense (含义), source (出处) and sound (谐音) at
 most 1.2 times the table without them. Both are timed in one process, alternately, on one model
 (the bert-base-chinese-shaped stand-in unless --model): the beam search, then the rows as
-suggestions.presentable (the names whose sound is marked embarrassing dropped), then
-name_table.format_suggestions make them, once as they are and once with name_words.senses,
-name_words.homophones and name_sources.source answering nothing (the table as it was before them:
-the search's first top_k names). A whole run of app.py is too noisy on a shared machine to show
+name_table.format_suggestions makes them, once as they are and once with name_words.senses,
+name_words.homophones and name_sources.source answering nothing (the table as it was before
+them). The search leaves out names whose sound is marked embarrassing in both: its cost is in the
+search's time. A whole run of app.py is too noisy on a shared machine to show
 a 20% step; the parts are what differ. The first table also reads the data files (once a
 process): reported apart, as "first".
 """
@@ -26,7 +26,6 @@ import name_table
 import name_words
 import names
 import standin
-import suggestions
 
 HERE = Path(__file__).resolve().parent
 
@@ -44,11 +43,9 @@ def without_words():
         name_words.senses, name_words.homophones, name_sources.source = saved
 
 
-def rows(found, surname: str, top_k: int) -> list[str]:
-    """What a table costs past the search: the names kept, their records and printed lines."""
-    return name_table.format_suggestions(
-        "top", suggestions.presentable(found, surname, top_k), surname
-    )
+def rows(found, surname: str) -> list[str]:
+    """What a table costs past the search: its records and printed lines."""
+    return name_table.format_suggestions("top", found, surname)
 
 
 def seconds(work) -> float:
@@ -73,25 +70,25 @@ def table(opts):
     surname, gender = opts.surname, opts.gender
     search = dict(
         prompt=names.prompt(surname, gender, 2),
-        top_k=suggestions.deeper(opts.top_k),  # as app.py searches (suggestions.suggest)
-        beam_width=2 * opts.top_k,
+        top_k=opts.top_k,
+        surname=surname,  # as app.py searches (suggestions.suggest): no embarrassing name
         gender=gender,
         exclude=surname,
         registrable_only=True,
     )
     found = beam_search.suggest_names(model, tokenizer, **search)  # warm: vocabulary tables
     with without_words():
-        rows(found, surname, opts.top_k)  # warm: pinyin, Unihan
+        rows(found, surname)  # warm: pinyin, Unihan
     clear_word_caches()
-    first = seconds(lambda: rows(found, surname, opts.top_k))
+    first = seconds(lambda: rows(found, surname))
     times = {"search": [], "bare": [], "full": []}
     for _ in range(opts.repeats):
         times["search"].append(
             seconds(lambda: beam_search.suggest_names(model, tokenizer, **search))
         )
         with without_words():
-            times["bare"].append(seconds(lambda: rows(found, surname, opts.top_k)))
-        times["full"].append(seconds(lambda: rows(found, surname, opts.top_k)))
+            times["bare"].append(seconds(lambda: rows(found, surname)))
+        times["full"].append(seconds(lambda: rows(found, surname)))
     med = {k: statistics.median(v) for k, v in times.items()}
     before = med["search"] + med["bare"]
     print(

@@ -72,6 +72,7 @@ def look_at(model, tokenizer, full_name: str, gender: str = "any", corpus_roles=
         exclude=asked.surname + asked.avoid,
         roles=corpus_roles,
         registrable_only=asked.registrable_only,
+        surname=asked.surname,  # no embarrassing name takes a rank, as in app.py's search
     )
     return check_record(model, tokenizer, asked, found, corpus_roles)
 

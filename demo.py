@@ -140,8 +140,8 @@ class Suggester:
             pattern = fixed + names.FREE if first else names.FREE + fixed
         search = dict(
             prompt=names.prompt(surname, gender, length, pattern),
-            top_k=suggestions.deeper(int(how_many)),  # finish drops embarrassing names, as app.py
-            beam_width=2 * int(how_many),
+            top_k=int(how_many),
+            surname=surname,  # no name that sounds embarrassing, as app.py
             gender=gender,
             exclude=surname + avoid,
             registrable_only=True,
@@ -157,7 +157,6 @@ class Suggester:
 
     def finish(self, plan: serving.Plan, found: list[tuple[str, float]]) -> serving.Answer:
         """The answer for the names a plan's search found."""
-        found = suggestions.presentable(found, plan.surname, plan.how_many)
         records = name_table.suggestion_records(found, plan.surname, plan.source)
         return serving.Answer(
             page_table.table_html(records),

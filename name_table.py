@@ -183,8 +183,8 @@ def format_source(record: dict, width: int | None = None) -> str:
     wider than width columns it is shortened, a step at a time, until it fits: the line to its
     clause holding the name ('…充耳秀莹（诗经·卫风·淇奥）'), the work left out (a --source
     table's title names it), the title to its last part ('…充耳秀莹（淇奥）'), then the line cut
-    around the name ('…秀莹…（淇奥）': the name stays whole); the title is cut only
-    when not even the name fits."""
+    around the name ('…秀莹…（淇奥）': the name stays whole), then the line around the name
+    alone ('…秀莹…'); the title is cut only when not even the name fits."""
     found = record["source"]
     if not found:
         return "-"
@@ -209,7 +209,11 @@ def format_source(record: dict, width: int | None = None) -> str:
             return shown
     short = f"（{title.split('·')[-1]}）"
     kept = cut_around(line, record["given"], width - display_width(short))
-    return kept + short if kept else cut(short, width)
+    if kept:
+        return kept + short
+    # A long title (古意呈补阙乔知之): the name in its line says more than the title alone, and a
+    # --source table's title names the work.
+    return cut_around(line, record["given"], width) or cut(short, width)
 
 
 def format_suggestions(

@@ -15,7 +15,6 @@ import beam_search
 import checks
 import hanzi
 import name_sources
-import name_words
 import names
 import outputs
 from errors import UserError
@@ -36,10 +35,6 @@ SUGGESTIONS_ZH = {
 }
 # --source's beams: measured on 诗经 for 王 girl (README「出处」), 40 gave fewer than 15 names.
 SOURCE_BEAM_WIDTH = 200
-# The search finds this many names more than asked for, so that a table still has --top_k rows
-# after the names whose sound would embarrass a child are dropped (1 of the 60 rows of the three
-# default tables on the stand-in model is marked, 陈继 沉寂; none of the corpus's 210 names).
-SOUND_SPARE = 10
 CHECK_ZH = {
     "pretrained": "训练前看一个名字",
     "fine-tuned, reloaded from output_dir": "训练后看一个名字（从输出目录重新加载）",
@@ -246,34 +241,14 @@ def corpus_chars_left_out(tokenizer, suggest_args, corpus_roles) -> str | None:
 def suggest(model, tokenizer, suggest_args, corpus_roles=None) -> list[tuple[str, float]]:
     """The top-k (given name, log-probability) for the options' prompt, gender and variety rule,
     and the training corpus's roles (roles.py; None: no corpus known). No name whose sound is
-    marked embarrassing (name_words.homophones: 范统 饭桶) is suggested: the search looks
-    up to SOUND_SPARE names deeper, with the same beams, so its first top-k are what they were."""
+    marked embarrassing (name_words.homophones: 范统 饭桶) is suggested where the surname is known
+    (not with --prompt): beam_search leaves it out."""
     model.eval()
-    if suggest_args.raw_predictions:
-        return _search(model, tokenizer, suggest_args, corpus_roles, suggest_args.top_k)
-    found = _search(model, tokenizer, suggest_args, corpus_roles, deeper(suggest_args.top_k))
-    surname = suggest_args.surname if suggest_args.prompt is None else ""
-    return presentable(found, surname, suggest_args.top_k)
-
-
-def deeper(top_k: int) -> int:
-    """How many names a search for top_k keeps, so that top_k are left once presentable drops the
-    embarrassing ones: at most top_k more, so the beams (2 x top_k) stay wider than what is kept."""
-    return top_k + min(SOUND_SPARE, top_k)
-
-
-def presentable(found: list[tuple[str, float]], surname: str, top_k: int):
-    """The first top_k names found, less those whose sound is marked embarrassing (app.py's tables
-    and the page's alike)."""
-    return [(g, logp) for g, logp in found if not name_words.embarrassing_word(surname, g)][:top_k]
-
-
-def _search(model, tokenizer, suggest_args, corpus_roles, top_k) -> list[tuple[str, float]]:
     return beam_search.suggest_names(
         model,
         tokenizer,
         suggest_args.resolved_prompt(),
-        top_k,
+        suggest_args.top_k,
         names_only=not suggest_args.raw_predictions,
         gender=suggest_args.gender,
         gender_weight=suggest_args.gender_weight,
@@ -283,9 +258,9 @@ def _search(model, tokenizer, suggest_args, corpus_roles, top_k) -> list[tuple[s
         registrable_only=suggest_args.registrable_only,
         pattern=suggest_args.pattern,
         only_pairs=name_sources.pairs(suggest_args.source) if suggest_args.source else None,
-        # a classic's pairs start with few of the first characters the model likes best: look
-        # wider; else the beams of top_k alone, however many more names are kept
-        beam_width=SOURCE_BEAM_WIDTH if suggest_args.source else 2 * suggest_args.top_k,
+        # a classic's pairs start with few of the first characters the model likes best: look wider
+        beam_width=SOURCE_BEAM_WIDTH if suggest_args.source else None,
+        surname=suggest_args.surname if suggest_args.prompt is None else None,
     )
 
 

@@ -787,3 +787,20 @@ def test_the_page_drops_a_name_whose_sound_embarrasses_as_app_py_does(tiny_token
     expected = suggestions.suggest(model, tiny_tokenizer, options)
     assert message == "" and _names(table) == [f"杨{g}" for g, _ in expected]
     assert len(expected) == 5 and "杨伟" not in _names(table)
+
+
+def test_the_look_up_box_ranks_as_app_py_does_without_embarrassing_names(tiny_tokenizer):
+    """杨伟 (阳痿) is the model's first name for 杨 but never shown: the look-up box gives 杨涛 rank
+    1, as app.py --check_name does, and says why 杨伟 is out."""
+    import app
+    import checks
+    from conftest import ranked_model
+
+    model, _ = ranked_model(tiny_tokenizer, ["伟", "涛", "明", "华", "杰", "强"])
+    for name, rank in (("杨涛", 1), ("杨伟", None)):
+        page = checks.look_at(model, tiny_tokenizer, name)
+        options = app.SuggestArguments(surname="杨", check_name=name, top_k=checks.CHECK_DEPTH)
+        found = suggestions.suggest(model, tiny_tokenizer, options)
+        cli = checks.check_record(model, tiny_tokenizer, options, found)
+        assert page["rank"] == cli["rank"] == rank, (name, page["rank"], cli["rank"])
+    assert "阳痿" in page["ruled_out"]

@@ -816,3 +816,30 @@ def test_a_search_whose_candidates_all_fall_away_finds_nothing(tiny_model, tiny_
         [dict(prompt=prompt, top_k=8, only_pairs=[("鑫", "鑫")]), dict(prompt=prompt, top_k=3)],
     )
     assert both[0] == [] and len(both[1]) == 3
+
+
+def test_a_name_left_out_for_its_sound_takes_no_row_and_no_share_of_the_variety_limit(
+    tiny_tokenizer, monkeypatch
+):
+    """With the surname known, a name whose sound is marked (here: every name starting with 子) is
+    no candidate: the next names fill the rows, and it does not use up the limit of one row per
+    character and position (涛 second still shows, after 子涛 is out)."""
+    import beam_search
+    import name_words
+    from conftest import ranked_model
+
+    model, _ = ranked_model(tiny_tokenizer, ["子", "涛", "明", "华", "杰", "强", "伟"])
+    search = dict(exclude="刘", max_per_character=1)
+    prompt = "小孩的名字叫刘[MASK][MASK]"
+    plain = [g for g, _ in beam_search.suggest_names(model, tiny_tokenizer, prompt, 5, **search)]
+    assert plain[0] == "子涛"
+    monkeypatch.setattr(
+        name_words, "embarrassing_word", lambda surname, given: "x" if given[0] == "子" else None
+    )
+    found = beam_search.suggest_names(model, tiny_tokenizer, prompt, 5, surname="刘", **search)
+    given = [g for g, _ in found]
+    assert len(given) == 5 and not any(g[0] == "子" for g in given)
+    assert any(g[1] == "涛" for g in given), given
+    # without a surname (a prompt of the user's) nothing is left out
+    unknown = beam_search.suggest_names(model, tiny_tokenizer, prompt, 5, **search)
+    assert [g for g, _ in unknown] == plain

@@ -158,7 +158,8 @@ def test_a_source_is_shortened_line_first_and_its_title_kept():
     assert name_table.format_source(record, 30) == "…充耳秀莹…（诗经·卫风·淇奥）"
     assert name_table.format_source(record, 20) == "…充耳秀莹…（淇奥）"
     assert name_table.format_source(record, 14) == "…秀莹…（淇奥）"  # the name stays whole
-    assert name_table.format_source(record, 8) == "（淇奥）"
+    assert name_table.format_source(record, 8) == "…耳秀莹…"  # the name's line before its title
+    assert name_table.format_source(record, 5) == "（淇…"  # not even the name fits
     assert name_table.format_source({"given": "宇", "source": None}, 8) == "-"
 
 
