@@ -30,7 +30,7 @@ def check_record(
     """The name's record (name_table.suggestion_records) with the model's probability, its rank in
     `found` (the search's first CHECK_DEPTH names under the options' rules, best first; None when
     it is not among them) and, when the rules keep it out, why (`ruled_out`)."""
-    surname, given = names.split_name(suggest_args.check_name)
+    surname, given = names.split_checked_name(suggest_args.check_name)
     logp = beam_search.score_name(model, tokenizer, suggest_args.resolved_prompt(), given)
     record = suggestion_records([(given, logp)], surname)[0]
     ranked = [g for g, _ in found]
@@ -52,10 +52,12 @@ class Asked:
 
     @property
     def surname(self) -> str:
-        return names.split_name(self.check_name)[0]
+        return names.split_checked_name(self.check_name)[0]
 
     def resolved_prompt(self) -> str:
-        return names.prompt(self.surname, self.gender, len(names.split_name(self.check_name)[1]))
+        return names.prompt(
+            self.surname, self.gender, len(names.split_checked_name(self.check_name)[1])
+        )
 
 
 def look_at(model, tokenizer, full_name: str, gender: str = "any", corpus_roles=None) -> dict:

@@ -167,6 +167,15 @@ def split_name(full_name: str) -> tuple[str, str]:
     return full_name[:cut], full_name[cut:]
 
 
+def split_checked_name(full_name: str) -> tuple[str, str]:
+    """A full name a parent types (--check_name, the page's look-up box): a double surname only
+    where 百家姓 has it ('欧阳娜' -> ('欧阳', '娜')), else one character: '王子衿涵' -> ('王',
+    '子衿涵'), a given name too long, not ('王子', '衿涵') as split_name reads a corpus's
+    four-character label."""
+    cut = 2 if full_name[:2] in double_surnames() else 1
+    return full_name[:cut], full_name[cut:]
+
+
 def is_surname(text: str) -> bool:
     """One or two Han characters: 张, 欧阳."""
     return 1 <= len(text) <= 2 and all(HAN_CHAR.fullmatch(c) for c in text)

@@ -167,7 +167,7 @@ def name_problem(tokenizer, full_name: str) -> str | None:
             f"名字要全是汉字，如 王子衿（现在是「{full_name}」）。 The name must be in Chinese"
             " characters."
         )
-    surname, given = names.split_name(full_name)
+    surname, given = names.split_checked_name(full_name)
     if not 1 <= len(given) <= 2:
         return (
             f"请写姓和一到两个字的名，如 王子衿、欧阳娜（现在是「{full_name}」）。 Give the surname"

@@ -89,7 +89,7 @@ def check_name_option(options):
         raise UserError(
             f"--check_name must be a full name in Chinese characters (王子衿), got {name!r}"
         )
-    surname, given = names.split_name(name)
+    surname, given = names.split_checked_name(name)
     if not 1 <= len(given) <= 2:
         raise UserError(
             f"--check_name {name}: give the surname and a one- or two-character given name (王子衿,"

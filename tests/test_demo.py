@@ -234,6 +234,7 @@ def test_the_look_up_box_shows_what_check_name_writes(suggester, saved, tmp_path
         ("Wang Zijin", "要全是汉字"),
         ("王", "一到两个字的名"),
         ("王子衿衿衿", "一到两个字的名"),
+        ("王子衿涵", "一到两个字的名"),  # 王子 is no double surname
         ("王龘", "模型不认识「龘」"),
     ],
 )

@@ -330,6 +330,7 @@ def test_check_name_ranks_a_name_where_the_table_has_it(trained, tmp_path):
         ("abc", (), "must be a full name in Chinese characters"),
         ("王", (), "one- or two-character given name"),
         ("王子衿衿衿", (), "one- or two-character given name"),
+        ("王子衿涵", (), "one- or two-character given name"),  # 王子 is no double surname
         ("王子", ("--pattern", "子_"), "drop --pattern"),
         ("王龘", (), "龘 is not in the model's vocabulary"),
     ],
