@@ -84,6 +84,7 @@ import errors
 import evaluation
 import masking
 import modeling
+import name_table
 import names
 import outputs
 import roles
@@ -320,6 +321,7 @@ def train_and_suggest(report, model_args, data_args, suggest_args, args):
     rows, encoding = corpus.load_corpus(data_args.train_file)  # datasets.load_dataset("json", ...)
     corpus_roles = roles.count_roles(rows)  # the characters it gives as names; saved with the model
     set_seed(args.seed)
+    name_table.read_data_in_background()  # the name table's words, read while the model loads
     model, tokenizer = modeling.load_model_and_tokenizer(
         model_args.model_name_or_path,
         for_training=True,
@@ -411,6 +413,7 @@ def train_model(report, trainer, checkpoint: str | None):
 
 
 def suggest_only(report, model_args, data_args, suggest_args, args):
+    name_table.read_data_in_background()
     model, tokenizer = modeling.load_model_and_tokenizer(
         model_args.model_name_or_path, for_training=False
     )

@@ -1,5 +1,6 @@
 """report.py: the printed lines and the name table, by their exact shapes."""
 
+import inspect
 import math
 import re
 
@@ -174,3 +175,38 @@ def test_each_masked_example_is_the_train_example_of_its_number_with_its_targets
                 original, read = target.split("→")
                 assert read in sentence and original != read
             assert original in text
+
+
+def test_the_tables_data_is_read_in_the_background_once(monkeypatch):
+    """app.py starts reading the name table's data files before it loads the model: the thread
+    fills each file's cache, and a table asks for nothing more."""
+    import name_sources
+    import name_words
+
+    loaders = (name_words._senses, name_words._sounds, name_sources._lines)
+    for cached in loaders:
+        cached.cache_clear()
+    name_table.read_data_in_background().join(timeout=60)
+    assert [cached.cache_info().currsize for cached in loaders] == [1, 1, 1]
+    misses = [cached.cache_info().misses for cached in loaders]
+    name_table.format_suggestions("t", [("子衿", -1.0)], "王")
+    assert [cached.cache_info().misses for cached in loaders] == misses
+
+
+def test_app_reads_the_tables_data_before_it_loads_the_model():
+    import ast
+
+    import app
+
+    for function in (app.train_and_suggest, app.suggest_only):
+        nodes = ast.walk(ast.parse(inspect.getsource(function)))
+        calls = [
+            ast.unparse(node.func)
+            for node in sorted(
+                (n for n in nodes if isinstance(n, ast.Call)),
+                key=lambda n: (n.lineno, n.col_offset),
+            )
+        ]
+        assert calls.index("name_table.read_data_in_background") < calls.index(
+            "modeling.load_model_and_tokenizer"
+        )
