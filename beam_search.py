@@ -150,25 +150,12 @@ def _select(
 
 
 @torch.inference_mode()
-def suggest_names(
-    model,
-    tokenizer,
-    prompt: str,
-    top_k: int,
-    names_only: bool = True,
-    gender: str = "any",
-    gender_weight: float = names.GENDER_WEIGHT,
-    max_per_character: int = names.MAX_PER_CHARACTER,
-    beam_width: int | None = None,
-    exclude: str = "",
-    frequency_weight: float = names.FREQUENCY_WEIGHT,
-    roles=None,
-    registrable_only: bool = False,
-    pattern: str | None = None,
-    only_pairs=None,
-    surname: str | None = None,
-) -> list[tuple[str, float]]:
+def suggest_names(model, tokenizer, prompt: str, top_k: int, **options) -> list[tuple[str, float]]:
     """Top-k fillings of the prompt's [MASK]s as (given name, joint log-probability), best first.
+    The options are _Search's keyword arguments, their defaults in one place there: names_only
+    (True), gender ('any'), gender_weight, max_per_character, frequency_weight (names.py's
+    constants), beam_width (2 x top_k), exclude, roles, registrable_only, pattern, only_pairs,
+    surname (all off).
 
     One mask: the model's distribution at it. Several: a beam search filling the masks left to
     right, each conditioned on those already filled, so a name's log-probability is
@@ -203,25 +190,7 @@ def suggest_names(
     With only_pairs (two-character names from a classic, name_sources.pairs), a name must also be
     one of those pairs: the first character starts one, the second completes it.
     """
-    search = _Search(
-        model,
-        tokenizer,
-        prompt,
-        top_k,
-        names_only=names_only,
-        gender=gender,
-        gender_weight=gender_weight,
-        max_per_character=max_per_character,
-        beam_width=beam_width,
-        exclude=exclude,
-        frequency_weight=frequency_weight,
-        roles=roles,
-        registrable_only=registrable_only,
-        pattern=pattern,
-        only_pairs=only_pairs,
-        surname=surname,
-    )
-    return _run(model, [search])[0]
+    return _run(model, [_Search(model, tokenizer, prompt, top_k, **options)])[0]
 
 
 @torch.inference_mode()
