@@ -16,7 +16,6 @@ It does not hold single surnames, nor double surnames outside the 百家姓 (nam
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import re
 import sys
@@ -25,7 +24,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
 
-from build_unihan import NOTICE, UNIHAN_DIR, MissingUnihan, read_lines, source_path  # noqa: E402
+from build_unihan import (  # noqa: E402
+    NOTICE,
+    UNIHAN_DIR,
+    read_lines,
+    run_build,
+    source_path,
+)
 
 OUT = REPO / "data" / "double_surnames.tsv"
 # The 60 double surnames of the 百家姓, in its order (万俟司马 上官欧阳 ... 南宫 第五). Its
@@ -77,20 +82,9 @@ def build(folder: Path = UNIHAN_DIR) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--unihan_dir", type=Path, default=UNIHAN_DIR, help="Folder of Unihan_*.txt(.bz2)."
+    return run_build(
+        argv, __doc__, build, OUT, lambda text: f"{len(BAIJIAXING_DOUBLES)} double surnames"
     )
-    parser.add_argument("--out", type=Path, default=OUT, help="The data file to write.")
-    options = parser.parse_args(argv)
-    try:
-        text = build(options.unihan_dir)
-    except MissingUnihan as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    options.out.write_text(text, encoding="utf-8")
-    print(f"wrote {options.out} ({len(BAIJIAXING_DOUBLES)} double surnames)")
-    return 0
 
 
 if __name__ == "__main__":

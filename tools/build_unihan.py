@@ -145,11 +145,24 @@ def build(folder: Path = UNIHAN_DIR) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    return run_build(
+        argv,
+        __doc__,
+        build,
+        OUT,
+        lambda text: f"{text.count(chr(10)) - NOTICE.count(chr(10)) - 1} characters",
+    )
+
+
+def run_build(argv, doc: str, build, out: Path, says) -> int:
+    """A Unihan build script's command line (this one's and build_double_surnames.py's):
+    --unihan_dir and --out, build(unihan_dir) -> the file's text, a one-line error without
+    Unihan, and what was written (says(text))."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument(
         "--unihan_dir", type=Path, default=UNIHAN_DIR, help="Folder of Unihan_*.txt(.bz2)."
     )
-    parser.add_argument("--out", type=Path, default=OUT, help="The data file to write.")
+    parser.add_argument("--out", type=Path, default=out, help="The data file to write.")
     options = parser.parse_args(argv)
     try:
         text = build(options.unihan_dir)
@@ -158,7 +171,7 @@ def main(argv=None) -> int:
         return 2
     options.out.parent.mkdir(parents=True, exist_ok=True)
     options.out.write_text(text, encoding="utf-8")
-    print(f"wrote {options.out} ({text.count(chr(10)) - NOTICE.count(chr(10)) - 1} characters)")
+    print(f"wrote {options.out} ({says(text)})")
     return 0
 
 
