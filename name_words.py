@@ -123,7 +123,7 @@ def homophones(surname: str, given: str) -> list[dict]:
 
 def embarrassing_word(surname: str, given: str) -> str | None:
     """The first word the full name sounds like that would embarrass a child (饭桶 for 范统), or
-    None: such a name is never suggested (suggestions.suggest)."""
+    None: such a name is never suggested (beam_search leaves it out where the surname is known)."""
     return next((h["word"] for h in homophones(surname, given) if h["embarrassing"]), None)
 
 
